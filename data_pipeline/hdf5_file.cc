@@ -1,0 +1,341 @@
+#include "data_pipeline/hdf5_file.h"
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <stdexcept>
+
+#include "data_pipeline/input_error.h"
+
+namespace hrere::data {
+namespace {
+
+std::mutex& hdf5_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+// Silences HDF5's own error printing once; we report errors ourselves.
+void quiet_hdf5() {
+  static const bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+// Closes an HDF5 handle of any kind when it leaves scope.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+template <typename T>
+hid_t native_type();
+template <>
+hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
+template <>
+hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+template <>
+hid_t native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
+template <>
+hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+
+// Variable-length UTF-8 strings, the type h5py reads as str.
+hid_t new_utf8_string_type() {
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  return type;
+}
+
+void check(herr_t status, const std::string& what) {
+  if (status < 0) throw std::runtime_error("HDF5: " + what + " failed");
+}
+
+}  // namespace
+
+Hdf5File Hdf5File::create(const std::string& path) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  quiet_hdf5();
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) throw std::runtime_error(path + ": cannot create HDF5 file");
+  return Hdf5File(path, id);
+}
+
+Hdf5File Hdf5File::open(const std::string& path) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  quiet_hdf5();
+  if (!std::ifstream(path)) throw InputError(path + ": cannot open file for reading");
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    throw InputError(path + ": not an HDF5 file (truncated, or another format)");
+  }
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) throw InputError(path + ": cannot open HDF5 file (truncated or corrupt?)");
+  return Hdf5File(path, id);
+}
+
+Hdf5File::Hdf5File(Hdf5File&& other) noexcept : path_(std::move(other.path_)), id_(other.id_) {
+  other.id_ = -1;
+}
+
+Hdf5File& Hdf5File::operator=(Hdf5File&& other) noexcept {
+  std::swap(path_, other.path_);
+  std::swap(id_, other.id_);
+  return *this;
+}
+
+Hdf5File::~Hdf5File() {
+  if (id_ < 0) return;
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  H5Fclose(id_);
+}
+
+std::string Hdf5File::where(const std::string& name) const { return path_ + ":/" + name; }
+
+bool Hdf5File::exists(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  // Check each path component: H5Lexists fails on a missing intermediate group.
+  std::size_t pos = 0;
+  while (true) {
+    pos = name.find('/', pos + 1);
+    const std::string prefix = name.substr(0, pos);
+    if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (pos == std::string::npos) return true;
+  }
+}
+
+template <typename T>
+void Hdf5File::write(const std::string& name, const std::vector<std::uint64_t>& dims,
+                     const T* data, std::uint64_t chunk_rows) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  std::vector<hsize_t> shape(dims.begin(), dims.end());
+  Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr),
+               H5Sclose);
+  Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(link_props.get(), 1);
+  Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (!shape.empty() && shape[0] > 0) {
+    std::vector<hsize_t> chunk = shape;
+    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(chunk_rows, shape[0]));
+    for (std::size_t d = 1; d < chunk.size(); ++d) chunk[d] = std::max<hsize_t>(1, chunk[d]);
+    check(H5Pset_chunk(create_props.get(), static_cast<int>(chunk.size()), chunk.data()),
+          "chunk layout of " + where(name));
+    H5Pset_shuffle(create_props.get());
+    H5Pset_deflate(create_props.get(), 4);
+  }
+  Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), link_props.get(),
+                            create_props.get(), H5P_DEFAULT),
+                 H5Dclose);
+  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where(name));
+  if (space.ok() && H5Sget_simple_extent_npoints(space.get()) > 0) {
+    check(H5Dwrite(dataset.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
+          "writing " + where(name));
+  }
+}
+
+std::vector<std::uint64_t> Hdf5File::dims(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dataset.ok()) throw InputError(where(name) + ": dataset missing");
+  Handle space(H5Dget_space(dataset.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> shape(std::max(rank, 0));
+  H5Sget_simple_extent_dims(space.get(), shape.data(), nullptr);
+  return std::vector<std::uint64_t>(shape.begin(), shape.end());
+}
+
+std::uint64_t Hdf5File::chunk_rows(const std::string& name) const {
+  const std::vector<std::uint64_t> shape = dims(name);
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle props(H5Dget_create_plist(dataset.get()), H5Pclose);
+  if (H5Pget_layout(props.get()) != H5D_CHUNKED || shape.empty()) {
+    return shape.empty() ? 1 : std::max<std::uint64_t>(1, shape[0]);
+  }
+  std::vector<hsize_t> chunk(shape.size());
+  H5Pget_chunk(props.get(), static_cast<int>(chunk.size()), chunk.data());
+  return chunk[0];
+}
+
+template <typename T>
+std::vector<T> Hdf5File::read(const std::string& name) const {
+  const std::vector<std::uint64_t> shape = dims(name);
+  std::uint64_t rows = shape.empty() ? 1 : shape[0];
+  std::uint64_t row_size = 1;
+  for (std::size_t d = 1; d < shape.size(); ++d) row_size *= shape[d];
+  std::vector<T> out(rows * row_size);
+  if (!out.empty()) read_rows(name, 0, rows, out.data());
+  return out;
+}
+
+template <typename T>
+void Hdf5File::read_rows(const std::string& name, std::uint64_t start, std::uint64_t count,
+                         T* out) const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dataset.ok()) throw InputError(where(name) + ": dataset missing");
+  Handle type(H5Dget_type(dataset.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5Tget_class(native_type<T>()) ||
+      H5Tget_size(type.get()) != sizeof(T)) {
+    throw InputError(where(name) + ": unexpected element type");
+  }
+  Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(file_space.get());
+  std::vector<hsize_t> shape(std::max(rank, 0));
+  H5Sget_simple_extent_dims(file_space.get(), shape.data(), nullptr);
+  if (shape.empty() || start + count > shape[0]) {
+    throw std::out_of_range(where(name) + ": rows " + std::to_string(start) + "+" +
+                            std::to_string(count) + " out of range");
+  }
+  std::vector<hsize_t> offset(shape.size(), 0), extent = shape;
+  offset[0] = start;
+  extent[0] = count;
+  check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr,
+                            extent.data(), nullptr),
+        "selecting rows of " + where(name));
+  Handle memory_space(H5Screate_simple(rank, extent.data(), nullptr), H5Sclose);
+  if (H5Dread(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
+              H5P_DEFAULT, out) < 0) {
+    throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
+  }
+}
+
+void Hdf5File::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  std::vector<const char*> pointers;
+  pointers.reserve(values.size());
+  for (const std::string& v : values) pointers.push_back(v.c_str());
+  const hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle type(new_utf8_string_type(), H5Tclose);
+  Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(link_props.get(), 1);
+  Handle dataset(H5Dcreate2(id_, name.c_str(), type.get(), space.get(), link_props.get(),
+                            H5P_DEFAULT, H5P_DEFAULT),
+                 H5Dclose);
+  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where(name));
+  if (n > 0) {
+    check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()),
+          "writing " + where(name));
+  }
+}
+
+std::vector<std::string> Hdf5File::read_strings(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dataset.ok()) throw InputError(where(name) + ": dataset missing");
+  Handle stored_type(H5Dget_type(dataset.get()), H5Tclose);
+  if (H5Tget_class(stored_type.get()) != H5T_STRING || !H5Tis_variable_str(stored_type.get())) {
+    throw InputError(where(name) + ": expected a table of strings");
+  }
+  Handle space(H5Dget_space(dataset.get()), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<char*> pointers(std::max<hssize_t>(n, 0), nullptr);
+  Handle type(new_utf8_string_type(), H5Tclose);
+  if (n > 0 && H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                       pointers.data()) < 0) {
+    throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
+  }
+  std::vector<std::string> out;
+  out.reserve(pointers.size());
+  for (char* p : pointers) out.emplace_back(p ? p : "");
+  if (n > 0) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, pointers.data());
+  return out;
+}
+
+void Hdf5File::set_attribute(const std::string& name, const std::string& value) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), std::max<std::size_t>(1, value.size()));
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attribute(H5Acreate2(id_, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                              H5P_DEFAULT),
+                   H5Aclose);
+  if (!attribute.ok()) throw std::runtime_error("HDF5: cannot create attribute " + where(name));
+  std::string padded = value.empty() ? std::string(1, '\0') : value;
+  check(H5Awrite(attribute.get(), type.get(), padded.data()), "writing attribute " + where(name));
+}
+
+void Hdf5File::set_attribute(const std::string& name, std::int64_t value) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attribute(H5Acreate2(id_, name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT,
+                              H5P_DEFAULT),
+                   H5Aclose);
+  if (!attribute.ok()) throw std::runtime_error("HDF5: cannot create attribute " + where(name));
+  check(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), "writing attribute " + where(name));
+}
+
+std::optional<std::string> Hdf5File::string_attribute(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (H5Aexists(id_, name.c_str()) <= 0) return std::nullopt;
+  Handle attribute(H5Aopen(id_, name.c_str(), H5P_DEFAULT), H5Aclose);
+  Handle type(H5Aget_type(attribute.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get())) return std::nullopt;
+  std::string value(H5Tget_size(type.get()), '\0');
+  if (H5Aread(attribute.get(), type.get(), value.data()) < 0) return std::nullopt;
+  value.erase(std::find(value.begin(), value.end(), '\0'), value.end());
+  return value;
+}
+
+std::optional<std::int64_t> Hdf5File::int_attribute(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (H5Aexists(id_, name.c_str()) <= 0) return std::nullopt;
+  Handle attribute(H5Aopen(id_, name.c_str(), H5P_DEFAULT), H5Aclose);
+  Handle type(H5Aget_type(attribute.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_INTEGER) return std::nullopt;
+  std::int64_t value = 0;
+  if (H5Aread(attribute.get(), H5T_NATIVE_INT64, &value) < 0) return std::nullopt;
+  return value;
+}
+
+void write_schema(Hdf5File& file, const std::string& format, std::int64_t version) {
+  file.set_attribute("format", format);
+  file.set_attribute("version", version);
+}
+
+void require_schema(const Hdf5File& file, const std::string& format, std::int64_t version) {
+  const std::optional<std::string> found = file.string_attribute("format");
+  if (found != format) {
+    throw InputError(file.path() + ": not an " + format + " file (format attribute is " +
+                     (found ? "'" + *found + "'" : std::string("missing")) + ")");
+  }
+  const std::optional<std::int64_t> found_version = file.int_attribute("version");
+  if (!found_version) throw InputError(file.path() + ": " + format + " without a version attribute");
+  if (*found_version > version) {
+    throw InputError(file.path() + ": " + format + " version " + std::to_string(*found_version) +
+                     " is newer than this build reads (" + std::to_string(version) +
+                     "); upgrade hrere");
+  }
+  if (*found_version < version) {
+    throw InputError(file.path() + ": " + format + " version " + std::to_string(*found_version) +
+                     " is older than this build reads (" + std::to_string(version) +
+                     "); re-run hrere prepare");
+  }
+}
+
+#define HRERE_HDF5_INSTANTIATE(T)                                                          \
+  template void Hdf5File::write<T>(const std::string&, const std::vector<std::uint64_t>&, \
+                                   const T*, std::uint64_t);                               \
+  template std::vector<T> Hdf5File::read<T>(const std::string&) const;                     \
+  template void Hdf5File::read_rows<T>(const std::string&, std::uint64_t, std::uint64_t, T*) const;
+HRERE_HDF5_INSTANTIATE(std::int32_t)
+HRERE_HDF5_INSTANTIATE(std::int64_t)
+HRERE_HDF5_INSTANTIATE(std::uint8_t)
+HRERE_HDF5_INSTANTIATE(float)
+#undef HRERE_HDF5_INSTANTIATE
+
+}  // namespace hrere::data

@@ -1,0 +1,72 @@
+#pragma once
+// A small RAII layer over the HDF5 C API: just what the stores need (chunked, compressed
+// datasets of fixed-width numbers, UTF-8 string tables, scalar attributes, row reads).
+// Every call holds one process-wide lock: the Debian HDF5 build is not thread-safe and the
+// loader reads from a prefetch thread.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hrere::data {
+
+class Hdf5File {
+ public:
+  // Creates (truncating) a file for writing.
+  static Hdf5File create(const std::string& path);
+  // Opens a file for reading; an InputError names the file if it is missing, truncated or not
+  // HDF5.
+  static Hdf5File open(const std::string& path);
+
+  Hdf5File(Hdf5File&& other) noexcept;
+  Hdf5File& operator=(Hdf5File&& other) noexcept;
+  ~Hdf5File();
+
+  const std::string& path() const { return path_; }
+  bool exists(const std::string& name) const;
+
+  // Numeric datasets (int32, int64, uint8, float). Written chunked along dimension 0 with
+  // `chunk_rows` rows per chunk, shuffled and deflate-compressed. Intermediate groups are
+  // created as needed.
+  template <typename T>
+  void write(const std::string& name, const std::vector<std::uint64_t>& dims, const T* data,
+             std::uint64_t chunk_rows);
+  template <typename T>
+  std::vector<T> read(const std::string& name) const;
+  // Rows [start, start + count) along dimension 0, into `out` (row-major).
+  template <typename T>
+  void read_rows(const std::string& name, std::uint64_t start, std::uint64_t count, T* out) const;
+
+  void write_strings(const std::string& name, const std::vector<std::string>& values);
+  std::vector<std::string> read_strings(const std::string& name) const;
+
+  std::vector<std::uint64_t> dims(const std::string& name) const;
+  // Rows per chunk along dimension 0 (the whole extent for a contiguous dataset).
+  std::uint64_t chunk_rows(const std::string& name) const;
+
+  // Attributes on the root group.
+  void set_attribute(const std::string& name, const std::string& value);
+  void set_attribute(const std::string& name, std::int64_t value);
+  std::optional<std::string> string_attribute(const std::string& name) const;
+  std::optional<std::int64_t> int_attribute(const std::string& name) const;
+
+ private:
+  Hdf5File(std::string path, hid_t id) : path_(std::move(path)), id_(id) {}
+  std::string where(const std::string& name) const;
+
+  std::string path_;
+  hid_t id_ = -1;
+};
+
+}  // namespace hrere::data
+
+namespace hrere::data {
+
+// Every store carries `format` and `version` attributes; readers refuse other formats and
+// versions with a message that says what to do.
+void write_schema(Hdf5File& file, const std::string& format, std::int64_t version);
+void require_schema(const Hdf5File& file, const std::string& format, std::int64_t version);
+
+}  // namespace hrere::data

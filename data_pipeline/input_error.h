@@ -1,0 +1,18 @@
+#pragma once
+// Errors caused by what the user gave us (files, lines, config keys). The CLI maps them to
+// exit code 2; anything else is an internal error (exit code 1).
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+namespace hrere::data {
+
+class InputError : public std::runtime_error {
+ public:
+  explicit InputError(const std::string& message) : std::runtime_error(message) {}
+  // "file:line: message", the form compilers use, so editors can jump to it.
+  InputError(const std::string& file, std::size_t line, const std::string& message)
+      : std::runtime_error(file + ":" + std::to_string(line) + ": " + message) {}
+};
+
+}  // namespace hrere::data

@@ -1,0 +1,114 @@
+#include "trainer/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "data_pipeline/atomic_output.h"
+#include "data_pipeline/input_error.h"
+#include "data_pipeline/prepare.h"
+#include "trainer/config.h"
+#include "trainer/store_summary.h"
+
+namespace hrere::train {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitInternal = 1;
+constexpr int kExitBadInput = 2;
+
+// Options every config-driven command shares.
+struct ConfigArgs {
+  std::string config_path;
+  std::vector<std::string> overrides;
+
+  void add_to(CLI::App& command) {
+    command.add_option("--config,-c", config_path, "YAML config file")->check(CLI::ExistingFile);
+    command.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
+  }
+  Config load() const { return load_config(config_path, overrides); }
+};
+
+int run_config(const ConfigArgs& args) {
+  std::cout << to_yaml(args.load());
+  return kExitOk;
+}
+
+int run_prepare(const ConfigArgs& args, const std::string& out_dir, bool skip_bad_lines) {
+  Config config = args.load();
+  if (skip_bad_lines) config.data.skip_bad_lines = true;
+  std::cerr << "preparing " << config.data.train << " and " << config.data.test
+            << (config.data.kb_train.empty() ? "" : " with KB " + config.data.kb_train) << "\n";
+  const nlohmann::json report = data::prepare_data(config.data.prepare_options(), out_dir);
+  data::write_text_atomically((std::filesystem::path(out_dir) / "config.yaml").string(),
+                              to_yaml(config));
+  std::cout << format_summary(summarize_store(report["outputs"]["bags"]));
+  if (!report["outputs"]["kb"].is_null()) {
+    std::cout << format_summary(summarize_store(report["outputs"]["kb"]));
+    const nlohmann::json& kb = report["kb"];
+    std::cout << "  removed " << kb["triples_removed_total"]
+              << " KB triples whose entity pair occurs in the RE data (filter: "
+              << kb["filter"].get<std::string>() << ")\n";
+  }
+  std::cout << "skipped lines: " << report["lines_skipped"] << ", sentences longer than L: "
+            << report["truncated_sentences"] << "\n"
+            << "prepared in " << report["seconds"].get<double>() << " s; report: "
+            << (std::filesystem::path(out_dir) / data::kPrepareReportFile).string() << "\n";
+  return kExitOk;
+}
+
+int run_inspect(const std::string& path, bool as_json) {
+  const nlohmann::json summary = summarize_store(path);
+  std::cout << (as_json ? summary.dump(2) + "\n" : format_summary(summary));
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"hrere: joint training of relation extractors and knowledge-base embeddings"};
+  app.require_subcommand(1);
+
+  ConfigArgs config_args;
+  CLI::App* config = app.add_subcommand("config", "print the fully resolved configuration");
+  config_args.add_to(*config);
+
+  ConfigArgs prepare_args;
+  std::string prepare_out;
+  bool skip_bad_lines = false;
+  CLI::App* prepare = app.add_subcommand(
+      "prepare", "raw RE corpus + KB triples -> HDF5 bag store, KB store, prepare.json");
+  prepare_args.add_to(*prepare);
+  prepare->add_option("--out,-o", prepare_out, "output directory")->required();
+  prepare->add_flag("--skip-bad-lines", skip_bad_lines,
+                    "skip malformed input lines (counted in the report) instead of failing");
+
+  std::string inspect_path;
+  bool inspect_json = false;
+  CLI::App* inspect = app.add_subcommand("inspect", "validate a bag or KB store and summarise it");
+  inspect->add_option("file", inspect_path, "bags.h5 or kb.h5")->required();
+  inspect->add_flag("--json", inspect_json, "print the summary as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+
+  try {
+    if (config->parsed()) return run_config(config_args);
+    if (prepare->parsed()) return run_prepare(prepare_args, prepare_out, skip_bad_lines);
+    if (inspect->parsed()) return run_inspect(inspect_path, inspect_json);
+  } catch (const data::InputError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "error: internal: " << e.what() << "\n";
+    return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+}  // namespace hrere::train

@@ -1,0 +1,301 @@
+#include "trainer/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "data_pipeline/corpus_reader.h"
+#include "data_pipeline/input_error.h"
+
+namespace hrere::train {
+namespace {
+
+using data::InputError;
+
+struct Section {
+  const char* name;
+  std::vector<Field> fields;
+};
+
+std::vector<Section> sections(Config& c) {
+  return {{"data", c.data.fields()},
+          {"loader", c.loader.fields()},
+          {"model", c.model.fields()},
+          {"train", c.train.fields()}};
+}
+
+template <typename Named>
+std::string known_names(const std::vector<Named>& items) {
+  std::string out;
+  for (const Named& item : items) out += (out.empty() ? "" : ", ") + std::string(item.name);
+  return out;
+}
+
+// Where a value came from, for messages: "file:line" or "--set key=value".
+std::string location(const std::string& file, const YAML::Node& node) {
+  return file + ":" + std::to_string(node.Mark().line + 1);
+}
+
+std::int64_t parse_integer(const std::string& text, bool& ok) {
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  ok = !text.empty() && errno == 0 && end == text.c_str() + text.size();
+  return value;
+}
+
+// Assigns `node` to the field; `where` and `key` name it in errors.
+void assign(const Field& field, const YAML::Node& node, const std::string& where,
+            const std::string& key) {
+  auto fail = [&](const std::string& expected) {
+    std::string found = node.IsScalar() ? "'" + node.Scalar() + "'"
+                        : node.IsMap()  ? std::string("a mapping")
+                        : node.IsSequence() ? std::string("a list")
+                                            : std::string("nothing");
+    throw InputError(where + ": " + key + ": expected " + expected + ", found " + found);
+  };
+  std::visit(
+      [&](auto* target) {
+        using T = std::remove_pointer_t<decltype(target)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (node.IsNull()) {
+            target->clear();
+          } else if (node.IsScalar()) {
+            *target = node.Scalar();
+          } else {
+            fail("a string");
+          }
+        } else if constexpr (std::is_same_v<T, StringMap>) {
+          if (node.IsNull()) {
+            target->clear();
+            return;
+          }
+          if (!node.IsMap()) fail("a mapping of names to names");
+          StringMap values;
+          for (const auto& entry : node) {
+            if (!entry.second.IsScalar()) fail("a mapping of names to names");
+            values[entry.first.Scalar()] = entry.second.Scalar();
+          }
+          *target = std::move(values);
+        } else {
+          if (!node.IsScalar()) fail("a single value");
+          const std::string& text = node.Scalar();
+          if constexpr (std::is_same_v<T, bool>) {
+            if (text == "true") *target = true;
+            else if (text == "false") *target = false;
+            else fail("true or false");
+          } else if constexpr (std::is_same_v<T, double>) {
+            char* end = nullptr;
+            errno = 0;
+            const double value = std::strtod(text.c_str(), &end);
+            if (text.empty() || errno != 0 || end != text.c_str() + text.size()) fail("a number");
+            *target = value;
+          } else {
+            bool ok = false;
+            const std::int64_t value = parse_integer(text, ok);
+            if (!ok) fail("an integer");
+            if constexpr (std::is_same_v<T, int>) {
+              if (value < INT_MIN || value > INT_MAX) fail("an integer in the 32-bit range");
+            }
+            *target = static_cast<T>(value);
+          }
+        }
+      },
+      field.value);
+}
+
+const Section& find_section(const std::vector<Section>& all, const std::string& name,
+                            const std::string& where) {
+  for (const Section& s : all) {
+    if (name == s.name) return s;
+  }
+  throw InputError(where + ": unknown section '" + name + "' (known sections: " +
+                   known_names(all) + ")");
+}
+
+const Field& find_field(const Section& section, const std::string& key, const std::string& where) {
+  for (const Field& f : section.fields) {
+    if (key == f.name) return f;
+  }
+  throw InputError(where + ": unknown key '" + section.name + "." + key + "' (known keys of " +
+                   section.name + ": " + known_names(section.fields) + ")");
+}
+
+void read_file(Config& config, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw InputError(path + ": cannot open config file");
+  } catch (const YAML::Exception& e) {
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  if (root.IsNull()) return;
+  if (!root.IsMap()) throw InputError(path + ": a config file is a mapping of sections");
+  std::vector<Section> all = sections(config);
+  for (const auto& section : root) {
+    const std::string section_name = section.first.Scalar();
+    const std::string where = location(path, section.first);
+    const Section& known = find_section(all, section_name, where);
+    if (!section.second.IsMap() && !section.second.IsNull()) {
+      throw InputError(where + ": section '" + section_name + "' must be a mapping of keys");
+    }
+    for (const auto& entry : section.second) {
+      const std::string key = entry.first.Scalar();
+      const Field& field = find_field(known, key, location(path, entry.first));
+      assign(field, entry.second, location(path, entry.second), section_name + "." + key);
+    }
+  }
+}
+
+void apply_override(Config& config, const std::string& assignment) {
+  const std::string where = "--set " + assignment;
+  const std::size_t equals = assignment.find('=');
+  const std::size_t dot = assignment.find('.');
+  if (equals == std::string::npos || dot == std::string::npos || dot > equals) {
+    throw InputError(where + ": expected section.key=value");
+  }
+  const std::string section = assignment.substr(0, dot);
+  const std::string key = assignment.substr(dot + 1, equals - dot - 1);
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(equals + 1));
+  } catch (const YAML::Exception& e) {
+    throw InputError(where + ": invalid value: " + e.msg);
+  }
+  std::vector<Section> all = sections(config);
+  assign(find_field(find_section(all, section, where), key, where), value, where,
+         section + "." + key);
+}
+
+void validate(const Config& c) {
+  auto require = [](bool ok, const std::string& key, const std::string& rule) {
+    if (!ok) throw InputError("config: " + key + " " + rule);
+  };
+  auto require_name = [](auto parse, const std::string& value, const std::string& key) {
+    try {
+      parse(value);
+    } catch (const InputError& e) {
+      throw InputError("config: " + key + ": " + e.what());
+    }
+  };
+  require_name(data::parse_corpus_format, c.data.format, "data.format");
+  require_name(data::parse_kb_filter, c.data.kb_filter, "data.kb_filter");
+  require(c.data.bag_size >= 1, "data.bag_size", "must be at least 1");
+  require(c.data.max_length >= 1, "data.max_length", "must be at least 1");
+  require(c.data.min_word_count >= 1, "data.min_word_count", "must be at least 1");
+  require(c.data.chunk_bags >= 1, "data.chunk_bags", "must be at least 1");
+  require(c.loader.shuffle_window >= 0, "loader.shuffle_window", "must not be negative");
+  require(c.loader.prefetch_batches >= 1, "loader.prefetch_batches", "must be at least 1");
+  require(c.model.word_dim >= 1 && c.model.position_dim >= 0 && c.model.lstm_hidden >= 1 &&
+              c.model.classifier_hidden >= 1,
+          "model sizes", "must be positive");
+  require(c.model.input_keep > 0 && c.model.input_keep <= 1, "model.input_keep", "must be in (0, 1]");
+  require(c.model.output_keep > 0 && c.model.output_keep <= 1, "model.output_keep", "must be in (0, 1]");
+  const std::string& v = c.train.variant;
+  require(v == "base" || v == "naive" || v == "full" || v == "weston", "train.variant",
+          "must be base, naive, full or weston (found '" + v + "')");
+  require(c.train.epochs >= 1, "train.epochs", "must be at least 1");
+  require(c.train.batch_size >= 1, "train.batch_size", "must be at least 1");
+  require(c.train.lr_language > 0 && c.train.lr_knowledge > 0, "train learning rates", "must be positive");
+  require(c.train.l2 >= 0, "train.l2", "must not be negative");
+  require(c.train.alpha >= 0 && c.train.alpha <= 1, "train.alpha", "must be in [0, 1]");
+  require(c.train.threads >= 1, "train.threads", "must be at least 1");
+}
+
+void emit_value(YAML::Emitter& out, const FieldPointer& value) {
+  std::visit(
+      [&](auto* v) {
+        using T = std::remove_pointer_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, StringMap>) {
+          out << YAML::BeginMap;
+          for (const auto& [from, to] : *v) out << YAML::Key << from << YAML::Value << to;
+          out << YAML::EndMap;
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          out << YAML::DoubleQuoted << *v;
+        } else if constexpr (std::is_same_v<T, double>) {
+          out << YAML::Precision(17) << *v;
+        } else {
+          out << *v;
+        }
+      },
+      value);
+}
+
+}  // namespace
+
+std::vector<Field> DataConfig::fields() {
+  return {{"format", &format},           {"train", &train},
+          {"test", &test},               {"relations", &relations},
+          {"relation_map", &relation_map}, {"word_vectors", &word_vectors},
+          {"min_word_count", &min_word_count}, {"bag_size", &bag_size},
+          {"max_length", &max_length},   {"kb_train", &kb_train},
+          {"kb_valid", &kb_valid},       {"kb_test", &kb_test},
+          {"kb_filter", &kb_filter},     {"skip_bad_lines", &skip_bad_lines},
+          {"chunk_bags", &chunk_bags}};
+}
+
+data::PrepareOptions DataConfig::prepare_options() const {
+  data::PrepareOptions o;
+  o.format = format;
+  o.train_path = train;
+  o.test_path = test;
+  o.relations_path = relations;
+  o.relation_map = relation_map;
+  o.word_vectors_path = word_vectors;
+  o.min_word_count = min_word_count;
+  o.bag_size = bag_size;
+  o.max_length = max_length;
+  o.kb_train_path = kb_train;
+  o.kb_valid_path = kb_valid;
+  o.kb_test_path = kb_test;
+  o.kb_filter = data::parse_kb_filter(kb_filter);
+  o.skip_bad_lines = skip_bad_lines;
+  o.chunk_bags = chunk_bags;
+  return o;
+}
+
+std::vector<Field> LoaderConfig::fields() {
+  return {{"shuffle_window", &shuffle_window}, {"prefetch_batches", &prefetch_batches}};
+}
+
+std::vector<Field> ModelConfig::fields() {
+  return {{"word_dim", &word_dim},       {"position_dim", &position_dim},
+          {"lstm_hidden", &lstm_hidden}, {"classifier_hidden", &classifier_hidden},
+          {"input_keep", &input_keep},   {"output_keep", &output_keep}};
+}
+
+std::vector<Field> TrainConfig::fields() {
+  return {{"variant", &variant},       {"epochs", &epochs},
+          {"batch_size", &batch_size}, {"lr_language", &lr_language},
+          {"lr_knowledge", &lr_knowledge}, {"l2", &l2},
+          {"alpha", &alpha},           {"seed", &seed},
+          {"threads", &threads}};
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  Config config;
+  if (!path.empty()) read_file(config, path);
+  for (const std::string& assignment : overrides) apply_override(config, assignment);
+  validate(config);
+  return config;
+}
+
+std::string to_yaml(Config config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  for (const Section& section : sections(config)) {
+    out << YAML::Key << section.name << YAML::Value << YAML::BeginMap;
+    for (const Field& field : section.fields) {
+      out << YAML::Key << field.name << YAML::Value;
+      emit_value(out, field.value);
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace hrere::train
