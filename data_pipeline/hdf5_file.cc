@@ -257,16 +257,14 @@ std::vector<std::string> Hdf5File::read_strings(const std::string& name) const {
 
 void Hdf5File::set_attribute(const std::string& name, const std::string& value) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), std::max<std::size_t>(1, value.size()));
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  Handle type(new_utf8_string_type(), H5Tclose);
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Handle attribute(H5Acreate2(id_, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
                               H5P_DEFAULT),
                    H5Aclose);
   if (!attribute.ok()) throw std::runtime_error("HDF5: cannot create attribute " + where(name));
-  std::string padded = value.empty() ? std::string(1, '\0') : value;
-  check(H5Awrite(attribute.get(), type.get(), padded.data()), "writing attribute " + where(name));
+  const char* text = value.c_str();
+  check(H5Awrite(attribute.get(), type.get(), &text), "writing attribute " + where(name));
 }
 
 void Hdf5File::set_attribute(const std::string& name, std::int64_t value) {
@@ -283,11 +281,15 @@ std::optional<std::string> Hdf5File::string_attribute(const std::string& name) c
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   if (H5Aexists(id_, name.c_str()) <= 0) return std::nullopt;
   Handle attribute(H5Aopen(id_, name.c_str(), H5P_DEFAULT), H5Aclose);
-  Handle type(H5Aget_type(attribute.get()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get())) return std::nullopt;
-  std::string value(H5Tget_size(type.get()), '\0');
-  if (H5Aread(attribute.get(), type.get(), value.data()) < 0) return std::nullopt;
-  value.erase(std::find(value.begin(), value.end(), '\0'), value.end());
+  Handle stored(H5Aget_type(attribute.get()), H5Tclose);
+  if (H5Tget_class(stored.get()) != H5T_STRING || !H5Tis_variable_str(stored.get())) {
+    return std::nullopt;
+  }
+  Handle type(new_utf8_string_type(), H5Tclose);
+  char* text = nullptr;
+  if (H5Aread(attribute.get(), type.get(), &text) < 0 || text == nullptr) return std::nullopt;
+  std::string value(text);
+  H5free_memory(text);
   return value;
 }
 

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# End-to-end checks of the hrere command line: exit codes (0 ok, 2 bad input), error
+# messages that name file, line and key, and outputs of prepare/inspect/config.
+# Usage: cli_test.sh HRERE_BINARY  (run from the repository root)
+set -u
+hrere=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+# expect NAME EXIT_CODE PATTERN -- command...: the command exits with EXIT_CODE and its
+# output (stdout + stderr) matches the extended regex PATTERN.
+expect() {
+  local name=$1 code=$2 pattern=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -eq "$code" ] && grep -Eq -- "$pattern" <<<"$out"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAILED: $name (exit $rc, wanted $code; pattern '$pattern')"
+    echo "$out" | head -20 | sed 's/^/    /'
+  fi
+}
+
+expect help 0 "prepare" -- "$hrere" --help
+expect prepare-help 0 "--skip-bad-lines" -- "$hrere" prepare --help
+expect no-subcommand 2 "subcommand" -- "$hrere"
+expect config-override 0 "epochs: 3" -- \
+  "$hrere" config --config configs/nyt10-paper.yaml --set train.epochs=3
+expect config-table1 0 "lr_knowledge: 1.0000000000000001e-05|lr_knowledge: 1e-05" -- \
+  "$hrere" config --config configs/nyt10-paper.yaml
+
+printf 'data:\n  bag_size: 5\n  bagsize: 5\n' >"$work/unknown.yaml"
+expect unknown-key 2 "unknown.yaml:3: unknown key 'data.bagsize'" -- \
+  "$hrere" config --config "$work/unknown.yaml"
+printf 'train:\n  epochs: 3\nmodel:\n  lstm_hidden: big\n' >"$work/type.yaml"
+expect wrong-type 2 "type.yaml:4: model.lstm_hidden: expected an integer, found 'big'" -- \
+  "$hrere" config --config "$work/type.yaml"
+printf 'trainer:\n  epochs: 3\n' >"$work/section.yaml"
+expect unknown-section 2 "section.yaml:1: unknown section 'trainer'" -- \
+  "$hrere" config --config "$work/section.yaml"
+expect bad-set 2 "--set data.nope=1: unknown key 'data.nope'" -- \
+  "$hrere" config --config configs/nyt10.yaml --set data.nope=1
+expect bad-set-value 2 "train.variant" -- \
+  "$hrere" config --config configs/nyt10.yaml --set train.variant=fancy
+
+# The resolved config is itself a valid config that resolves to the same text.
+"$hrere" config --config configs/nyt10-paper.yaml --set data.bag_size=7 >"$work/resolved.yaml"
+expect resolved-round-trip 0 "bag_size: 7" -- "$hrere" config --config "$work/resolved.yaml"
+if ! diff -q <("$hrere" config --config "$work/resolved.yaml") "$work/resolved.yaml" >/dev/null; then
+  failed=$((failed + 1))
+  echo "FAILED: resolved config does not resolve to itself"
+else
+  passed=$((passed + 1))
+fi
+
+expect prepare-unknown-relation 2 "train.txt:1165: unknown relation '/people/ethnicity/people'" -- \
+  "$hrere" prepare --config configs/nyt10.yaml --set "data.relation_map={}" --out "$work/strict"
+if [ -e "$work/strict" ]; then
+  failed=$((failed + 1))
+  echo "FAILED: a failed prepare left $work/strict behind"
+else
+  passed=$((passed + 1))
+fi
+expect prepare-skip 0 "skipped lines: 32" -- \
+  "$hrere" prepare --config configs/nyt10.yaml --set "data.relation_map={}" --skip-bad-lines \
+  --out "$work/skip"
+expect prepare-writes-config 0 "skip_bad_lines: true" -- cat "$work/skip/config.yaml"
+expect inspect-json 0 '"format": "hrere-bag-store"' -- "$hrere" inspect --json "$work/skip/bags.h5"
+expect inspect-kb 0 "hrere-kb-store" -- "$hrere" inspect "$work/skip/kb.h5"
+echo "not hdf5" >"$work/fake.h5"
+expect inspect-foreign 2 "fake.h5: not an HDF5 file" -- "$hrere" inspect "$work/fake.h5"
+head -c 20000 "$work/skip/bags.h5" >"$work/cut.h5"
+expect inspect-truncated 2 "cut.h5" -- "$hrere" inspect "$work/cut.h5"
+expect missing-config 2 "config" -- "$hrere" prepare --config "$work/none.yaml" --out "$work/x"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
