@@ -3,11 +3,13 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <iostream>
 
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/prepare.h"
+#include "data_pipeline/synth.h"
 #include "trainer/config.h"
 #include "trainer/store_summary.h"
 
@@ -58,6 +60,27 @@ int run_prepare(const ConfigArgs& args, const std::string& out_dir, bool skip_ba
   return kExitOk;
 }
 
+int run_synth(const std::string& preset, const std::optional<std::uint64_t>& seed,
+              const std::string& out_dir) {
+  data::SynthOptions options;
+  try {
+    options = data::synth_preset(preset);
+    if (seed) options.seed = *seed;
+    data::validate_synth_options(options);
+  } catch (const std::invalid_argument& e) {
+    throw data::InputError(std::string("synth: ") + e.what());
+  }
+  const data::SynthReport r = data::generate_synthetic_world(options, out_dir);
+  std::cout << "synthetic world '" << preset << "' (seed " << options.seed << ") in " << out_dir
+            << ": " << r.entities << " entities, " << r.relations << " relations with NA\n"
+            << "  RE: " << r.train_sentences << " train / " << r.test_sentences
+            << " test sentences over " << r.train_pairs << " / " << r.test_pairs << " pairs ("
+            << r.uninformative_test_pairs << " test pairs whose text is uninformative)\n"
+            << "  KB: " << r.kb_train << " train / " << r.kb_valid << " valid / " << r.kb_test
+            << " test triples (" << r.kb_removed_facts << " removed: RE pairs)\n";
+  return kExitOk;
+}
+
 int run_inspect(const std::string& path, bool as_json) {
   const nlohmann::json summary = summarize_store(path);
   std::cout << (as_json ? summary.dump(2) + "\n" : format_summary(summary));
@@ -84,6 +107,16 @@ int run_cli(int argc, char** argv) {
   prepare->add_flag("--skip-bad-lines", skip_bad_lines,
                     "skip malformed input lines (counted in the report) instead of failing");
 
+  std::string synth_preset = "default";
+  std::optional<std::uint64_t> synth_seed;
+  std::string synth_out;
+  CLI::App* synth = app.add_subcommand(
+      "synth", "write a synthetic distant-supervision world in the NYT10 and KB text formats");
+  synth->add_option("--preset", synth_preset, "default, bench-1m or kb-3m")
+      ->capture_default_str();
+  synth->add_option("--seed", synth_seed, "random seed (default: the preset's)");
+  synth->add_option("--out,-o", synth_out, "output directory")->required();
+
   std::string inspect_path;
   bool inspect_json = false;
   CLI::App* inspect = app.add_subcommand("inspect", "validate a bag or KB store and summarise it");
@@ -100,6 +133,7 @@ int run_cli(int argc, char** argv) {
   try {
     if (config->parsed()) return run_config(config_args);
     if (prepare->parsed()) return run_prepare(prepare_args, prepare_out, skip_bad_lines);
+    if (synth->parsed()) return run_synth(synth_preset, synth_seed, synth_out);
     if (inspect->parsed()) return run_inspect(inspect_path, inspect_json);
   } catch (const data::InputError& e) {
     std::cerr << "error: " << e.what() << "\n";

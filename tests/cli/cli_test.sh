@@ -78,5 +78,8 @@ head -c 20000 "$work/skip/bags.h5" >"$work/cut.h5"
 expect inspect-truncated 2 "cut.h5" -- "$hrere" inspect "$work/cut.h5"
 expect missing-config 2 "config" -- "$hrere" prepare --config "$work/none.yaml" --out "$work/x"
 
+expect synth 0 "uninformative" -- "$hrere" synth --out "$work/world" --seed 3
+expect synth-bad-preset 2 "bench-1m" -- "$hrere" synth --preset huge --out "$work/w2"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

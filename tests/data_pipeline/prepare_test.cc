@@ -11,6 +11,7 @@
 #include "data_pipeline/bag_store.h"
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/kb_store.h"
+#include "data_pipeline/synth.h"
 #include "data_pipeline/text_file.h"
 #include "test_util.h"
 
@@ -262,6 +263,33 @@ TEST(BagStoreSchema, RejectsForeignTruncatedAndOtherVersions) {
   }
   EXPECT_NE(open_error(dir.file("damaged.h5")).find("missing"), std::string::npos);
   EXPECT_THROW(KbStore::open(good), InputError);  // a bag store is not a KB store
+}
+
+}  // namespace
+}  // namespace hrere::data
+
+namespace hrere::data {
+namespace {
+
+// The synthetic world is written in the real formats: the real readers take every line.
+TEST(Prepare, SyntheticWorldParsesWithTheRealReaders) {
+  hrere::testing::TempDir dir;
+  const SynthReport world = generate_synthetic_world(synth_preset("default"), dir.file("world"));
+  PrepareOptions o;
+  o.train_path = dir.file("world/train.txt");
+  o.test_path = dir.file("world/test.txt");
+  o.relations_path = dir.file("world/relation2id.txt");
+  o.kb_train_path = dir.file("world/kb/train.txt");
+  o.kb_valid_path = dir.file("world/kb/valid.txt");
+  o.kb_test_path = dir.file("world/kb/test.txt");
+  const nlohmann::json report = prepare_data(o, dir.file("prepared"));  // strict: no skipping
+  EXPECT_EQ(report["lines_skipped"], 0);
+  EXPECT_EQ(report["sentences"]["train"], world.train_sentences);
+  EXPECT_EQ(report["sentences"]["test"], world.test_sentences);
+  EXPECT_EQ(report["bags"]["test_pairs"], world.test_pairs);
+  EXPECT_EQ(report["kb"]["triples_kept"]["train"], world.kb_train);
+  // The generator already removed the RE pairs from its KB; prepare finds none left.
+  EXPECT_EQ(report["kb"]["triples_removed_total"], 0);
 }
 
 }  // namespace
