@@ -1,0 +1,34 @@
+#pragma once
+// Counter-based randomness: every random number is a pure function of (seed, indices), so
+// initial rows and negative samples do not depend on the number of ranks, on which rank draws
+// them, or on what was drawn before (a resumed run needs no generator state).
+#include <cmath>
+#include <cstdint>
+
+namespace hrere::kbe {
+
+// SplitMix64's finaliser: a bijective 64-bit mixer with good avalanche.
+inline std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Hash of an ordered pair; chain it for more indices: mix(mix(seed, a), b).
+inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) { return splitmix64(a ^ splitmix64(b)); }
+
+// Uniform in (0, 1] from the top 53 bits.
+inline double unit_interval(std::uint64_t bits) {
+  return static_cast<double>((bits >> 11) + 1) * 0x1.0p-53;
+}
+
+// Two independent standard normals from one key (Box-Muller).
+inline void normal_pair(std::uint64_t key, float* first, float* second) {
+  const double radius = std::sqrt(-2.0 * std::log(unit_interval(splitmix64(key))));
+  const double angle = 6.283185307179586 * unit_interval(splitmix64(key + 1));
+  *first = static_cast<float>(radius * std::cos(angle));
+  *second = static_cast<float>(radius * std::sin(angle));
+}
+
+}  // namespace hrere::kbe

@@ -1,0 +1,275 @@
+#include "kbe_shard/sharded_embedding.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "data_pipeline/atomic_output.h"
+#include "data_pipeline/input_error.h"
+#include "kbe_shard/counter_random.h"
+#include "kbe_shard/tensor_io.h"
+
+namespace hrere::kbe {
+namespace {
+
+const std::string kShardFormat = "hrere-kbe-shard";
+constexpr std::int64_t kShardVersion = 1;
+// Rows read per HDF5 call when loading shards, bounding the staging memory.
+constexpr std::int64_t kLoadBlockRows = 1 << 16;
+
+std::vector<std::int64_t> to_vector(const torch::Tensor& tensor) {
+  const torch::Tensor values = tensor.to(torch::kInt64).contiguous();
+  return {values.data_ptr<std::int64_t>(), values.data_ptr<std::int64_t>() + values.numel()};
+}
+
+// Row e = init_std * N(0, 1) with normals keyed by (seed, e, pair index).
+torch::Tensor initial_rows(const EmbeddingOptions& options, const RowOwnership& ownership) {
+  const std::int64_t dim = options.dim;
+  torch::Tensor table = torch::empty({ownership.local_rows(), dim});
+  float* data = table.data_ptr<float>();
+  const float scale = static_cast<float>(options.init_std);
+  at::parallel_for(0, ownership.local_rows(), 1024, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t local = begin; local < end; ++local) {
+      const std::int64_t row = local * ownership.size + ownership.rank;
+      const std::uint64_t row_key = mix(options.seed, static_cast<std::uint64_t>(row));
+      float* out = data + local * dim;
+      for (std::int64_t j = 0; j < dim; j += 2) {
+        float second = 0;
+        normal_pair(mix(row_key, static_cast<std::uint64_t>(j)), out + j, &second);
+        out[j] *= scale;
+        if (j + 1 < dim) out[j + 1] = second * scale;
+      }
+    }
+  });
+  return table;
+}
+
+}  // namespace
+
+torch::Tensor RowOwnership::global_ids() const {
+  return torch::arange(local_rows(), torch::kInt64) * size + rank;
+}
+
+EmbeddingShard::EmbeddingShard(const EmbeddingOptions& options, int rank, int size)
+    : options_(options),
+      ownership_{options.num_rows, rank, size},
+      table_(initial_rows(options, ownership_)),
+      optimizer_(options.optimizer, ownership_.local_rows(), options.dim) {
+  if (options.num_rows < 0 || options.dim <= 0) {
+    throw std::invalid_argument("EmbeddingShard: bad shape " + std::to_string(options.num_rows) +
+                                " x " + std::to_string(options.dim));
+  }
+}
+
+void EmbeddingShard::assign(const torch::Tensor& full) {
+  if (full.dim() != 2 || full.size(0) != options_.num_rows || full.size(1) != options_.dim) {
+    throw std::invalid_argument("EmbeddingShard::assign: expected a [" +
+                                std::to_string(options_.num_rows) + ", " +
+                                std::to_string(options_.dim) + "] table");
+  }
+  torch::NoGradGuard no_grad;
+  table_.copy_(full.index_select(0, ownership_.global_ids()));
+}
+
+void EmbeddingShard::save(const std::string& path) const {
+  data::AtomicOutput output(path);
+  {
+    data::Hdf5File file = data::Hdf5File::create(output.temp_path());
+    data::write_schema(file, kShardFormat, kShardVersion);
+    file.set_attribute("num_rows", options_.num_rows);
+    file.set_attribute("dim", options_.dim);
+    file.set_attribute("rank", static_cast<std::int64_t>(ownership_.rank));
+    file.set_attribute("size", static_cast<std::int64_t>(ownership_.size));
+    file.set_attribute("optimizer", std::string(to_string(options_.optimizer.kind)));
+    write_tensor(file, "ids", ownership_.global_ids());
+    write_tensor(file, "rows", table_);
+    for (const auto& [name, tensor] : optimizer_.state()) write_tensor(file, "state/" + name, tensor);
+  }
+  output.commit();
+}
+
+void EmbeddingShard::load(const std::vector<std::string>& paths) {
+  torch::NoGradGuard no_grad;
+  const std::int64_t size = ownership_.size;
+  torch::Tensor found = torch::zeros({ownership_.local_rows()}, torch::kInt64);
+  for (const std::string& path : paths) {
+    const data::Hdf5File file = data::Hdf5File::open(path);
+    data::require_schema(file, kShardFormat, kShardVersion);
+    const std::int64_t num_rows = require_int_attribute(file, "num_rows");
+    const std::int64_t dim = require_int_attribute(file, "dim");
+    if (num_rows != options_.num_rows || dim != options_.dim) {
+      throw data::InputError(path + ": table of " + std::to_string(num_rows) + " x " +
+                             std::to_string(dim) + ", expected " +
+                             std::to_string(options_.num_rows) + " x " +
+                             std::to_string(options_.dim));
+    }
+    const std::string optimizer = file.string_attribute("optimizer").value_or("");
+    if (optimizer != to_string(options_.optimizer.kind)) {
+      throw data::InputError(path + ": optimizer state is for '" + optimizer + "', this run uses '" +
+                             to_string(options_.optimizer.kind) + "'");
+    }
+    const std::int64_t stored = static_cast<std::int64_t>(file.dims("ids").at(0));
+    for (std::int64_t start = 0; start < stored; start += kLoadBlockRows) {
+      const std::int64_t count = std::min(kLoadBlockRows, stored - start);
+      const torch::Tensor ids = read_tensor_rows(file, "ids", torch::kLong, {}, start, count);
+      if (count > 0 && (ids.min().item<std::int64_t>() < 0 ||
+                        ids.max().item<std::int64_t>() >= num_rows)) {
+        throw data::InputError(path + ":/ids: row id out of range [0, " +
+                               std::to_string(num_rows) + ")");
+      }
+      const torch::Tensor mine = ids.remainder(size).eq(ownership_.rank).nonzero().squeeze(1);
+      const torch::Tensor local = ids.index_select(0, mine).div(size, "floor");
+      const auto keep = [&](torch::Tensor target, const std::string& name) {
+        const torch::Tensor rows = read_tensor_rows(file, name, target.scalar_type(),
+                                                    target.sizes().slice(1), start, count);
+        target.index_copy_(0, local, rows.index_select(0, mine));
+      };
+      keep(table_, "rows");
+      for (const auto& [name, tensor] : optimizer_.state()) keep(tensor, "state/" + name);
+      found.index_add_(0, local, torch::ones_like(local));
+    }
+  }
+  const torch::Tensor bad = found.ne(1).nonzero();
+  if (bad.numel() > 0) {
+    const std::int64_t local = bad[0][0].item<std::int64_t>();
+    throw data::InputError(
+        "embedding shards " + (paths.empty() ? std::string("(none)") : paths.front()) +
+        " ...: row " + std::to_string(local * size + ownership_.rank) + " occurs " +
+        std::to_string(found[local].item<std::int64_t>()) + " times (expected once)");
+  }
+}
+
+std::string shard_path(const std::string& dir, const std::string& name, int rank, int size) {
+  return dir + "/" + name + "." + std::to_string(rank) + "-of-" + std::to_string(size) + ".h5";
+}
+
+std::vector<std::string> find_shard_files(const std::string& dir, const std::string& name) {
+  const std::string prefix = name + ".0-of-";
+  std::vector<int> sizes;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind(prefix, 0) != 0 || file.size() < prefix.size() + 4 ||
+        file.substr(file.size() - 3) != ".h5") {
+      continue;
+    }
+    const std::string digits = file.substr(prefix.size(), file.size() - prefix.size() - 3);
+    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
+      sizes.push_back(std::stoi(digits));
+    }
+  }
+  if (error) throw data::InputError(dir + ": cannot list (" + error.message() + ")");
+  if (sizes.size() != 1) {
+    throw data::InputError(dir + ": expected one set of " + name + " shard files (" + prefix +
+                           "<P>.h5), found " + std::to_string(sizes.size()));
+  }
+  std::vector<std::string> paths;
+  for (int rank = 0; rank < sizes[0]; ++rank) {
+    paths.push_back(shard_path(dir, name, rank, sizes[0]));
+    if (!std::filesystem::exists(paths.back())) {
+      throw data::InputError(paths.back() + ": shard file missing");
+    }
+  }
+  return paths;
+}
+
+ShardedEmbedding::ShardedEmbedding(comm::Communicator& comm, const EmbeddingOptions& options)
+    : comm_(comm), shard_(options, comm.rank(), comm.size()) {}
+
+torch::Tensor ShardedEmbedding::timed_all_to_all(const torch::Tensor& send,
+                                                 const std::vector<std::int64_t>& counts,
+                                                 std::vector<std::int64_t>* recv_counts) {
+  const auto start = std::chrono::steady_clock::now();
+  torch::Tensor received = comm_.all_to_all(send.contiguous(), counts, recv_counts);
+  exchange_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return received;
+}
+
+torch::Tensor ShardedEmbedding::lookup(const torch::Tensor& ids) {
+  const int size = comm_.size();
+  const torch::Tensor flat = ids.reshape({-1}).to(torch::kInt64);
+  if (flat.numel() > 0 &&
+      (flat.min().item<std::int64_t>() < 0 || flat.max().item<std::int64_t>() >= num_rows())) {
+    throw std::out_of_range("ShardedEmbedding::lookup: id out of range [0, " +
+                            std::to_string(num_rows()) + ")");
+  }
+  // Each distinct id is requested once, grouped by owner (a stable sort keeps ids ascending).
+  const auto [distinct, inverse] = at::_unique(flat, /*sorted=*/true, /*return_inverse=*/true);
+  const torch::Tensor owner = distinct.remainder(size);
+  const torch::Tensor order = std::get<1>(torch::sort(owner, c10::optional<bool>(true), /*dim=*/0));
+  PendingLookup lookup;
+  lookup.order = order;
+  lookup.send_counts = to_vector(torch::bincount(owner, {}, size));
+  const torch::Tensor request = distinct.index_select(0, order).div(size, "floor");
+  std::vector<std::int64_t> recv_counts;
+  lookup.served_rows = timed_all_to_all(request, lookup.send_counts, &recv_counts);
+  const torch::Tensor reply = shard_.table().index_select(0, lookup.served_rows);
+  const torch::Tensor arrived = timed_all_to_all(reply, recv_counts);
+  torch::Tensor rows = torch::empty_like(arrived).index_copy_(0, order, arrived);
+
+  std::vector<std::int64_t> shape = ids.sizes().vec();
+  shape.push_back(dim());
+  if (!torch::GradMode::is_enabled()) return rows.index_select(0, inverse).reshape(shape);
+  lookup.leaf = rows.requires_grad_(true);
+  pending_.push_back(lookup);
+  return lookup.leaf.index_select(0, inverse).reshape(shape);
+}
+
+void ShardedEmbedding::add_local_gradient(std::int64_t begin, const torch::Tensor& grad) {
+  if (!local_grad_.defined()) local_grad_ = torch::zeros_like(shard_.table());
+  local_grad_.narrow(0, begin, grad.size(0)).add_(grad);
+}
+
+RowGradients ShardedEmbedding::exchange_gradients() {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> rows;
+  std::vector<torch::Tensor> grads;
+  for (const PendingLookup& lookup : pending_) {
+    const torch::Tensor grad =
+        lookup.leaf.grad().defined() ? lookup.leaf.grad() : torch::zeros_like(lookup.leaf);
+    rows.push_back(lookup.served_rows);
+    grads.push_back(timed_all_to_all(grad.index_select(0, lookup.order), lookup.send_counts));
+  }
+  pending_.clear();
+  if (local_grad_.defined()) {
+    // Every local row has a gradient (1-vs-all): add the looked-up rows' gradients to it.
+    RowGradients dense{torch::arange(shard_.ownership().local_rows(), torch::kInt64), local_grad_};
+    for (std::size_t i = 0; i < rows.size(); ++i) dense.grad.index_add_(0, rows[i], grads[i]);
+    local_grad_ = torch::Tensor();
+    return dense;
+  }
+  const torch::Tensor all_rows = rows.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(rows);
+  const torch::Tensor all_grads = rows.empty() ? torch::empty({0, dim()}) : torch::cat(grads);
+  const auto [distinct, inverse] = at::_unique(all_rows, /*sorted=*/true, /*return_inverse=*/true);
+  return {distinct, torch::zeros({distinct.size(0), dim()}).index_add_(0, inverse, all_grads)};
+}
+
+void ShardedEmbedding::discard_gradients() {
+  pending_.clear();
+  local_grad_ = torch::Tensor();
+}
+
+torch::Tensor ShardedEmbedding::gather_full() {
+  const int size = comm_.size();
+  const std::int64_t max_rows = (num_rows() + size - 1) / size;
+  torch::Tensor padded = torch::zeros({std::max<std::int64_t>(max_rows, 1), dim()});
+  padded.narrow(0, 0, shard_.table().size(0)).copy_(shard_.table());
+  // gathered[r][l] is row l * P + r.
+  const torch::Tensor gathered = comm_.all_gather(padded);
+  return gathered.transpose(0, 1).reshape({-1, dim()}).narrow(0, 0, num_rows()).contiguous();
+}
+
+void ShardedEmbedding::save(const std::string& dir, const std::string& name) const {
+  shard_.save(shard_path(dir, name, comm_.rank(), comm_.size()));
+  comm_.barrier();
+}
+
+void ShardedEmbedding::load(const std::string& dir, const std::string& name) {
+  shard_.load(find_shard_files(dir, name));
+  discard_gradients();
+}
+
+}  // namespace hrere::kbe

@@ -1,0 +1,139 @@
+#pragma once
+// A float32 embedding table of N rows x D, row-sharded over the ranks of a Communicator:
+// row e lives on rank e mod P as local row e / P. Each rank holds its rows and their
+// optimizer state (~1/P of the table); batches fetch the rows they need and send the rows'
+// gradients back to the owners, which apply a row-wise (lazy) update.
+//
+// Row e starts as init_std * N(0, 1) drawn from (seed, e) alone (counter-based), so the
+// initial table is the same for every P. Shards are saved one file per rank, holding the
+// global ids of their rows; a table saved by P ranks loads into any P'.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "kbe_shard/row_optimizer.h"
+
+namespace hrere::kbe {
+
+struct EmbeddingOptions {
+  std::int64_t num_rows = 0;
+  std::int64_t dim = 0;
+  double init_std = 1e-3;
+  std::uint64_t seed = 0;
+  OptimizerOptions optimizer;
+};
+
+// Which rank owns which row.
+struct RowOwnership {
+  std::int64_t num_rows = 0;
+  int rank = 0;
+  int size = 1;
+
+  std::int64_t local_rows() const { return (num_rows - rank + size - 1) / size; }
+  // Global ids of this rank's rows, in local order (int64 [local_rows]).
+  torch::Tensor global_ids() const;
+};
+
+// Rows exchanged for an optimizer step: distinct local row indices and their summed gradients.
+struct RowGradients {
+  torch::Tensor rows;  // int64 [n]
+  torch::Tensor grad;  // float [n, D]
+};
+
+// One rank's part of the table, without communication: its rows, their optimizer state, and
+// their files. A test can hold the shards of several virtual ranks in one process.
+class EmbeddingShard {
+ public:
+  EmbeddingShard(const EmbeddingOptions& options, int rank, int size);
+
+  const EmbeddingOptions& options() const { return options_; }
+  const RowOwnership& ownership() const { return ownership_; }
+  torch::Tensor& table() { return table_; }  // [local_rows, D]
+  const torch::Tensor& table() const { return table_; }
+  RowOptimizer& optimizer() { return optimizer_; }
+
+  void apply(const RowGradients& gradients) { optimizer_.update(table_, gradients.rows, gradients.grad); }
+  // Keeps this shard's rows of a full [N, D] table (optimizer state untouched).
+  void assign(const torch::Tensor& full);
+
+  // Writes `path` atomically: global ids, rows, optimizer state, and attributes naming the
+  // shape, optimizer and (rank, size).
+  void save(const std::string& path) const;
+  // Replaces rows and optimizer state with this shard's rows from the files `paths` (all
+  // shards of one save, any number); every owned row must occur exactly once. A data::InputError
+  // names the file when shape or optimizer do not match or rows are missing.
+  void load(const std::vector<std::string>& paths);
+
+ private:
+  EmbeddingOptions options_;
+  RowOwnership ownership_;
+  torch::Tensor table_;
+  RowOptimizer optimizer_;
+};
+
+// "<dir>/<name>.<rank>-of-<size>.h5"
+std::string shard_path(const std::string& dir, const std::string& name, int rank, int size);
+// The files of one save under `dir` (any size), found from the file of rank 0; InputError if
+// there is none or one is missing.
+std::vector<std::string> find_shard_files(const std::string& dir, const std::string& name);
+
+class ShardedEmbedding {
+ public:
+  ShardedEmbedding(comm::Communicator& comm, const EmbeddingOptions& options);
+
+  comm::Communicator& comm() { return comm_; }
+  EmbeddingShard& shard() { return shard_; }
+  const EmbeddingShard& shard() const { return shard_; }
+  std::int64_t num_rows() const { return shard_.options().num_rows; }
+  std::int64_t dim() const { return shard_.options().dim; }
+
+  // Collective. Rows for int64 `ids` (any shape; every id in [0, N)): shape ids.sizes() + [D].
+  // With grad mode on, the result comes from a leaf holding each distinct row once, so
+  // autograd accumulates one gradient per distinct row; the next exchange_gradients() sends
+  // it to the owner. Under torch::NoGradGuard nothing is kept.
+  torch::Tensor lookup(const torch::Tensor& ids);
+
+  // Adds a gradient for local rows [begin, begin + grad.size(0)) computed on this rank (e.g.
+  // the 1-vs-all candidate gradient of this rank's shard); joins the next exchange_gradients().
+  void add_local_gradient(std::int64_t begin, const torch::Tensor& grad);
+
+  // Collective. Returns every lookup's row gradients to their owners and sums them with the
+  // local gradients, per row; clears the pending lookups.
+  RowGradients exchange_gradients();
+  // Collective: exchange_gradients() and the optimizer update of the rows received.
+  void step() { shard_.apply(exchange_gradients()); }
+  // Drops pending lookups and local gradients (no communication).
+  void discard_gradients();
+
+  // Collective. The full [N, D] table on every rank (for export and tests; N x D memory).
+  torch::Tensor gather_full();
+
+  // Collective. Each rank writes shard_path(dir, name, rank, P); `dir` must exist.
+  void save(const std::string& dir, const std::string& name) const;
+  // Collective. Loads the shards saved under `dir` by any number of ranks.
+  void load(const std::string& dir, const std::string& name);
+
+  // Seconds spent in all-to-all exchanges so far (lookups and gradients).
+  double exchange_seconds() const { return exchange_seconds_; }
+
+ private:
+  struct PendingLookup {
+    std::vector<std::int64_t> send_counts;  // rows requested from each rank
+    torch::Tensor order;                    // position of each distinct id in the request
+    torch::Tensor served_rows;              // local rows this rank served, in arrival order
+    torch::Tensor leaf;                     // distinct rows, requires grad
+  };
+  torch::Tensor timed_all_to_all(const torch::Tensor& send, const std::vector<std::int64_t>& counts,
+                                 std::vector<std::int64_t>* recv_counts = nullptr);
+
+  comm::Communicator& comm_;
+  EmbeddingShard shard_;
+  std::vector<PendingLookup> pending_;
+  torch::Tensor local_grad_;  // [local_rows, D] once add_local_gradient was called
+  double exchange_seconds_ = 0;
+};
+
+}  // namespace hrere::kbe
