@@ -125,4 +125,13 @@ TestPairs BagStore::read_test_pairs() const {
   return pairs;
 }
 
+BagStore::WordVectorRows BagStore::word_vectors() const {
+  WordVectorRows rows;
+  if (!has_word_vectors()) return rows;
+  rows.dim = static_cast<int>(file_.dims("word_vectors").at(1));
+  rows.values = file_.read<float>("word_vectors");
+  rows.has_vector = file_.read<std::uint8_t>("word_has_vector");
+  return rows;
+}
+
 }  // namespace hrere::data

@@ -59,6 +59,13 @@ class BagStore {
   std::vector<std::string> relations() const { return file_.read_strings("relations"); }
   std::vector<std::string> entities() const { return file_.read_strings("entities"); }
   bool has_word_vectors() const { return file_.exists("word_vectors"); }
+  // Pretrained vectors: V x dim floats (row-major) and which rows have one; empty without.
+  struct WordVectorRows {
+    int dim = 0;
+    std::vector<float> values;
+    std::vector<std::uint8_t> has_vector;
+  };
+  WordVectorRows word_vectors() const;
   std::string sources_json() const { return file_.string_attribute("sources").value_or("{}"); }
 
   // Bags [start, start + count) of `split`.

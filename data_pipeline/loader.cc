@@ -38,11 +38,10 @@ struct EpochPlan {
   std::vector<std::pair<std::int64_t, std::int64_t>> reads;  // (first row, rows) in read order
 };
 
-EpochPlan plan_epoch(std::int64_t num_bags, std::int64_t chunk_bags, const LoaderOptions& o,
+// `chunks` are the served chunks of a split of `split_bags` bags, `num_bags` of them in all.
+EpochPlan plan_epoch(std::vector<std::int64_t> chunks, std::int64_t split_bags,
+                     std::int64_t num_bags, std::int64_t chunk_bags, const LoaderOptions& o,
                      std::int64_t epoch) {
-  const std::int64_t num_chunks = (num_bags + chunk_bags - 1) / chunk_bags;
-  std::vector<std::int64_t> chunks(num_chunks);
-  for (std::int64_t k = 0; k < num_chunks; ++k) chunks[k] = k;
   if (o.shuffle) {
     std::mt19937_64 rng(mix(o.seed ^ mix(static_cast<std::uint64_t>(epoch))));
     portable_shuffle(chunks.begin(), chunks.end(), rng);
@@ -54,7 +53,7 @@ EpochPlan plan_epoch(std::int64_t num_bags, std::int64_t chunk_bags, const Loade
   std::int64_t position = 0;  // of the chunk's first bag in the epoch sequence
   for (std::int64_t k : chunks) {
     const std::int64_t first_row = k * chunk_bags;
-    const std::int64_t rows = std::min(chunk_bags, num_bags - first_row);
+    const std::int64_t rows = std::min(chunk_bags, split_bags - first_row);
     const std::int64_t a = std::max(lo, position), b = std::min(hi, position + rows);
     if (a < b) {
       plan.reads.emplace_back(first_row + (a - position), b - a);
@@ -81,6 +80,26 @@ torch::Tensor to_long(const std::vector<std::int64_t>& values) {
 }
 
 }  // namespace
+
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_chunks(
+    std::int64_t num_bags, std::int64_t chunk_bags, double fraction, std::uint64_t seed) {
+  const std::int64_t num_chunks = (num_bags + chunk_bags - 1) / chunk_bags;
+  std::vector<std::int64_t> order(num_chunks);
+  for (std::int64_t k = 0; k < num_chunks; ++k) order[k] = k;
+  std::int64_t held = static_cast<std::int64_t>(fraction * static_cast<double>(num_chunks));
+  if (fraction > 0) held = std::max<std::int64_t>(held, 1);
+  if (held >= num_chunks && fraction > 0) {
+    throw InputError("cannot hold out " + std::to_string(fraction) + " of " +
+                     std::to_string(num_chunks) + " store chunks and keep any for training");
+  }
+  std::mt19937_64 rng(mix(seed ^ 0xde75e7ULL));
+  portable_shuffle(order.begin(), order.end(), rng);
+  std::vector<std::int64_t> kept(order.begin() + held, order.end());
+  std::vector<std::int64_t> held_out(order.begin(), order.begin() + held);
+  std::sort(kept.begin(), kept.end());
+  std::sort(held_out.begin(), held_out.end());
+  return {kept, held_out};
+}
 
 Batch make_batch(const std::vector<BagRef>& bags) {
   if (bags.empty()) throw std::invalid_argument("make_batch: no bags");
@@ -146,8 +165,22 @@ BagLoader::BagLoader(std::shared_ptr<const BagStore> store, LoaderOptions option
   }
   if (options_.prefetch_batches < 1) throw InputError("loader: prefetch_batches must be at least 1");
   if (options_.shuffle_window < 0) throw InputError("loader: shuffle_window must not be negative");
-  num_bags_ = store_->size(options_.split);
+  split_bags_ = store_->size(options_.split);
   chunk_bags_ = std::max<std::int64_t>(1, store_->chunk_bags(options_.split));
+  const std::int64_t num_chunks = (split_bags_ + chunk_bags_ - 1) / chunk_bags_;
+  chunks_ = options_.chunks;
+  if (chunks_.empty()) {
+    for (std::int64_t k = 0; k < num_chunks; ++k) chunks_.push_back(k);
+  }
+  std::sort(chunks_.begin(), chunks_.end());
+  for (std::size_t i = 0; i < chunks_.size(); ++i) {
+    if (chunks_[i] < 0 || chunks_[i] >= num_chunks || (i > 0 && chunks_[i] == chunks_[i - 1])) {
+      throw std::invalid_argument("loader: chunk " + std::to_string(chunks_[i]) +
+                                  " is repeated or outside the split's " +
+                                  std::to_string(num_chunks) + " chunks");
+    }
+    num_bags_ += std::min(chunk_bags_, split_bags_ - chunks_[i] * chunk_bags_);
+  }
   if (batches_per_epoch() == 0) {
     throw InputError(store_->path() + ": split '" + options_.split + "' has " +
                      std::to_string(num_bags_) + " bags, too few for a batch of " +
@@ -173,7 +206,7 @@ std::int64_t BagLoader::batches_per_epoch() const {
 }
 
 std::vector<std::int64_t> BagLoader::epoch_order(std::int64_t epoch) const {
-  return plan_epoch(num_bags_, chunk_bags_, options_, epoch).order;
+  return plan_epoch(chunks_, split_bags_, num_bags_, chunk_bags_, options_, epoch).order;
 }
 
 std::optional<Batch> BagLoader::next() {
@@ -248,7 +281,7 @@ void BagLoader::produce(LoaderState from) {
 }
 
 void BagLoader::produce_epoch(std::int64_t epoch, std::int64_t first_batch) {
-  const EpochPlan plan = plan_epoch(num_bags_, chunk_bags_, options_, epoch);
+  const EpochPlan plan = plan_epoch(chunks_, split_bags_, num_bags_, chunk_bags_, options_, epoch);
   const std::int64_t B = options_.batch_size;
   const std::int64_t num_batches = batches_per_epoch();
   const std::int64_t first = first_batch * B;

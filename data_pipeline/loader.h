@@ -35,6 +35,9 @@ struct LoaderOptions {
   // it, ranks whose shares differ in size may see one batch more or fewer.
   bool drop_last = true;
   int prefetch_batches = 4;
+  // Store chunks (units of chunk_bags bags) the loader serves; empty: all of the split. A
+  // dev set held out of training is a set of chunks (see split_chunks).
+  std::vector<std::int64_t> chunks;
   std::uint64_t seed = 2017;
   int rank = 0;
   int world_size = 1;
@@ -60,6 +63,11 @@ struct BagRef {
   std::int64_t row = 0;    // row within the block
   std::int64_t index = 0;  // row within the split
 };
+
+// Partitions the chunks of a split of `num_bags` bags into (kept, held out): a seeded
+// random `fraction` of them (at least one when fraction > 0) is held out.
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_chunks(
+    std::int64_t num_bags, std::int64_t chunk_bags, double fraction, std::uint64_t seed);
 
 // Assembles a batch (all bags must share T and L); evaluation uses it on whole blocks too.
 Batch make_batch(const std::vector<BagRef>& bags);
@@ -102,8 +110,10 @@ class BagLoader {
 
   std::shared_ptr<const BagStore> store_;
   LoaderOptions options_;
-  std::int64_t num_bags_ = 0;
+  std::int64_t split_bags_ = 0;  // bags in the split
+  std::int64_t num_bags_ = 0;    // bags in the served chunks
   std::int64_t chunk_bags_ = 1;
+  std::vector<std::int64_t> chunks_;  // served chunks in store order
   LoaderState state_;
 
   std::thread producer_;

@@ -3,15 +3,21 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
-#include <optional>
+#include <iomanip>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/prepare.h"
 #include "data_pipeline/synth.h"
+#include "trainer/checkpoint.h"
 #include "trainer/config.h"
+#include "trainer/predict.h"
+#include "trainer/repeated_runs.h"
 #include "trainer/store_summary.h"
+#include "trainer/training.h"
 
 namespace hrere::train {
 namespace {
@@ -81,6 +87,89 @@ int run_synth(const std::string& preset, const std::optional<std::uint64_t>& see
   return kExitOk;
 }
 
+// The headline numbers of an evaluation summary, one protocol a line.
+std::string format_evaluation(const nlohmann::json& s) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(3);
+  const nlohmann::json& sentence = s["sentence"];
+  out << "sentence protocol (" << sentence["samples"] << " test sentences): AP "
+      << sentence["average_precision"].get<double>() << "  AUC " << sentence["auc"].get<double>();
+  for (const char* n : {"10", "30", "50"}) {
+    out << "  P@" << n << "% " << sentence["p_at_percent"][n].get<double>();
+  }
+  const nlohmann::json& pair = s["pair"];
+  out << "\npair protocol (" << pair["pairs"] << " entity pairs): AUC " << pair["auc"].get<double>()
+      << "  max F1 " << pair["max_f1"].get<double>();
+  for (const char* k : {"100", "200", "300"}) out << "  P@" << k << " " << pair["p_at"][k].get<double>();
+  out << "\n";
+  return out.str();
+}
+
+struct TrainArgs {
+  ConfigArgs config;
+  std::string out_dir;
+  TrainRunOptions run;
+  bool no_eval = false;
+  int runs = 1;
+};
+
+int run_train(TrainArgs args) {
+  args.run.evaluate = !args.no_eval;
+  const std::filesystem::path out(args.out_dir);
+  if (args.config.config_path.empty() && args.run.resume) {
+    args.config.config_path = (out / "config.yaml").string();
+  }
+  const Config config = args.config.load();
+  if (args.runs == 1) {
+    const TrainOutcome outcome = train_run(config, args.out_dir, args.run);
+    std::cout << "trained " << outcome.steps << " steps into " << args.out_dir << "\n";
+    if (!outcome.evaluation.is_null()) {
+      std::cout << format_evaluation(outcome.evaluation)
+                << "report: " << (out / "eval" / "summary.json").string() << "\n";
+    }
+    return kExitOk;
+  }
+  std::vector<nlohmann::json> summaries;
+  for (int k = 0; k < args.runs; ++k) {
+    Config seeded = config;
+    seeded.train.seed = config.train.seed + k;
+    const std::string dir = (out / ("seed-" + std::to_string(seeded.train.seed))).string();
+    std::cout << "run " << k + 1 << "/" << args.runs << ": seed " << seeded.train.seed << " -> "
+              << dir << "\n";
+    TrainRunOptions options = args.run;
+    options.evaluate = true;
+    options.resume = args.run.resume && newest_checkpoint(dir).has_value();
+    const TrainOutcome outcome = train_run(seeded, dir, options);
+    if (!outcome.completed) return kExitOk;  // --max-steps: continue with --resume
+    std::cout << format_evaluation(outcome.evaluation);
+    summaries.push_back(outcome.evaluation);
+  }
+  const nlohmann::json summary = summarize_runs(summaries);
+  data::write_text_atomically((out / "runs_summary.json").string(), summary.dump(2) + "\n");
+  std::cout << std::fixed << std::setprecision(3) << "over " << args.runs << " seeds (mean +- std):\n";
+  for (const char* key : {"sentence.average_precision", "sentence.p_at_percent.10",
+                          "sentence.p_at_percent.30", "sentence.p_at_percent.50", "pair.auc",
+                          "pair.max_f1"}) {
+    std::cout << "  " << key << " " << summary[key]["mean"].get<double>() << " +- "
+              << summary[key]["std"].get<double>() << "\n";
+  }
+  std::cout << "report: " << (out / "runs_summary.json").string() << "\n";
+  return kExitOk;
+}
+
+int run_eval(const std::string& run_dir) {
+  const nlohmann::json summary = evaluate_run(run_dir);
+  std::cout << format_evaluation(summary) << "report: "
+            << (std::filesystem::path(run_dir) / "eval" / "summary.json").string() << "\n";
+  return kExitOk;
+}
+
+int run_predict(const PredictOptions& options) {
+  const std::int64_t lines = predict(options);
+  if (!options.output.empty()) std::cerr << "predicted " << lines << " lines into " << options.output << "\n";
+  return kExitOk;
+}
+
 int run_inspect(const std::string& path, bool as_json) {
   const nlohmann::json summary = summarize_store(path);
   std::cout << (as_json ? summary.dump(2) + "\n" : format_summary(summary));
@@ -117,6 +206,38 @@ int run_cli(int argc, char** argv) {
   synth->add_option("--seed", synth_seed, "random seed (default: the preset's)");
   synth->add_option("--out,-o", synth_out, "output directory")->required();
 
+  TrainArgs train_args;
+  CLI::App* train = app.add_subcommand(
+      "train", "train a relation extractor into a run folder, then evaluate it");
+  train_args.config.add_to(*train);
+  train->add_option("--out,-o", train_args.out_dir, "run folder")->required();
+  train->add_flag("--resume", train_args.run.resume,
+                  "continue from the run folder's newest checkpoint (config: RUN/config.yaml "
+                  "unless --config is given)");
+  train->add_option("--max-steps", train_args.run.max_steps,
+                    "stop, checkpointed, after this many steps (e.g. within a Slurm time limit)");
+  train->add_option("--runs", train_args.runs,
+                    "train this many seeds (seed, seed+1, ...) into RUN/seed-*/ and report mean "
+                    "and std of every metric")
+      ->check(CLI::PositiveNumber);
+  train->add_flag("--no-eval", train_args.no_eval, "skip the held-out evaluation at the end");
+
+  std::string eval_run;
+  CLI::App* eval = app.add_subcommand(
+      "eval", "held-out evaluation of a run: P@N%, PR curves, PR-AUC -> RUN/eval/");
+  eval->add_option("--run", eval_run, "run folder")->required();
+
+  PredictOptions predict_options;
+  CLI::App* predict_command = app.add_subcommand(
+      "predict", "relation probabilities for sentence sets given as JSON lines");
+  predict_command->add_option("--run", predict_options.run_dir, "run folder")->required();
+  predict_command->add_option("--input,-i", predict_options.input, "JSON lines")
+      ->required()
+      ->check(CLI::ExistingFile);
+  predict_command->add_option("--out,-o", predict_options.output,
+                              "output JSON lines (default: standard output)");
+  predict_command->add_option("--top", predict_options.top, "relations per line (default: all)");
+
   std::string inspect_path;
   bool inspect_json = false;
   CLI::App* inspect = app.add_subcommand("inspect", "validate a bag or KB store and summarise it");
@@ -135,6 +256,9 @@ int run_cli(int argc, char** argv) {
     if (prepare->parsed()) return run_prepare(prepare_args, prepare_out, skip_bad_lines);
     if (synth->parsed()) return run_synth(synth_preset, synth_seed, synth_out);
     if (inspect->parsed()) return run_inspect(inspect_path, inspect_json);
+    if (train->parsed()) return run_train(train_args);
+    if (eval->parsed()) return run_eval(eval_run);
+    if (predict_command->parsed()) return run_predict(predict_options);
   } catch (const data::InputError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kExitBadInput;

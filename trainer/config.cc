@@ -203,6 +203,12 @@ void validate(const Config& c) {
   require(c.train.l2 >= 0, "train.l2", "must not be negative");
   require(c.train.alpha >= 0 && c.train.alpha <= 1, "train.alpha", "must be in [0, 1]");
   require(c.train.threads >= 1, "train.threads", "must be at least 1");
+  require(c.train.dev_fraction >= 0 && c.train.dev_fraction < 1, "train.dev_fraction",
+          "must be in [0, 1)");
+  require(c.train.log_every >= 1, "train.log_every", "must be at least 1");
+  require(c.train.checkpoint_every >= 0, "train.checkpoint_every", "must not be negative");
+  require(c.train.keep_checkpoints >= 1, "train.keep_checkpoints", "must be at least 1");
+  require(c.train.eval_batch_size >= 1, "train.eval_batch_size", "must be at least 1");
 }
 
 void emit_value(YAML::Emitter& out, const FieldPointer& value) {
@@ -234,7 +240,7 @@ std::vector<Field> DataConfig::fields() {
           {"max_length", &max_length},   {"kb_train", &kb_train},
           {"kb_valid", &kb_valid},       {"kb_test", &kb_test},
           {"kb_filter", &kb_filter},     {"skip_bad_lines", &skip_bad_lines},
-          {"chunk_bags", &chunk_bags}};
+          {"chunk_bags", &chunk_bags},   {"prepared", &prepared}};
 }
 
 data::PrepareOptions DataConfig::prepare_options() const {
@@ -264,7 +270,8 @@ std::vector<Field> LoaderConfig::fields() {
 std::vector<Field> ModelConfig::fields() {
   return {{"word_dim", &word_dim},       {"position_dim", &position_dim},
           {"lstm_hidden", &lstm_hidden}, {"classifier_hidden", &classifier_hidden},
-          {"input_keep", &input_keep},   {"output_keep", &output_keep}};
+          {"input_keep", &input_keep},   {"output_keep", &output_keep},
+          {"train_word_vectors", &train_word_vectors}};
 }
 
 std::vector<Field> TrainConfig::fields() {
@@ -272,7 +279,9 @@ std::vector<Field> TrainConfig::fields() {
           {"batch_size", &batch_size}, {"lr_language", &lr_language},
           {"lr_knowledge", &lr_knowledge}, {"l2", &l2},
           {"alpha", &alpha},           {"seed", &seed},
-          {"threads", &threads}};
+          {"threads", &threads},       {"dev_fraction", &dev_fraction},
+          {"log_every", &log_every},   {"checkpoint_every", &checkpoint_every},
+          {"keep_checkpoints", &keep_checkpoints}, {"eval_batch_size", &eval_batch_size}};
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {

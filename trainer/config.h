@@ -39,6 +39,9 @@ struct DataConfig {
   std::string kb_filter = "all";
   bool skip_bad_lines = false;
   std::int64_t chunk_bags = 64;
+  // Folder written by `hrere prepare` that training reads; empty: `hrere train` prepares
+  // the inputs above into RUN/data first.
+  std::string prepared;
 
   std::vector<Field> fields();
   data::PrepareOptions prepare_options() const;
@@ -59,6 +62,8 @@ struct ModelConfig {
   int classifier_hidden = 190;
   double input_keep = 0.9;
   double output_keep = 0.7;
+  // Pretrained word vectors stay fixed during training (as in the reference) unless set.
+  bool train_word_vectors = false;
 
   std::vector<Field> fields();
 };
@@ -74,6 +79,13 @@ struct TrainConfig {
   double alpha = 0.6;
   std::int64_t seed = 2017;
   int threads = 2;
+  // Share of the training bags (whole store chunks, chosen by seed) held out as a dev set,
+  // evaluated at every epoch end to keep the best epoch; 0 trains on everything.
+  double dev_fraction = 0.0;
+  std::int64_t log_every = 10;         // steps between metrics.jsonl lines
+  std::int64_t checkpoint_every = 0;   // steps between checkpoints (0: epoch ends only)
+  int keep_checkpoints = 3;            // newest checkpoints kept
+  std::int64_t eval_batch_size = 512;  // test sentences encoded together
 
   std::vector<Field> fields();
 };

@@ -1,0 +1,154 @@
+#include "trainer/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+#include "data_pipeline/atomic_output.h"
+#include "data_pipeline/input_error.h"
+
+namespace hrere::train {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kPrefix = "step-";
+constexpr const char* kSuffix = ".pt";
+
+void write_archive(const std::string& path, torch::serialize::OutputArchive& archive) {
+  data::AtomicOutput output(path);
+  archive.save_to(output.temp_path());
+  output.commit();
+}
+
+torch::serialize::InputArchive read_archive(const std::string& path, const char* what) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& e) {
+    throw data::InputError(path + ": not a readable " + what + " (" + e.what_without_backtrace() + ")");
+  }
+  return archive;
+}
+
+std::int64_t read_int(torch::serialize::InputArchive& archive, const char* key) {
+  torch::Tensor t;
+  archive.read(key, t);
+  return t.item<std::int64_t>();
+}
+
+std::vector<std::pair<std::int64_t, std::string>> checkpoints(const std::string& run_dir) {
+  std::vector<std::pair<std::int64_t, std::string>> found;
+  const fs::path dir = fs::path(run_dir) / "checkpoints";
+  if (!fs::is_directory(dir)) return found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0 || name.size() <= 8 ||
+        name.compare(name.size() - 3, 3, kSuffix) != 0) {
+      continue;  // temporary files of an interrupted write, or foreign files
+    }
+    found.emplace_back(std::stoll(name.substr(5, name.size() - 8)), entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const TrainingState& state, torch::nn::Module& model,
+                     torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+  archive.write("step", torch::tensor(state.step));
+  archive.write("loader_epoch", torch::tensor(state.loader.epoch));
+  archive.write("loader_batch", torch::tensor(state.loader.batch));
+  archive.write("best_dev", torch::tensor(state.best_dev, torch::kFloat64));
+  archive.write("best_epoch", torch::tensor(state.best_epoch));
+  archive.write("interval", torch::tensor({state.interval_loss, state.interval_l2,
+                                           static_cast<double>(state.interval_steps),
+                                           static_cast<double>(state.interval_bags)},
+                                          torch::kFloat64));
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    archive.write("cpu_rng", generator.get_state());
+  }
+  model.save(model_archive);
+  optimizer.save(optimizer_archive);
+  archive.write("model", model_archive);
+  archive.write("optimizer", optimizer_archive);
+  fs::create_directories(fs::path(path).parent_path());
+  write_archive(path, archive);
+}
+
+TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
+                              torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive archive = read_archive(path, "checkpoint");
+  TrainingState state;
+  try {
+    state.step = read_int(archive, "step");
+    state.loader.epoch = read_int(archive, "loader_epoch");
+    state.loader.batch = read_int(archive, "loader_batch");
+    torch::Tensor best;
+    archive.read("best_dev", best);
+    state.best_dev = best.item<double>();
+    state.best_epoch = read_int(archive, "best_epoch");
+    torch::Tensor interval;
+    archive.read("interval", interval);
+    state.interval_loss = interval[0].item<double>();
+    state.interval_l2 = interval[1].item<double>();
+    state.interval_steps = static_cast<std::int64_t>(interval[2].item<double>());
+    state.interval_bags = static_cast<std::int64_t>(interval[3].item<double>());
+    torch::serialize::InputArchive model_archive, optimizer_archive;
+    archive.read("model", model_archive);
+    archive.read("optimizer", optimizer_archive);
+    model.load(model_archive);
+    optimizer.load(optimizer_archive);
+    torch::Tensor rng;
+    archive.read("cpu_rng", rng);
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng);
+  } catch (const c10::Error& e) {
+    throw data::InputError(path + ": checkpoint does not match this model and config (" +
+                           e.what_without_backtrace() + ")");
+  }
+  return state;
+}
+
+void save_model(const std::string& path, torch::nn::Module& model) {
+  torch::serialize::OutputArchive archive;
+  model.save(archive);
+  write_archive(path, archive);
+}
+
+void load_model(const std::string& path, torch::nn::Module& model) {
+  torch::serialize::InputArchive archive = read_archive(path, "model file");
+  try {
+    model.load(archive);
+  } catch (const c10::Error& e) {
+    throw data::InputError(path + ": model file does not match the run's config (" +
+                           e.what_without_backtrace() + ")");
+  }
+}
+
+std::string checkpoint_path(const std::string& run_dir, std::int64_t step) {
+  char name[64];
+  std::snprintf(name, sizeof name, "%s%010lld%s", kPrefix, static_cast<long long>(step), kSuffix);
+  return (fs::path(run_dir) / "checkpoints" / name).string();
+}
+
+std::optional<std::string> newest_checkpoint(const std::string& run_dir) {
+  const auto found = checkpoints(run_dir);
+  if (found.empty()) return std::nullopt;
+  return found.back().second;
+}
+
+void prune_checkpoints(const std::string& run_dir, int keep) {
+  const auto found = checkpoints(run_dir);
+  for (std::size_t i = 0; i + keep < found.size(); ++i) fs::remove(found[i].second);
+}
+
+}  // namespace hrere::train

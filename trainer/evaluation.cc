@@ -1,0 +1,229 @@
+#include "trainer/evaluation.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "data_pipeline/atomic_output.h"
+
+namespace hrere::train {
+namespace {
+
+// Runs `fn` on consecutive blocks [start, start + count) of `total` rows.
+template <typename Fn>
+void for_blocks(std::int64_t total, std::int64_t block, Fn fn) {
+  for (std::int64_t start = 0; start < total; start += block) fn(start, std::min(block, total - start));
+}
+
+data::Batch read_batch(const data::BagStore& store, const std::string& split, std::int64_t start,
+                       std::int64_t count, data::BagArrays& arrays) {
+  arrays = store.read(split, start, count);
+  std::vector<data::BagRef> refs;
+  refs.reserve(count);
+  for (std::int64_t r = 0; r < count; ++r) refs.push_back({&arrays, r, start + r});
+  return data::make_batch(refs);
+}
+
+// Switches a model to evaluation mode for a scope and back to what it was.
+class EvalMode {
+ public:
+  explicit EvalMode(LanguageModel& model) : model_(model), was_training_(model->is_training()) {
+    model_->eval();
+  }
+  ~EvalMode() { model_->train(was_training_); }
+
+ private:
+  LanguageModel& model_;
+  bool was_training_;
+  torch::NoGradGuard no_grad_;
+};
+
+nlohmann::json per_relation_json(const std::vector<ClassScores>& scores,
+                                 const std::vector<std::string>& relations) {
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t r = 1; r < scores.size(); ++r) {
+    const ClassScores& s = scores[r];
+    out.push_back({{"relation", relations.at(r)}, {"support", s.support},
+                   {"predicted", s.predicted}, {"correct", s.correct},
+                   {"precision", s.precision}, {"recall", s.recall}, {"f1", s.f1}});
+  }
+  return out;
+}
+
+nlohmann::json precision_at_k_json(const std::vector<Prediction>& ranked) {
+  nlohmann::json out;
+  for (int k : {100, 200, 300}) out[std::to_string(k)] = precision_at(ranked, k);
+  return out;
+}
+
+void write_curve(const std::string& path, const std::vector<PrPoint>& curve,
+                 std::size_t max_points) {
+  std::ostringstream csv;
+  csv << "rank,recall,precision\n";
+  const std::size_t n = curve.size();
+  const std::size_t points = std::min(n, max_points);
+  for (std::size_t i = 0; i < points; ++i) {
+    // Evenly spaced ranks, always including the first and the last.
+    const std::size_t k = points == 1 ? n - 1 : i * (n - 1) / (points - 1);
+    csv << k + 1 << ',' << curve[k].recall << ',' << curve[k].precision << '\n';
+  }
+  data::write_text_atomically(path, csv.str());
+}
+
+}  // namespace
+
+torch::Tensor encode_test_sentences(LanguageModel& model, const data::BagStore& store,
+                                    std::int64_t batch_size) {
+  EvalMode eval(model);
+  std::vector<torch::Tensor> parts;
+  data::BagArrays arrays;
+  for_blocks(store.size("test"), batch_size, [&](std::int64_t start, std::int64_t count) {
+    const DistinctSentences distinct =
+        distinct_sentences(read_batch(store, "test", start, count, arrays));
+    parts.push_back(model->encode(distinct.sentences).index_select(0, distinct.bags.slots.flatten()));
+  });
+  return torch::cat(parts);
+}
+
+BagSlots contiguous_bags(const std::vector<std::int64_t>& offsets, std::int64_t first_bag,
+                         std::int64_t num_bags) {
+  std::int64_t width = 1;
+  for (std::int64_t p = first_bag; p < first_bag + num_bags; ++p) {
+    width = std::max(width, offsets[p + 1] - offsets[p]);
+  }
+  BagSlots bags;
+  bags.slots = torch::zeros({num_bags, width}, torch::kInt64);
+  bags.mask = torch::zeros({num_bags, width}, torch::kBool);
+  auto slots = bags.slots.accessor<std::int64_t, 2>();
+  auto mask = bags.mask.accessor<bool, 2>();
+  for (std::int64_t b = 0; b < num_bags; ++b) {
+    const std::int64_t begin = offsets[first_bag + b], end = offsets[first_bag + b + 1];
+    for (std::int64_t j = 0; j < end - begin; ++j) {
+      slots[b][j] = begin + j;
+      mask[b][j] = true;
+    }
+  }
+  return bags;
+}
+
+TestScores score_test_set(LanguageModel& model, const data::BagStore& store,
+                          std::int64_t batch_size) {
+  const torch::Tensor z = encode_test_sentences(model, store, batch_size);
+  EvalMode eval(model);
+  const std::int64_t num_sentences = z.size(0);
+  TestScores scores;
+  BagSlots single{torch::arange(num_sentences, torch::kInt64).unsqueeze(1),
+                  torch::ones({num_sentences, 1}, torch::kBool)};
+  scores.sentence_probs = torch::softmax(model->classify(z, single), 1);
+  std::vector<torch::Tensor> labels;
+  for_blocks(num_sentences, 1 << 16, [&](std::int64_t start, std::int64_t count) {
+    const data::BagArrays arrays = store.read("test", start, count);
+    labels.push_back(torch::tensor(arrays.labels, torch::kInt64));
+  });
+  scores.sentence_labels = torch::cat(labels);
+
+  const data::TestPairs pairs = store.read_test_pairs();
+  const std::int64_t R = scores.sentence_probs.size(1);
+  std::vector<torch::Tensor> pair_probs;
+  for_blocks(pairs.size(), batch_size, [&](std::int64_t start, std::int64_t count) {
+    pair_probs.push_back(torch::softmax(model->classify(z, contiguous_bags(pairs.offsets, start, count)), 1));
+  });
+  scores.pair_probs = pair_probs.empty() ? torch::zeros({0, R}) : torch::cat(pair_probs);
+  scores.pair_labels = torch::tensor(pairs.labels, torch::kUInt8).view({pairs.size(), R});
+  return scores;
+}
+
+std::pair<torch::Tensor, torch::Tensor> score_bags(LanguageModel& model,
+                                                   const data::BagStore& store,
+                                                   const std::string& split,
+                                                   const std::vector<std::int64_t>& chunks,
+                                                   std::int64_t batch_size) {
+  EvalMode eval(model);
+  const std::int64_t total = store.size(split), chunk = store.chunk_bags(split);
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;  // (first bag, bags)
+  if (chunks.empty()) {
+    ranges.emplace_back(0, total);
+  } else {
+    for (std::int64_t k : chunks) ranges.emplace_back(k * chunk, std::min(chunk, total - k * chunk));
+  }
+  std::vector<torch::Tensor> probs, labels;
+  data::BagArrays arrays;
+  for (const auto& [first, count] : ranges) {
+    for_blocks(count, batch_size, [&](std::int64_t start, std::int64_t n) {
+      const data::Batch batch = read_batch(store, split, first + start, n, arrays);
+      probs.push_back(torch::softmax(model->forward(batch), 1));
+      labels.push_back(batch.labels);
+    });
+  }
+  return {torch::cat(probs), torch::cat(labels)};
+}
+
+torch::Tensor one_hot_labels(const torch::Tensor& labels, std::int64_t num_relations) {
+  return torch::one_hot(labels, num_relations).to(torch::kUInt8);
+}
+
+std::vector<Prediction> predictions_of(const torch::Tensor& probs, const torch::Tensor& multi_hot) {
+  const torch::Tensor p = probs.to(torch::kFloat).contiguous();
+  const torch::Tensor y = multi_hot.to(torch::kUInt8).contiguous();
+  const std::int64_t N = p.size(0), R = p.size(1);
+  const float* pp = p.data_ptr<float>();
+  const std::uint8_t* yy = y.data_ptr<std::uint8_t>();
+  std::vector<Prediction> out;
+  out.reserve(N * (R - 1));
+  for (std::int64_t i = 0; i < N; ++i) {
+    for (std::int64_t r = 1; r < R; ++r) out.push_back({pp[i * R + r], yy[i * R + r] != 0});
+  }
+  return out;
+}
+
+HeldOutReport held_out_report(const TestScores& scores, const std::vector<std::string>& relations) {
+  const std::int64_t R = scores.sentence_probs.size(1);
+  HeldOutReport report;
+  nlohmann::json& s = report.summary;
+
+  const auto sentence_ranked = rank_predictions(
+      predictions_of(scores.sentence_probs, one_hot_labels(scores.sentence_labels, R)));
+  report.sentence_curve = pr_curve(sentence_ranked);
+  nlohmann::json sentence;
+  sentence["samples"] = scores.sentence_probs.size(0);
+  sentence["positive_predictions"] = std::count_if(
+      sentence_ranked.begin(), sentence_ranked.end(), [](const Prediction& p) { return p.positive; });
+  sentence["average_precision"] = average_precision(sentence_ranked);
+  sentence["auc"] = trapezoid_auc(report.sentence_curve);
+  for (int n = 10; n <= 50; n += 10) {
+    sentence["p_at_percent"][std::to_string(n)] = precision_at_percent(sentence_ranked, n);
+    sentence["precision_at_recall"][std::to_string(n)] =
+        precision_at_recall(report.sentence_curve, n / 100.0);
+  }
+  sentence["p_at"] = precision_at_k_json(sentence_ranked);
+  const torch::Tensor argmax = scores.sentence_probs.argmax(1).contiguous();
+  const torch::Tensor labels = scores.sentence_labels.contiguous();
+  sentence["per_relation"] = per_relation_json(
+      per_class_scores(std::vector<std::int64_t>(labels.data_ptr<std::int64_t>(),
+                                                 labels.data_ptr<std::int64_t>() + labels.numel()),
+                       std::vector<std::int64_t>(argmax.data_ptr<std::int64_t>(),
+                                                 argmax.data_ptr<std::int64_t>() + argmax.numel()),
+                       R),
+      relations);
+  s["sentence"] = sentence;
+
+  const auto pair_ranked = rank_predictions(predictions_of(scores.pair_probs, scores.pair_labels));
+  report.pair_curve = pr_curve(pair_ranked);
+  s["pair"] = {{"pairs", scores.pair_probs.size(0)},
+               {"auc", trapezoid_auc(report.pair_curve)},
+               {"average_precision", average_precision(pair_ranked)},
+               {"max_f1", max_f1(report.pair_curve)},
+               {"p_at", precision_at_k_json(pair_ranked)}};
+  return report;
+}
+
+void write_held_out_report(const std::string& dir, const HeldOutReport& report,
+                           std::size_t max_points) {
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path d(dir);
+  write_curve((d / "pr_sentence.csv").string(), report.sentence_curve, max_points);
+  write_curve((d / "pr_pair.csv").string(), report.pair_curve, max_points);
+  data::write_text_atomically((d / "summary.json").string(), report.summary.dump(2) + "\n");
+}
+
+}  // namespace hrere::train

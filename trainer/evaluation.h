@@ -1,0 +1,61 @@
+#pragma once
+// Held-out evaluation of relation probabilities (DESIGN.md section 1, `hrere eval`).
+//
+// Sentence protocol (the paper's): every test sentence is a sample, scored as a bag of T
+// copies of itself, which equals scoring it once; every (sample, relation != NA) is one
+// prediction, NA's probability is ignored. Pair protocol (Lin et al. / OpenNRE): one bag of
+// all its sentences per test entity pair, multi-label.
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "data_pipeline/bag_store.h"
+#include "trainer/language_model.h"
+#include "trainer/metrics.h"
+
+namespace hrere::train {
+
+// z for every test sentence, in store order: [Ns, H]. Runs in evaluation mode.
+torch::Tensor encode_test_sentences(LanguageModel& model, const data::BagStore& store,
+                                    std::int64_t batch_size);
+
+// Bags [B, S] over sentences: bag p holds sentences [offsets[p], offsets[p+1]).
+BagSlots contiguous_bags(const std::vector<std::int64_t>& offsets, std::int64_t first_bag,
+                         std::int64_t num_bags);
+
+struct TestScores {
+  torch::Tensor sentence_probs;   // float [Ns, R]
+  torch::Tensor sentence_labels;  // int64 [Ns]
+  torch::Tensor pair_probs;       // float [P, R]
+  torch::Tensor pair_labels;      // uint8 [P, R], multi-hot
+};
+
+// p(r | S) of the language model under both protocols.
+TestScores score_test_set(LanguageModel& model, const data::BagStore& store,
+                          std::int64_t batch_size);
+
+// Probabilities and labels of the bags of `split` in `chunks` (all when empty), in order.
+std::pair<torch::Tensor, torch::Tensor> score_bags(LanguageModel& model,
+                                                   const data::BagStore& store,
+                                                   const std::string& split,
+                                                   const std::vector<std::int64_t>& chunks,
+                                                   std::int64_t batch_size);
+
+// One prediction per (row, relation != NA) of probabilities [N, R] and multi-hot labels [N, R].
+std::vector<Prediction> predictions_of(const torch::Tensor& probs, const torch::Tensor& multi_hot);
+torch::Tensor one_hot_labels(const torch::Tensor& labels, std::int64_t num_relations);
+
+struct HeldOutReport {
+  nlohmann::json summary;
+  std::vector<PrPoint> sentence_curve;
+  std::vector<PrPoint> pair_curve;
+};
+HeldOutReport held_out_report(const TestScores& scores, const std::vector<std::string>& relations);
+
+// RUN/eval/: summary.json, pr_sentence.csv, pr_pair.csv (at most `max_points` points each).
+void write_held_out_report(const std::string& dir, const HeldOutReport& report,
+                           std::size_t max_points = 1000);
+
+}  // namespace hrere::train

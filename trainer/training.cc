@@ -1,0 +1,265 @@
+#include "trainer/training.h"
+
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "data_pipeline/atomic_output.h"
+#include "data_pipeline/input_error.h"
+#include "data_pipeline/prepare.h"
+#include "trainer/checkpoint.h"
+#include "trainer/evaluation.h"
+#include "trainer/progress.h"
+
+namespace hrere::train {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Makes sure the store exists (preparing the config's inputs into RUN/data when no prepared
+// folder is named) and pins data.prepared to its absolute folder in the run's config.
+void ensure_store(Config& config, const std::string& run_dir) {
+  if (config.data.prepared.empty()) {
+    const fs::path dir = fs::path(run_dir) / "data";
+    if (!fs::exists(dir / data::kBagStoreFile)) {
+      std::cerr << "preparing " << config.data.train << " and " << config.data.test << " into "
+                << dir.string() << "\n";
+      data::prepare_data(config.data.prepare_options(), dir.string());
+    }
+    config.data.prepared = fs::absolute(dir).lexically_normal().string();
+  } else {
+    config.data.prepared = fs::absolute(config.data.prepared).lexically_normal().string();
+  }
+}
+
+std::vector<torch::Tensor> trainable_parameters(LanguageModel& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model->parameters()) {
+    if (p.requires_grad()) out.push_back(p);
+  }
+  return out;
+}
+
+// Dev score as the reference computes it: average precision of the bags' non-NA
+// probabilities against their labels.
+double dev_average_precision(LanguageModel& model, const data::BagStore& store,
+                             const std::vector<std::int64_t>& chunks, std::int64_t batch_size) {
+  const auto [probs, labels] = score_bags(model, store, "train", chunks, batch_size);
+  return average_precision(
+      rank_predictions(predictions_of(probs, one_hot_labels(labels, probs.size(1)))));
+}
+
+}  // namespace
+
+std::string bag_store_path(const Config& config, const std::string& run_dir) {
+  const fs::path dir =
+      config.data.prepared.empty() ? fs::path(run_dir) / "data" : fs::path(config.data.prepared);
+  return (dir / data::kBagStoreFile).string();
+}
+
+LanguageModel make_language_model(const Config& config, const data::BagStore& store) {
+  LanguageModelOptions o;
+  o.vocab_size = static_cast<std::int64_t>(store.vocabulary().size());
+  o.num_relations = static_cast<std::int64_t>(store.relations().size());
+  o.max_length = store.L();
+  o.word_dim = config.model.word_dim;
+  o.position_dim = config.model.position_dim;
+  o.lstm_hidden = config.model.lstm_hidden;
+  o.classifier_hidden = config.model.classifier_hidden;
+  o.input_keep = config.model.input_keep;
+  o.output_keep = config.model.output_keep;
+  LanguageModel model(o);
+  if (store.has_word_vectors()) {
+    auto rows = store.word_vectors();
+    if (rows.dim != o.word_dim) {
+      throw data::InputError(store.path() + ": word vectors have " + std::to_string(rows.dim) +
+                             " dimensions but model.word_dim is " + std::to_string(o.word_dim));
+    }
+    const auto V = static_cast<std::int64_t>(rows.has_vector.size());
+    model->load_word_vectors(torch::from_blob(rows.values.data(), {V, rows.dim}, torch::kFloat),
+                             torch::from_blob(rows.has_vector.data(), {V}, torch::kUInt8),
+                             config.model.train_word_vectors);
+  }
+  return model;
+}
+
+TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
+                       const TrainRunOptions& options) {
+  Config config = input_config;
+  const TrainConfig& tc = config.train;
+  if (tc.variant != "base") {
+    throw data::InputError("config: train.variant '" + tc.variant +
+                           "' needs the knowledge-base side of the joint model, which `hrere "
+                           "train` does not have yet; train.variant=base trains the language "
+                           "model alone");
+  }
+  if (!options.resume && newest_checkpoint(run_dir)) {
+    throw data::InputError(run_dir + ": holds checkpoints of an earlier run; pass --resume to "
+                           "continue it or choose another --out");
+  }
+  fs::create_directories(run_dir);
+  ensure_store(config, run_dir);
+  data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
+
+  torch::set_num_threads(tc.threads);
+  torch::manual_seed(static_cast<std::uint64_t>(tc.seed));
+  auto store = std::make_shared<data::BagStore>(data::BagStore::open(bag_store_path(config, run_dir)));
+  LanguageModel model = make_language_model(config, *store);
+  torch::optim::Adam optimizer(trainable_parameters(model),
+                               torch::optim::AdamOptions(tc.lr_language));
+
+  std::vector<std::int64_t> train_chunks, dev_chunks;
+  if (tc.dev_fraction > 0) {
+    std::tie(train_chunks, dev_chunks) =
+        data::split_chunks(store->size("train"), store->chunk_bags("train"), tc.dev_fraction,
+                           static_cast<std::uint64_t>(tc.seed));
+  }
+  data::LoaderOptions loader_options;
+  loader_options.batch_size = tc.batch_size;
+  loader_options.shuffle_window = config.loader.shuffle_window;
+  loader_options.prefetch_batches = config.loader.prefetch_batches;
+  loader_options.chunks = train_chunks;
+  loader_options.seed = static_cast<std::uint64_t>(tc.seed);
+  data::BagLoader loader(store, loader_options);
+
+  TrainingState state;
+  if (options.resume) {
+    const auto checkpoint = newest_checkpoint(run_dir);
+    if (!checkpoint) throw data::InputError(run_dir + ": no checkpoint to resume from");
+    state = load_checkpoint(*checkpoint, *model, optimizer);
+    loader.restore(state.loader);
+    std::cerr << "resuming " << *checkpoint << " at step " << state.step << "\n";
+  }
+  MetricsLog log((fs::path(run_dir) / "metrics.jsonl").string(), state.step);
+  const std::int64_t total_steps = tc.epochs * loader.batches_per_epoch();
+  ProgressBar bar(total_steps, options.progress);
+  const auto call_start = Clock::now();
+  auto interval_start = Clock::now();
+
+  auto write_interval = [&](nlohmann::json extra) {
+    nlohmann::json line = std::move(extra);
+    line["step"] = state.step;
+    line["epoch"] = loader.state().epoch;
+    if (state.interval_steps > 0) {
+      const double seconds = seconds_since(interval_start);
+      line["loss"] = (state.interval_loss + state.interval_l2) / state.interval_steps;
+      line["loss_language"] = state.interval_loss / state.interval_steps;
+      line["loss_l2"] = state.interval_l2 / state.interval_steps;
+      line["bags_per_second"] = state.interval_bags / std::max(seconds, 1e-9);
+    }
+    line["lr_language"] = tc.lr_language;
+    line["seconds"] = seconds_since(call_start);
+    log.write(line);
+    state.interval_loss = state.interval_l2 = 0;
+    state.interval_steps = state.interval_bags = 0;
+    interval_start = Clock::now();
+  };
+  auto checkpoint = [&] {
+    state.loader = loader.state();
+    save_checkpoint(checkpoint_path(run_dir, state.step), state, *model, optimizer);
+    prune_checkpoints(run_dir, tc.keep_checkpoints);
+  };
+
+  std::int64_t steps_this_call = 0;
+  double recent_loss = 0;
+  while (loader.state().epoch < tc.epochs) {
+    if (options.max_steps > 0 && steps_this_call >= options.max_steps) {
+      checkpoint();
+      bar.finish();
+      std::cerr << "stopped after " << steps_this_call << " steps (--max-steps); continue with "
+                << "--resume\n";
+      return {state.step, false, {}};
+    }
+    std::optional<data::Batch> batch = loader.next();
+    if (!batch) {  // an epoch ended
+      nlohmann::json line{{"event", "epoch_end"}};
+      if (!dev_chunks.empty()) {
+        const double ap = dev_average_precision(model, *store, dev_chunks, tc.eval_batch_size);
+        line["dev_average_precision"] = ap;
+        if (ap > state.best_dev) {
+          state.best_dev = ap;
+          state.best_epoch = loader.state().epoch;
+          save_model((fs::path(run_dir) / "best.pt").string(), *model);
+        }
+        line["best_epoch"] = state.best_epoch;
+      }
+      write_interval(line);
+      save_model((fs::path(run_dir) / "model.pt").string(), *model);
+      checkpoint();
+      continue;
+    }
+    model->train();
+    const torch::Tensor loss_language =
+        torch::nn::functional::cross_entropy(model->forward(*batch), batch->labels);
+    const torch::Tensor loss_l2 = tc.l2 * model->l2_penalty();
+    optimizer.zero_grad();
+    (loss_language + loss_l2).backward();
+    optimizer.step();
+
+    ++state.step;
+    ++steps_this_call;
+    recent_loss = loss_language.item<double>() + loss_l2.item<double>();
+    state.interval_loss += loss_language.item<double>();
+    state.interval_l2 += loss_l2.item<double>();
+    ++state.interval_steps;
+    state.interval_bags += batch->size();
+    std::ostringstream detail;
+    detail << "epoch " << loader.state().epoch + 1 << "/" << tc.epochs << " loss " << std::fixed
+           << std::setprecision(4) << recent_loss << " | "
+           << std::setprecision(0) << steps_this_call * tc.batch_size / std::max(seconds_since(call_start), 1e-9)
+           << " bags/s";
+    bar.update(state.step, detail.str());
+    if (state.step % tc.log_every == 0) write_interval({});
+    if (tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0) checkpoint();
+  }
+  bar.finish();
+  TrainOutcome outcome{state.step, true, {}};
+  if (options.evaluate) outcome.evaluation = evaluate_run(run_dir);
+  return outcome;
+}
+
+TrainedRun load_trained_run(const std::string& run_dir) {
+  const fs::path dir(run_dir);
+  if (!fs::exists(dir / "config.yaml")) {
+    throw data::InputError(run_dir + ": not a run folder (no config.yaml)");
+  }
+  TrainedRun run;
+  run.config = load_config((dir / "config.yaml").string(), {});
+  run.store = std::make_shared<data::BagStore>(
+      data::BagStore::open(bag_store_path(run.config, run_dir)));
+  run.model = make_language_model(run.config, *run.store);
+  for (const char* name : {"best.pt", "model.pt"}) {
+    if (fs::exists(dir / name)) {
+      run.weights = (dir / name).string();
+      break;
+    }
+  }
+  if (run.weights.empty()) {
+    throw data::InputError(run_dir + ": no trained model yet (model.pt is written at the end of "
+                           "every epoch)");
+  }
+  load_model(run.weights, *run.model);
+  run.model->eval();
+  return run;
+}
+
+nlohmann::json evaluate_run(const std::string& run_dir) {
+  TrainedRun run = load_trained_run(run_dir);
+  torch::set_num_threads(run.config.train.threads);
+  const auto start = Clock::now();
+  const TestScores scores = score_test_set(run.model, *run.store, run.config.train.eval_batch_size);
+  HeldOutReport report = held_out_report(scores, run.store->relations());
+  report.summary["weights"] = fs::path(run.weights).filename().string();
+  report.summary["seconds"] = seconds_since(start);
+  write_held_out_report((fs::path(run_dir) / "eval").string(), report);
+  return report.summary;
+}
+
+}  // namespace hrere::train

@@ -1,0 +1,55 @@
+#pragma once
+// `hrere train` for the language model alone (variant base): J_L + lambda * L2 with Adam at
+// lr1, epochs over the bag store, an optional dev split choosing the best epoch,
+// checkpoints with exact resume, metrics.jsonl and the held-out evaluation at the end.
+//
+// A run folder holds: config.yaml (resolved), metrics.jsonl, checkpoints/step-*.pt,
+// model.pt (last weights), best.pt (best dev epoch, with a dev split), eval/ (hrere eval).
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "data_pipeline/bag_store.h"
+#include "trainer/config.h"
+#include "trainer/language_model.h"
+
+namespace hrere::train {
+
+struct TrainRunOptions {
+  bool resume = false;         // continue from the newest checkpoint of the run folder
+  std::int64_t max_steps = 0;  // stop (checkpointed) after this many steps in this call; 0: none
+  bool evaluate = true;        // run the held-out evaluation when training completes
+  bool progress = true;        // progress bar on stderr
+};
+
+struct TrainOutcome {
+  std::int64_t steps = 0;  // steps of the run so far
+  bool completed = false;  // all epochs done (false when max_steps stopped it)
+  nlohmann::json evaluation;  // eval summary when evaluated
+};
+
+TrainOutcome train_run(const Config& config, const std::string& run_dir,
+                       const TrainRunOptions& options);
+
+// The bag store a config trains on: data.prepared, or `run_dir`/data (prepared on demand by
+// train_run).
+std::string bag_store_path(const Config& config, const std::string& run_dir);
+
+// The language model for a store's vocabulary, relations and L, with its word vectors.
+LanguageModel make_language_model(const Config& config, const data::BagStore& store);
+
+// The run's config, its model with the weights eval uses (best.pt if a dev split chose one,
+// else model.pt) and its store.
+struct TrainedRun {
+  Config config;
+  std::shared_ptr<data::BagStore> store;
+  LanguageModel model{nullptr};
+  std::string weights;  // file the weights came from
+};
+TrainedRun load_trained_run(const std::string& run_dir);
+
+// Scores the held-out test set with the run's model and writes RUN/eval; returns the summary.
+nlohmann::json evaluate_run(const std::string& run_dir);
+
+}  // namespace hrere::train
