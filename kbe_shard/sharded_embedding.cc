@@ -24,7 +24,9 @@ std::vector<std::int64_t> to_vector(const torch::Tensor& tensor) {
   return {values.data_ptr<std::int64_t>(), values.data_ptr<std::int64_t>() + values.numel()};
 }
 
-// Row e = init_std * N(0, 1) with normals keyed by (seed, e, pair index).
+}  // namespace
+
+// Normals keyed by (seed, e, index of the pair of coordinates).
 torch::Tensor initial_rows(const EmbeddingOptions& options, const RowOwnership& ownership) {
   const std::int64_t dim = options.dim;
   torch::Tensor table = torch::empty({ownership.local_rows(), dim});
@@ -45,8 +47,6 @@ torch::Tensor initial_rows(const EmbeddingOptions& options, const RowOwnership& 
   });
   return table;
 }
-
-}  // namespace
 
 torch::Tensor RowOwnership::global_ids() const {
   return torch::arange(local_rows(), torch::kInt64) * size + rank;

@@ -37,6 +37,9 @@ struct RowOwnership {
   torch::Tensor global_ids() const;
 };
 
+// The initial rows of `ownership`'s shard: row e = init_std * N(0, 1) keyed by (seed, e).
+torch::Tensor initial_rows(const EmbeddingOptions& options, const RowOwnership& ownership);
+
 // Rows exchanged for an optimizer step: distinct local row indices and their summed gradients.
 struct RowGradients {
   torch::Tensor rows;  // int64 [n]

@@ -1,0 +1,308 @@
+#include "kbe_shard/complex.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <limits>
+
+#include "data_pipeline/input_error.h"
+#include "kbe_shard/counter_random.h"
+
+namespace hrere::kbe {
+namespace {
+
+// Seeds of the two tables, derived from the model seed.
+constexpr std::uint64_t kEntityStream = 1;
+constexpr std::uint64_t kRelationStream = 2;
+
+EmbeddingOptions entity_options(const ComplExOptions& options) {
+  EmbeddingOptions table;
+  table.num_rows = options.num_entities;
+  table.dim = options.dim;
+  table.init_std = options.init_std;
+  table.seed = mix(options.seed, kEntityStream);
+  table.optimizer = options.optimizer;
+  return table;
+}
+
+std::int64_t relation_rows(const ComplExOptions& options) {
+  return options.reciprocal ? 2 * options.num_relations : options.num_relations;
+}
+
+class Stopwatch {
+ public:
+  explicit Stopwatch(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~Stopwatch() {
+    total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  double& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+const char* to_string(Regularizer regularizer) {
+  switch (regularizer) {
+    case Regularizer::kNone: return "none";
+    case Regularizer::kL2: return "l2";
+    case Regularizer::kN3: return "n3";
+  }
+  return "?";
+}
+
+const char* to_string(LossMode mode) {
+  return mode == LossMode::kOneVsAll ? "1vsall" : "negative";
+}
+
+Regularizer parse_regularizer(const std::string& name) {
+  if (name == "none") return Regularizer::kNone;
+  if (name == "l2") return Regularizer::kL2;
+  if (name == "n3") return Regularizer::kN3;
+  throw data::InputError("unknown regularizer '" + name + "' (expected none, l2 or n3)");
+}
+
+LossMode parse_loss_mode(const std::string& name) {
+  if (name == "1vsall") return LossMode::kOneVsAll;
+  if (name == "negative") return LossMode::kNegative;
+  throw data::InputError("unknown KBE loss mode '" + name + "' (expected 1vsall or negative)");
+}
+
+torch::Tensor complex_product(const torch::Tensor& a, const torch::Tensor& b) {
+  const auto ab = a.chunk(2, -1);
+  const auto bb = b.chunk(2, -1);
+  return torch::cat({ab[0] * bb[0] - ab[1] * bb[1], ab[0] * bb[1] + ab[1] * bb[0]}, -1);
+}
+
+torch::Tensor complex_conj(const torch::Tensor& a) {
+  const auto parts = a.chunk(2, -1);
+  return torch::cat({parts[0], -parts[1]}, -1);
+}
+
+torch::Tensor complex_score(const torch::Tensor& h, const torch::Tensor& r, const torch::Tensor& t) {
+  return (complex_product(h, r) * t).sum(-1);
+}
+
+torch::Tensor regularization(Regularizer regularizer, const std::vector<torch::Tensor>& factors) {
+  torch::Tensor total = torch::zeros({});
+  if (regularizer == Regularizer::kNone) return total;
+  for (const torch::Tensor& factor : factors) {
+    const auto parts = factor.chunk(2, -1);
+    const torch::Tensor squared = parts[0].square() + parts[1].square();  // |z|^2
+    total = total + (regularizer == Regularizer::kL2 ? squared.sum() : squared.pow(1.5).sum());
+  }
+  return total;
+}
+
+torch::Tensor sample_negatives(const torch::Tensor& triples, const std::vector<std::uint64_t>& keys,
+                               int negatives, std::int64_t num_entities) {
+  const std::int64_t n = triples.size(0);
+  torch::Tensor out = triples.to(torch::kInt64).unsqueeze(1).repeat({1, negatives, 1}).contiguous();
+  auto rows = out.accessor<std::int64_t, 3>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (int j = 0; j < negatives; ++j) {
+      const std::uint64_t bits = mix(keys[i], static_cast<std::uint64_t>(j));
+      rows[i][j][(bits & 1) ? 0 : 2] =
+          static_cast<std::int64_t>((bits >> 1) % static_cast<std::uint64_t>(num_entities));
+    }
+  }
+  return out;
+}
+
+std::int64_t candidate_chunk_rows(std::int64_t queries) {
+  return std::max<std::int64_t>(1, (std::int64_t{1} << 24) / std::max<std::int64_t>(1, queries));
+}
+
+ShardedComplEx::ShardedComplEx(comm::Communicator& comm, const ComplExOptions& options)
+    : comm_(comm),
+      options_(options),
+      entities_(comm, entity_options(options)),
+      relation_optimizer_(options.optimizer, relation_rows(options), options.dim) {
+  if (options.dim <= 0 || options.dim % 2 != 0) {
+    throw data::InputError("ComplEx dimension must be a positive even number (real and "
+                           "imaginary halves), got " + std::to_string(options.dim));
+  }
+  EmbeddingOptions relation_table = entity_options(options);
+  relation_table.num_rows = relation_rows(options);
+  relation_table.seed = mix(options.seed, kRelationStream);
+  relations_ = initial_rows(relation_table, {relation_table.num_rows, 0, 1}).requires_grad_(true);
+}
+
+torch::Tensor ShardedComplEx::activate(const torch::Tensor& entity_rows) const {
+  return options_.entity_tanh ? entity_rows.tanh() : entity_rows;
+}
+
+torch::Tensor ShardedComplEx::all_gather(const torch::Tensor& tensor) {
+  Stopwatch watch(comm_seconds_);
+  return comm_.all_gather(tensor);
+}
+
+void ShardedComplEx::all_reduce(torch::Tensor& tensor, comm::ReduceOp op) {
+  Stopwatch watch(comm_seconds_);
+  comm_.all_reduce(tensor, op);
+}
+
+torch::Tensor ShardedComplEx::all_to_all(const torch::Tensor& send,
+                                         const std::vector<std::int64_t>& counts) {
+  Stopwatch watch(comm_seconds_);
+  return comm_.all_to_all(send, counts);
+}
+
+double ShardedComplEx::one_vs_all_backward(const torch::Tensor& triples,
+                                           std::int64_t global_triples) {
+  if (!options_.reciprocal) {
+    throw std::logic_error("1-vs-all training needs reciprocal relations");
+  }
+  const int size = comm_.size();
+  const std::int64_t dim = options_.dim;
+  const torch::Tensor h = triples.select(1, 0);
+  const torch::Tensor r = triples.select(1, 1);
+  const torch::Tensor t = triples.select(1, 2);
+  const std::int64_t n = 2 * triples.size(0);  // this rank's queries
+  const double global_queries = 2.0 * static_cast<double>(global_triples);
+
+  const torch::Tensor rows = activate(entities_.lookup(torch::cat({h, t, t, h})));
+  const torch::Tensor subject = rows.narrow(0, 0, n);
+  const torch::Tensor object = rows.narrow(0, n, n);
+  const torch::Tensor relation =
+      relations_.index_select(0, torch::cat({r, r + options_.num_relations}));
+  const torch::Tensor query = complex_product(subject, relation);
+  const torch::Tensor positive = (query * object).sum(-1);
+  const torch::Tensor penalty = options_.regularization_weight *
+                                regularization(options_.regularizer, {subject, relation, object});
+
+  // Every rank scores every query of the global batch against its shard: gather the queries,
+  // padded to the largest rank's count.
+  torch::Tensor count = torch::tensor({n});
+  all_reduce(count, comm::ReduceOp::Max);
+  const std::int64_t width = count.item<std::int64_t>();
+  torch::Tensor padded = torch::zeros({width, dim});
+  padded.narrow(0, 0, n).copy_(query.detach());
+  torch::Tensor counts = torch::tensor({n});
+  const torch::Tensor all_counts = all_gather(counts).reshape(-1);
+  const torch::Tensor queries = all_gather(padded).reshape({size * width, dim});
+  // Padding rows take no part: weight 0. Real rows weigh 1 / (global queries).
+  const torch::Tensor weight =
+      (torch::arange(width).unsqueeze(0) < all_counts.unsqueeze(1)).reshape(-1).to(torch::kFloat) /
+      global_queries;
+
+  // Pass 1: per-query max and sum of exp over this shard, in chunks, then over all ranks.
+  const std::int64_t local_rows = entities_.shard().ownership().local_rows();
+  const std::int64_t chunk = candidate_chunk_rows(queries.size(0));
+  torch::NoGradGuard no_grad;
+  torch::Tensor max = torch::full({queries.size(0)}, -std::numeric_limits<float>::infinity());
+  torch::Tensor sum = torch::zeros({queries.size(0)});
+  for (std::int64_t begin = 0; begin < local_rows; begin += chunk) {
+    const std::int64_t rows_here = std::min(chunk, local_rows - begin);
+    const torch::Tensor scores = queries.mm(candidates(begin, rows_here).t());
+    const torch::Tensor chunk_max = std::get<0>(scores.max(1));
+    const torch::Tensor new_max = torch::maximum(max, chunk_max);
+    sum = sum * (max - new_max).exp() +
+          (scores - chunk_max.unsqueeze(1)).exp().sum(1) * (chunk_max - new_max).exp();
+    max = new_max;
+  }
+  torch::Tensor global_max = max.clone();
+  all_reduce(global_max, comm::ReduceOp::Max);
+  sum.mul_((max - global_max).exp());
+  all_reduce(sum, comm::ReduceOp::Sum);
+  const torch::Tensor log_sum_exp = global_max + sum.log();
+
+  // Pass 2: d loss / d score = softmax / (global queries) for every candidate; the shard's
+  // rows get their gradient here, the queries' gradient is summed over ranks below.
+  torch::Tensor query_grad = torch::zeros_like(queries);
+  for (std::int64_t begin = 0; begin < local_rows; begin += chunk) {
+    const std::int64_t rows_here = std::min(chunk, local_rows - begin);
+    const torch::Tensor vectors = candidates(begin, rows_here);
+    const torch::Tensor probability =
+        (queries.mm(vectors.t()) - log_sum_exp.unsqueeze(1)).exp_().mul_(weight.unsqueeze(1));
+    query_grad.addmm_(probability, vectors);
+    torch::Tensor vector_grad = probability.t().mm(queries);
+    if (options_.entity_tanh) vector_grad.mul_(1 - vectors.square());
+    entities_.add_local_gradient(begin, vector_grad);
+  }
+  // Rank q's queries come back to q from every rank (rows [q * width, (q + 1) * width)).
+  const std::vector<std::int64_t> widths(size, width);
+  const torch::Tensor my_query_grad =
+      all_to_all(query_grad, widths).reshape({size, width, dim}).sum(0).narrow(0, 0, n);
+
+  torch::Tensor loss =
+      (log_sum_exp.narrow(0, comm_.rank() * width, n).sum() - positive.detach().sum() +
+       penalty.detach()) / global_queries;
+  {
+    torch::AutoGradMode enable(true);
+    const torch::Tensor local_loss = (penalty - positive.sum()) / global_queries;
+    torch::autograd::backward({local_loss, query}, {torch::ones_like(local_loss), my_query_grad});
+  }
+  all_reduce(loss, comm::ReduceOp::Sum);
+  return loss.item<double>();
+}
+
+double ShardedComplEx::negative_backward(const torch::Tensor& triples,
+                                         const torch::Tensor& corrupted,
+                                         std::int64_t global_triples) {
+  const std::int64_t n = triples.size(0);
+  const std::int64_t k = corrupted.size(1);
+  const torch::Tensor all = torch::cat({triples, corrupted.reshape({-1, 3})});
+  const torch::Tensor rows =
+      activate(entities_.lookup(torch::cat({all.select(1, 0), all.select(1, 2)})));
+  const std::int64_t m = all.size(0);
+  const torch::Tensor heads = rows.narrow(0, 0, m);
+  const torch::Tensor tails = rows.narrow(0, m, m);
+  const torch::Tensor relation = relations_.index_select(0, all.select(1, 1));
+  const torch::Tensor scores = complex_score(heads, relation, tails);
+  const double global = static_cast<double>(global_triples);
+  const torch::Tensor penalty =
+      options_.regularization_weight *
+      regularization(options_.regularizer,
+                     {heads.narrow(0, 0, n), relation.narrow(0, 0, n), tails.narrow(0, 0, n)});
+  const torch::Tensor local_loss =
+      (torch::softplus(-scores.narrow(0, 0, n)).sum() +
+       torch::softplus(scores.narrow(0, n, m - n)).sum() / static_cast<double>(std::max<std::int64_t>(k, 1)) +
+       penalty) / global;
+  local_loss.backward();
+  torch::Tensor loss = local_loss.detach().clone();
+  all_reduce(loss, comm::ReduceOp::Sum);
+  return loss.item<double>();
+}
+
+void ShardedComplEx::step() {
+  torch::NoGradGuard no_grad;
+  torch::Tensor grad =
+      relations_.grad().defined() ? relations_.grad() : torch::zeros_like(relations_);
+  all_reduce(grad, comm::ReduceOp::Sum);
+  relation_optimizer_.update(relations_, torch::arange(relations_.size(0)), grad);
+  relations_.mutable_grad() = torch::Tensor();
+  entities_.step();
+}
+
+torch::Tensor ShardedComplEx::tail_queries(const torch::Tensor& heads,
+                                           const torch::Tensor& relations) {
+  return complex_product(activate(entities_.lookup(heads)), relations_.index_select(0, relations));
+}
+
+torch::Tensor ShardedComplEx::head_queries(const torch::Tensor& relations,
+                                           const torch::Tensor& tails) {
+  const torch::Tensor object = activate(entities_.lookup(tails));
+  if (options_.reciprocal) {
+    return complex_product(object,
+                           relations_.index_select(0, relations + options_.num_relations));
+  }
+  // Re(<c, r, conj(t)>) = c . (conj(r) * t) in the [real | imaginary] dot product.
+  return complex_product(complex_conj(relations_.index_select(0, relations)), object);
+}
+
+torch::Tensor ShardedComplEx::candidates(std::int64_t begin, std::int64_t count) const {
+  return activate(entities_.shard().table().narrow(0, begin, count));
+}
+
+void ShardedComplEx::assign(const torch::Tensor& entities, const torch::Tensor& relations) {
+  torch::NoGradGuard no_grad;
+  if (relations.sizes() != relations_.sizes()) {
+    throw std::invalid_argument("ShardedComplEx::assign: relation table of the wrong shape");
+  }
+  entities_.shard().assign(entities);
+  relations_.copy_(relations);
+}
+
+}  // namespace hrere::kbe

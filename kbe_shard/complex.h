@@ -1,0 +1,126 @@
+#pragma once
+// ComplEx (Trouillon et al. 2016) over a row-sharded entity table.
+//
+// A vector of dimension D = 2k holds k complex coordinates as [real half | imaginary half].
+// score(h, r, t) = Re(<e_h, w_r, conj(e_t)>). Entity vectors optionally pass through tanh
+// (the reference HRERE's "Complex_tanh"); regularisers and scores see the vectors after it.
+// Relation vectors are small and replicated on every rank: their gradient is summed over
+// ranks (each rank's loss is already divided by the GLOBAL batch size) and every rank applies
+// the same dense update.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "kbe_shard/row_optimizer.h"
+#include "kbe_shard/sharded_embedding.h"
+
+namespace hrere::kbe {
+
+enum class Regularizer { kNone, kL2, kN3 };
+enum class LossMode { kOneVsAll, kNegative };
+
+const char* to_string(Regularizer regularizer);
+const char* to_string(LossMode mode);
+// "none" | "l2" | "n3", and "1vsall" | "negative"; anything else is a data::InputError.
+Regularizer parse_regularizer(const std::string& name);
+LossMode parse_loss_mode(const std::string& name);
+
+// Complex arithmetic on [.., 2k] vectors.
+torch::Tensor complex_product(const torch::Tensor& a, const torch::Tensor& b);
+torch::Tensor complex_conj(const torch::Tensor& a);
+// Re(<h, r, conj(t)>) over the last dimension.
+torch::Tensor complex_score(const torch::Tensor& h, const torch::Tensor& r, const torch::Tensor& t);
+// Sum over all complex coordinates of the factors of |z|^2 (L2) or |z|^3 (N3, Lacroix et al.
+// 2018); 0 for kNone. Callers scale by weight / batch size.
+torch::Tensor regularization(Regularizer regularizer, const std::vector<torch::Tensor>& factors);
+
+// Negative samples: for triple i and sample j, a copy of triples[i] whose head (odd hash) or
+// tail (even hash) is replaced by a uniform entity, all drawn from mix(keys[i], j). Keys are
+// per-example counters (pretraining uses (seed, epoch, position in the epoch)), so the samples
+// do not depend on how the batch is split over ranks. Returns int64 [n, negatives, 3].
+torch::Tensor sample_negatives(const torch::Tensor& triples, const std::vector<std::uint64_t>& keys,
+                               int negatives, std::int64_t num_entities);
+
+struct ComplExOptions {
+  std::int64_t num_entities = 0;
+  std::int64_t num_relations = 0;  // of the KB, without inverses
+  std::int64_t dim = 200;          // D = 2k
+  bool entity_tanh = false;
+  // Learn an inverse relation r + R for every r: (t, r + R, h) is a query like (h, r, t).
+  // 1-vs-all training needs it (head prediction uses the inverse query).
+  bool reciprocal = false;
+  double init_std = 1e-3;
+  std::uint64_t seed = 0;
+  OptimizerOptions optimizer;
+  Regularizer regularizer = Regularizer::kN3;
+  double regularization_weight = 0;
+};
+
+class ShardedComplEx {
+ public:
+  ShardedComplEx(comm::Communicator& comm, const ComplExOptions& options);
+
+  const ComplExOptions& options() const { return options_; }
+  comm::Communicator& comm() { return comm_; }
+  ShardedEmbedding& entities() { return entities_; }
+  torch::Tensor& relations() { return relations_; }  // [R or 2R, D], requires grad
+  RowOptimizer& relation_optimizer() { return relation_optimizer_; }
+
+  // Collective. Forward and backward of this rank's part `triples` (int64 [n, 3]) of a global
+  // batch of `global_triples` triples; gradients accumulate until step(). Returns the loss of
+  // the whole global batch (the same on every rank).
+  //
+  // 1-vs-all: every triple gives the queries (h, r) -> t and (t, r + R) -> h; the loss is the
+  // mean over the global batch's queries of the cross-entropy of softmax over ALL entities,
+  // plus weight * regularization({subject, relation, object}) / queries. Each rank scores all
+  // the batch's queries (gathered) against its shard; the log-sum-exp is combined exactly over
+  // ranks (max, then sum of exp); the candidate gradient stays on the shard and the query
+  // gradients are summed back to the query's rank. Equal to the unsharded loss up to float
+  // rounding.
+  double one_vs_all_backward(const torch::Tensor& triples, std::int64_t global_triples);
+  // Negative sampling with the logistic loss: with `corrupted` int64 [n, k, 3] (see
+  // sample_negatives), the loss is the mean over the global batch's triples of
+  //   softplus(-score(positive)) + mean_j softplus(score(corrupted_j))
+  // plus weight * regularization of the positive triples' factors / global_triples.
+  double negative_backward(const torch::Tensor& triples, const torch::Tensor& corrupted,
+                           std::int64_t global_triples);
+  // Collective. Sums the relation gradient over ranks and updates relations and the entity
+  // rows that received gradients.
+  void step();
+
+  // Collective (they look up entity rows). Query vectors q [n, D] with score(candidate c) =
+  // q . candidates(c): tail queries (h, r, ?) and head queries (?, r, t).
+  torch::Tensor tail_queries(const torch::Tensor& heads, const torch::Tensor& relations);
+  torch::Tensor head_queries(const torch::Tensor& relations, const torch::Tensor& tails);
+  // This rank's candidate vectors (tanh applied if set): local rows [begin, begin + count).
+  torch::Tensor candidates(std::int64_t begin, std::int64_t count) const;
+
+  // Replaces all parameters: full [N, D] entity and [R or 2R, D] relation tables.
+  void assign(const torch::Tensor& entities, const torch::Tensor& relations);
+
+  // Seconds spent in collectives (entity exchanges, query gathers, reductions).
+  double comm_seconds() const { return comm_seconds_ + entities_.exchange_seconds(); }
+
+ private:
+  torch::Tensor activate(const torch::Tensor& entity_rows) const;
+  // Timed collectives.
+  torch::Tensor all_gather(const torch::Tensor& tensor);
+  void all_reduce(torch::Tensor& tensor, comm::ReduceOp op);
+  torch::Tensor all_to_all(const torch::Tensor& send, const std::vector<std::int64_t>& counts);
+
+  comm::Communicator& comm_;
+  ComplExOptions options_;
+  ShardedEmbedding entities_;
+  torch::Tensor relations_;
+  RowOptimizer relation_optimizer_;
+  double comm_seconds_ = 0;
+};
+
+// Local candidate rows per chunk when scoring `queries` queries, so that a chunk of scores
+// stays around 64 MiB.
+std::int64_t candidate_chunk_rows(std::int64_t queries);
+
+}  // namespace hrere::kbe
