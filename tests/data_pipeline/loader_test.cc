@@ -6,6 +6,7 @@
 #include <numeric>
 #include <set>
 
+#include "data_pipeline/input_error.h"
 #include "data_pipeline/prepare.h"
 #include "test_util.h"
 
@@ -173,6 +174,31 @@ TEST_F(LoaderTest, RestoreReproducesTheFollowingBatches) {
   EXPECT_EQ(std::vector<std::int64_t>(idx.data_ptr<std::int64_t>(), idx.data_ptr<std::int64_t>() + idx.numel()),
             expected.front());
   EXPECT_THROW(rewound.restore({0, rewound.batches_per_epoch() + 1}), std::exception);
+}
+
+TEST_F(LoaderTest, ChunkSubsetsServeExactlyTheirBags) {
+  const std::int64_t n = store_->size("train"), chunk = store_->chunk_bags("train");
+  const auto [kept, held] = split_chunks(n, chunk, 0.1, 3);
+  const std::int64_t chunks = (n + chunk - 1) / chunk;
+  EXPECT_EQ(static_cast<std::int64_t>(held.size()), chunks / 10);
+  EXPECT_EQ(static_cast<std::int64_t>(kept.size() + held.size()), chunks);
+  EXPECT_EQ(split_chunks(n, chunk, 0.1, 3), std::make_pair(kept, held));  // seeded
+  EXPECT_NE(split_chunks(n, chunk, 0.1, 4).second, held);
+
+  std::set<std::int64_t> expected;
+  for (std::int64_t k : kept) {
+    for (std::int64_t b = k * chunk; b < std::min(n, (k + 1) * chunk); ++b) expected.insert(b);
+  }
+  LoaderOptions o = options(0, 1, /*drop_last=*/false);
+  o.chunks = kept;
+  BagLoader loader(store_, o);
+  const auto seen = drain_epoch(loader);
+  EXPECT_EQ(std::set<std::int64_t>(seen.begin(), seen.end()), expected);
+  EXPECT_EQ(seen.size(), expected.size());
+
+  o.chunks = {0, static_cast<std::int64_t>(chunks)};
+  EXPECT_THROW(BagLoader(store_, o), std::invalid_argument);
+  EXPECT_THROW(split_chunks(10, 16, 0.1, 3), InputError);  // one chunk: none left to train
 }
 
 TEST_F(LoaderTest, TooSmallSplitIsAClearError) {

@@ -1,0 +1,208 @@
+#include "trainer/language_model.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace hrere::train {
+namespace {
+
+constexpr int kL = 12;
+
+LanguageModelOptions tiny_options() {
+  LanguageModelOptions o;
+  o.vocab_size = 30;
+  o.num_relations = 4;
+  o.max_length = kL;
+  o.word_dim = 6;
+  o.position_dim = 3;
+  o.lstm_hidden = 5;
+  o.classifier_hidden = 4;
+  return o;
+}
+
+// A batch of B bags of T sentences with random words, lengths and spans; padding holds 0.
+data::Batch random_batch(std::int64_t B, std::int64_t T, std::uint64_t seed) {
+  torch::manual_seed(seed);
+  data::BagArrays arrays;
+  arrays.T = static_cast<int>(T);
+  arrays.L = kL;
+  for (std::int64_t i = 0; i < B * T; ++i) {
+    const int length = 2 + static_cast<int>(torch::randint(kL - 1, {1}).item<std::int64_t>());
+    for (int w = 0; w < kL; ++w) {
+      arrays.words.push_back(w < length ? 2 + static_cast<int>(torch::randint(28, {1}).item<std::int64_t>()) : 0);
+    }
+    arrays.lengths.push_back(length);
+    arrays.head_spans.insert(arrays.head_spans.end(), {0, 1});
+    arrays.tail_spans.insert(arrays.tail_spans.end(), {length - 1, length});
+  }
+  for (std::int64_t b = 0; b < B; ++b) {
+    arrays.heads.push_back(1);
+    arrays.tails.push_back(2);
+    arrays.labels.push_back(static_cast<int>(b % 4));
+  }
+  std::vector<data::BagRef> refs;
+  for (std::int64_t b = 0; b < B; ++b) refs.push_back({&arrays, b, b});
+  return data::make_batch(refs);
+}
+
+TEST(LanguageModel, PaddingCannotChangeTheOutput) {
+  torch::manual_seed(1);
+  LanguageModel model(tiny_options());
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const data::Batch batch = random_batch(6, 3, 2);
+  const torch::Tensor reference = model->forward(batch);
+
+  // Garbage where padding was: words and positions past each sentence's length.
+  data::Batch noisy = batch;
+  noisy.words = batch.words.clone();
+  noisy.head_positions = batch.head_positions.clone();
+  const torch::Tensor past_end =
+      torch::arange(kL).view({1, 1, kL}) >= batch.lengths.unsqueeze(2);
+  noisy.words.masked_fill_(past_end, 7);
+  noisy.head_positions.masked_fill_(past_end, 3);
+  EXPECT_TRUE(torch::allclose(model->forward(noisy), reference, 1e-5, 1e-6));
+
+  // The same sentences encoded at the full width L instead of the longest length.
+  const DistinctSentences distinct = distinct_sentences(batch);
+  Sentences wide = distinct.sentences;
+  const std::int64_t extra = kL - wide.words.size(1);
+  ASSERT_GT(extra, -1);
+  wide.words = torch::constant_pad_nd(wide.words, {0, extra}, 0);
+  wide.head_positions = torch::constant_pad_nd(wide.head_positions, {0, extra}, 0);
+  wide.tail_positions = torch::constant_pad_nd(wide.tail_positions, {0, extra}, 0);
+  EXPECT_TRUE(torch::allclose(model->encode(wide), model->encode(distinct.sentences), 1e-5, 1e-6));
+}
+
+TEST(LanguageModel, DistinctSentencesKeepEachBagsMultiplicity) {
+  // Bag 0 holds sentences a, b, a (an oversampled pair of two), bag 1 holds b three times.
+  data::Batch batch = random_batch(2, 3, 3);
+  batch.words[0][2] = batch.words[0][0];
+  batch.lengths[0][2] = batch.lengths[0][0];
+  batch.head_positions[0][2] = batch.head_positions[0][0];
+  batch.tail_positions[0][2] = batch.tail_positions[0][0];
+  batch.head_spans[0][2] = batch.head_spans[0][0];
+  batch.tail_spans[0][2] = batch.tail_spans[0][0];
+  for (int t = 0; t < 3; ++t) {
+    for (auto* field : {&batch.words, &batch.lengths, &batch.head_positions, &batch.tail_positions,
+                        &batch.head_spans, &batch.tail_spans}) {
+      (*field)[1][t] = (*field)[0][1];
+    }
+  }
+  const DistinctSentences distinct = distinct_sentences(batch);
+  EXPECT_EQ(distinct.sentences.size(), 2);
+  EXPECT_TRUE(torch::equal(distinct.bags.slots, torch::tensor({{0, 1, 0}, {1, 1, 1}}, torch::kInt64)));
+  EXPECT_EQ(distinct.sentences.words.size(1), distinct.sentences.lengths.max().item<std::int64_t>());
+
+  // The logits equal those of encoding all six slots separately.
+  torch::manual_seed(4);
+  LanguageModel model(tiny_options());
+  model->eval();
+  torch::NoGradGuard no_grad;
+  Sentences all;
+  all.words = batch.words.view({6, kL});
+  all.lengths = batch.lengths.view({6});
+  all.head_positions = batch.head_positions.view({6, kL});
+  all.tail_positions = batch.tail_positions.view({6, kL});
+  const BagSlots each{torch::arange(6).view({2, 3}), torch::ones({2, 3}, torch::kBool)};
+  EXPECT_TRUE(torch::allclose(model->forward(batch), model->classify(model->encode(all), each),
+                              1e-5, 1e-6));
+}
+
+TEST(LanguageModel, ASentenceAsTCopiesEqualsItOnce) {
+  torch::manual_seed(5);
+  LanguageModel model(tiny_options());
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const data::Batch batch = random_batch(8, 1, 6);
+  const torch::Tensor once = model->forward(batch);
+  data::Batch copies = batch;  // the paper's protocol: T = 5 copies of each sentence
+  for (auto* field : {&copies.words, &copies.lengths, &copies.head_positions,
+                      &copies.tail_positions, &copies.head_spans, &copies.tail_spans}) {
+    std::vector<std::int64_t> repeat(field->dim(), 1);
+    repeat[1] = 5;
+    *field = field->repeat(repeat);
+  }
+  ASSERT_EQ(copies.words.size(1), 5);
+  // Encode the 40 slots without deduplication, as the straightforward computation does.
+  Sentences all;
+  all.words = copies.words.view({40, kL});
+  all.lengths = copies.lengths.view({40});
+  all.head_positions = copies.head_positions.view({40, kL});
+  all.tail_positions = copies.tail_positions.view({40, kL});
+  const BagSlots bags{torch::arange(40).view({8, 5}), torch::ones({8, 5}, torch::kBool)};
+  EXPECT_TRUE(torch::allclose(model->classify(model->encode(all), bags), once, 1e-5, 1e-6));
+}
+
+TEST(LanguageModel, MaskedSlotsDoNotCount) {
+  torch::manual_seed(7);
+  LanguageModel model(tiny_options());
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor z = torch::randn({4, 5});
+  const BagSlots padded{torch::tensor({{0, 1, 3}}, torch::kInt64),
+                        torch::tensor({{true, true, false}}, torch::kBool)};
+  const BagSlots exact{torch::tensor({{0, 1}}, torch::kInt64), torch::ones({1, 2}, torch::kBool)};
+  EXPECT_TRUE(torch::allclose(model->classify(z, padded), model->classify(z, exact), 1e-6, 1e-7));
+}
+
+// Central finite differences of `loss` with respect to some entries of `parameter`.
+void expect_gradient_matches(const std::function<torch::Tensor()>& loss, torch::Tensor parameter,
+                             const char* name) {
+  parameter.mutable_grad() = torch::Tensor();
+  loss().backward();
+  const torch::Tensor analytic = parameter.grad().clone().flatten();
+  const torch::Tensor flat = parameter.detach().view(-1);
+  const std::int64_t n = std::min<std::int64_t>(flat.numel(), 6);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double h = 1e-6;
+    const double saved = flat[i].item<double>();
+    double plus, minus;
+    {
+      torch::NoGradGuard no_grad;
+      flat[i] = saved + h;
+      plus = loss().item<double>();
+      flat[i] = saved - h;
+      minus = loss().item<double>();
+      flat[i] = saved;
+    }
+    const double numeric = (plus - minus) / (2 * h);
+    EXPECT_NEAR(analytic[i].item<double>(), numeric, 1e-6 + 1e-5 * std::abs(numeric))
+        << name << "[" << i << "]";
+  }
+}
+
+TEST(LanguageModel, AttentionAndLossGradientsMatchFiniteDifferences) {
+  torch::manual_seed(8);
+  LanguageModel model(tiny_options());
+  model->to(torch::kFloat64);
+  model->eval();  // dropout off, batch norm deterministic
+  const data::Batch batch = random_batch(4, 3, 9);
+  auto loss = [&] {
+    return torch::nn::functional::cross_entropy(model->forward(batch), batch.labels) +
+           3e-4 * model->l2_penalty();
+  };
+  const auto params = model->named_parameters();
+  for (const char* name : {"word_query", "sentence_diag", "sentence_query", "hidden.weight",
+                           "output.bias", "lstm.weight_ih_l0", "head_position_embedding.weight"}) {
+    expect_gradient_matches(loss, params[name], name);
+  }
+}
+
+TEST(LanguageModel, WordVectorsLoadAndFreeze) {
+  LanguageModel model(tiny_options());
+  const torch::Tensor vectors = torch::randn({30, 6});
+  torch::Tensor has = torch::zeros({30}, torch::kUInt8);
+  has[3] = 1;
+  const torch::Tensor before = model->named_parameters()["word_embedding.weight"].detach().clone();
+  model->load_word_vectors(vectors, has, /*trainable=*/false);
+  const torch::Tensor after = model->named_parameters()["word_embedding.weight"];
+  EXPECT_TRUE(torch::equal(after[3], vectors[3]));
+  EXPECT_TRUE(torch::equal(after[4], before[4]));
+  EXPECT_FALSE(after.requires_grad());
+  EXPECT_THROW(model->load_word_vectors(torch::randn({30, 7}), has, false), c10::Error);
+}
+
+}  // namespace
+}  // namespace hrere::train
