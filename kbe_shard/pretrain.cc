@@ -1,0 +1,363 @@
+#include "kbe_shard/pretrain.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "data_pipeline/atomic_output.h"
+#include "data_pipeline/hdf5_file.h"
+#include "data_pipeline/input_error.h"
+#include "data_pipeline/kb_store.h"
+#include "kbe_shard/counter_random.h"
+#include "kbe_shard/embeddings_file.h"
+#include "kbe_shard/tensor_io.h"
+
+namespace hrere::kbe {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kCheckpointFormat = "hrere-kbe-checkpoint";
+constexpr std::int64_t kCheckpointVersion = 1;
+const std::string kStateFile = "state.h5";
+const std::string kEntityShards = "entities";
+// Streams of the seed (the model uses 1 and 2 for its tables).
+constexpr std::uint64_t kNegativeStream = 3;
+constexpr std::uint64_t kPermutationStream = 4;
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The epoch's visiting order: Fisher-Yates over std::mt19937_64 seeded from (seed, epoch)
+// (standard-library shuffles differ between vendors).
+torch::Tensor epoch_permutation(std::int64_t size, std::uint64_t seed, int epoch) {
+  std::mt19937_64 generator(mix(mix(seed, kPermutationStream), static_cast<std::uint64_t>(epoch)));
+  torch::Tensor order = torch::arange(size, torch::kInt64);
+  std::int64_t* data = order.data_ptr<std::int64_t>();
+  for (std::int64_t i = size - 1; i > 0; --i) {
+    std::swap(data[i], data[generator() % static_cast<std::uint64_t>(i + 1)]);
+  }
+  return order;
+}
+
+std::string exact_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+// Checkpoint attributes that must match the model it is loaded into.
+struct ModelShape {
+  std::string name;
+  std::int64_t value;
+};
+
+std::vector<ModelShape> shape_of(const ShardedComplEx& model) {
+  const ComplExOptions& o = model.options();
+  return {{"num_entities", o.num_entities},
+          {"num_relations", o.num_relations},
+          {"dim", o.dim},
+          {"reciprocal", o.reciprocal},
+          {"entity_tanh", o.entity_tanh},
+          {"seed", static_cast<std::int64_t>(o.seed)}};
+}
+
+ComplExOptions model_options(const PretrainOptions& options, std::int64_t entities,
+                             std::int64_t relations) {
+  ComplExOptions model;
+  model.num_entities = entities;
+  model.num_relations = relations;
+  model.dim = options.dim;
+  model.entity_tanh = options.entity_tanh;
+  model.reciprocal = options.mode == LossMode::kOneVsAll;
+  model.init_std = options.init_std;
+  model.seed = options.seed;
+  model.optimizer = options.optimizer;
+  model.regularizer = options.regularizer;
+  model.regularization_weight = options.regularization_weight;
+  return model;
+}
+
+// The store's triples of every split, checked against its name tables.
+struct KbData {
+  std::vector<std::string> entities;
+  std::vector<std::string> relations;
+  std::map<std::string, std::vector<std::int32_t>> splits;
+  FilterIndex filter;  // every split
+
+  const std::vector<std::int32_t>& split(const std::string& name) const {
+    static const std::vector<std::int32_t> kNone;
+    const auto found = splits.find(name);
+    return found == splits.end() ? kNone : found->second;
+  }
+};
+
+KbData read_kb(const std::string& path) {
+  const data::KbStore store = data::KbStore::open(path);
+  KbData kb;
+  kb.entities = store.entities();
+  kb.relations = store.relations();
+  if (kb.entities.empty() || kb.relations.empty()) {
+    throw data::InputError(path + ": the KB has " + std::to_string(kb.entities.size()) +
+                           " entities and " + std::to_string(kb.relations.size()) +
+                           " relations; KB embeddings need at least one of each");
+  }
+  for (const std::string& split : store.splits()) {
+    std::vector<std::int32_t> triples = store.triples(split);
+    check_triples(triples, static_cast<std::int64_t>(kb.entities.size()),
+                  static_cast<std::int64_t>(kb.relations.size()), path + ":/triples/" + split);
+    kb.filter.add(triples);
+    kb.splits[split] = std::move(triples);
+  }
+  if (kb.split("train").empty()) throw data::InputError(path + ": no train triples");
+  return kb;
+}
+
+}  // namespace
+
+void check_triples(const std::vector<std::int32_t>& triples, std::int64_t entities,
+                   std::int64_t relations, const std::string& where) {
+  for (std::size_t i = 0; i + 2 < triples.size(); i += 3) {
+    for (int column = 0; column < 3; ++column) {
+      const std::int64_t id = triples[i + column];
+      const std::int64_t limit = column == 1 ? relations : entities;
+      if (id < 0 || id >= limit) {
+        throw data::InputError(where + ": row " + std::to_string(i / 3) + ": " +
+                               (column == 0 ? "head" : column == 1 ? "relation" : "tail") +
+                               " id " + std::to_string(id) + " out of range [0, " +
+                               std::to_string(limit) + ")");
+      }
+    }
+  }
+}
+
+bool checkpoint_exists(const std::string& dir) {
+  return fs::exists(dir + "/" + kStateFile) || fs::exists(dir + ".old/" + kStateFile);
+}
+
+void save_checkpoint(ShardedComplEx& model, const std::string& dir,
+                     const TrainingPosition& position) {
+  comm::Communicator& comm = model.comm();
+  const std::string temp = dir + ".tmp";
+  const std::string old = dir + ".old";
+  if (comm.rank() == 0) {
+    fs::remove_all(temp);
+    fs::create_directories(temp);
+  }
+  comm.barrier();
+  model.entities().save(temp, kEntityShards);
+  if (comm.rank() == 0) {
+    data::AtomicOutput output(temp + "/" + kStateFile);
+    {
+      data::Hdf5File file = data::Hdf5File::create(output.temp_path());
+      data::write_schema(file, kCheckpointFormat, kCheckpointVersion);
+      for (const ModelShape& attribute : shape_of(model)) {
+        file.set_attribute(attribute.name, attribute.value);
+      }
+      file.set_attribute("optimizer", std::string(to_string(model.options().optimizer.kind)));
+      file.set_attribute("epoch", static_cast<std::int64_t>(position.epoch));
+      file.set_attribute("step", position.step);
+      file.set_attribute("best_epoch", static_cast<std::int64_t>(position.best_epoch));
+      file.set_attribute("best_mrr", exact_text(position.best_mrr));
+      file.set_attribute("shards", static_cast<std::int64_t>(comm.size()));
+      write_tensor(file, "relations", model.relations().detach());
+      for (const auto& [name, tensor] : model.relation_optimizer().state()) {
+        write_tensor(file, "relation_state/" + name, tensor);
+      }
+    }
+    output.commit();
+    // Swap directories: a crash between the renames leaves `old`, which loading falls back to.
+    if (fs::exists(dir)) fs::rename(dir, old);
+    fs::rename(temp, dir);
+    fs::remove_all(old);
+  }
+  comm.barrier();
+}
+
+TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) {
+  const std::string from = fs::exists(dir + "/" + kStateFile) ? dir : dir + ".old";
+  const std::string state_path = from + "/" + kStateFile;
+  if (!fs::exists(state_path)) throw data::InputError(dir + ": no checkpoint (" + kStateFile + " missing)");
+  const data::Hdf5File file = data::Hdf5File::open(state_path);
+  data::require_schema(file, kCheckpointFormat, kCheckpointVersion);
+  for (const ModelShape& expected : shape_of(model)) {
+    const std::int64_t found = require_int_attribute(file, expected.name);
+    if (found != expected.value) {
+      throw data::InputError(state_path + ": checkpoint has " + expected.name + " = " +
+                             std::to_string(found) + ", this run has " +
+                             std::to_string(expected.value));
+    }
+  }
+  const std::string optimizer = file.string_attribute("optimizer").value_or("");
+  if (optimizer != to_string(model.options().optimizer.kind)) {
+    throw data::InputError(state_path + ": checkpoint optimizer is '" + optimizer +
+                           "', this run uses '" + to_string(model.options().optimizer.kind) + "'");
+  }
+  TrainingPosition position;
+  position.epoch = static_cast<int>(require_int_attribute(file, "epoch"));
+  position.step = require_int_attribute(file, "step");
+  position.best_epoch = static_cast<int>(require_int_attribute(file, "best_epoch"));
+  position.best_mrr = std::stod(file.string_attribute("best_mrr").value_or("-1"));
+  {
+    torch::NoGradGuard no_grad;
+    model.relations().copy_(read_tensor(file, "relations", torch::kFloat, model.relations().sizes()));
+    for (const auto& [name, tensor] : model.relation_optimizer().state()) {
+      tensor.copy_(read_tensor(file, "relation_state/" + name, tensor.scalar_type(), tensor.sizes()));
+    }
+  }
+  model.entities().load(from, kEntityShards);
+  return position;
+}
+
+void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& entities,
+                       const std::vector<std::string>& relations, const std::string& path) {
+  KbeEmbeddings embeddings;
+  embeddings.entity = model.entities().gather_full();
+  if (model.comm().rank() == 0) {
+    const std::int64_t r = model.options().num_relations;
+    const torch::Tensor table = model.relations().detach();
+    embeddings.entities = entities;
+    embeddings.relations = relations;
+    embeddings.relation = table.narrow(0, 0, r);
+    if (model.options().reciprocal) embeddings.inverse_relation = table.narrow(0, r, r);
+    embeddings.entity_tanh = model.options().entity_tanh;
+    write_kbe_embeddings(path, embeddings);
+  }
+  model.comm().barrier();
+}
+
+PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_store_path,
+                            const std::string& run_dir, const PretrainOptions& options,
+                            const PretrainCallback& progress) {
+  if (options.batch_size <= 0 || options.epochs < 0 || options.negatives <= 0) {
+    throw data::InputError("KBE pretraining: batch_size and negatives must be positive, epochs "
+                           "not negative");
+  }
+  if (options.threads > 0) torch::set_num_threads(options.threads);
+  const Clock::time_point start = Clock::now();
+  const KbData kb = read_kb(kb_store_path);
+  ShardedComplEx model(comm, model_options(options, static_cast<std::int64_t>(kb.entities.size()),
+                                           static_cast<std::int64_t>(kb.relations.size())));
+  if (comm.rank() == 0) fs::create_directories(run_dir);
+  comm.barrier();
+  const std::string checkpoint_dir = run_dir + "/" + kCheckpointDir;
+  const std::string best_dir = run_dir + "/" + kBestDir;
+  TrainingPosition position;
+  if (options.resume && checkpoint_exists(checkpoint_dir)) {
+    position = load_checkpoint(model, checkpoint_dir);
+  }
+
+  const std::vector<std::int32_t>& valid = kb.split("valid");
+  const std::int64_t m = static_cast<std::int64_t>(kb.split("train").size() / 3);
+  const torch::Tensor train = torch::tensor(kb.split("train"), torch::kInt64).reshape({m, 3});
+  const std::int64_t steps_per_epoch = (m + options.batch_size - 1) / options.batch_size;
+  const int size = comm.size();
+  const int rank = comm.rank();
+
+  PretrainProgress report;
+  report.steps_per_epoch = steps_per_epoch;
+  double loss_sum = 0;
+  std::int64_t loss_steps = 0;
+  std::int64_t triples_since = 0;
+  Clock::time_point since = Clock::now();
+  const auto emit = [&](int epoch, bool epoch_end) {
+    report.epoch = epoch;
+    report.step = position.step;
+    report.loss = loss_steps > 0 ? loss_sum / static_cast<double>(loss_steps) : 0;
+    report.triples_per_second = static_cast<double>(triples_since) / std::max(1e-9, seconds_since(since));
+    report.seconds = seconds_since(start);
+    report.comm_seconds = model.comm_seconds();
+    report.epoch_end = epoch_end;
+    if (progress) progress(report);
+    report.valid.reset();
+    report.best = false;
+    loss_sum = 0;
+    loss_steps = 0;
+    triples_since = 0;
+    since = Clock::now();
+  };
+
+  for (int epoch = position.epoch + 1; epoch <= options.epochs; ++epoch) {
+    const torch::Tensor order = epoch_permutation(m, options.seed, epoch);
+    const std::uint64_t negative_key = mix(mix(options.seed, kNegativeStream), epoch);
+    for (std::int64_t batch = 0; batch < steps_per_epoch; ++batch) {
+      const std::int64_t begin = batch * options.batch_size;
+      const std::int64_t n = std::min(options.batch_size, m - begin);
+      const std::int64_t mine = begin + n * rank / size;
+      const std::int64_t count = begin + n * (rank + 1) / size - mine;
+      const torch::Tensor triples = train.index_select(0, order.narrow(0, mine, count));
+      double loss = 0;
+      if (options.mode == LossMode::kOneVsAll) {
+        loss = model.one_vs_all_backward(triples, n);
+      } else {
+        std::vector<std::uint64_t> keys(count);
+        for (std::int64_t i = 0; i < count; ++i) keys[i] = mix(negative_key, mine + i);
+        loss = model.negative_backward(
+            triples, sample_negatives(triples, keys, options.negatives, model.options().num_entities), n);
+      }
+      model.step();
+      ++position.step;
+      loss_sum += loss;
+      ++loss_steps;
+      triples_since += n;
+      if (options.log_every > 0 && position.step % options.log_every == 0 &&
+          batch + 1 < steps_per_epoch) {
+        emit(epoch, false);
+      }
+    }
+    position.epoch = epoch;
+    if (options.eval_every > 0 && epoch % options.eval_every == 0 && !valid.empty()) {
+      report.valid = evaluate_link_prediction(model, valid, kb.filter, options.eval_batch);
+      if (report.valid->both.mrr > position.best_mrr) {
+        position.best_mrr = report.valid->both.mrr;
+        position.best_epoch = epoch;
+        report.best = true;
+        save_checkpoint(model, best_dir, position);
+      }
+    }
+    if (epoch == options.epochs ||
+        (options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0)) {
+      save_checkpoint(model, checkpoint_dir, position);
+    }
+    emit(epoch, true);
+  }
+
+  PretrainResult result;
+  result.epochs = position.epoch;
+  result.best_epoch = position.best_epoch;
+  result.best_valid_mrr = std::max(0.0, position.best_mrr);
+  result.embeddings_path = run_dir + "/" + kEmbeddingsFile;
+  if (position.best_epoch > 0) load_checkpoint(model, best_dir);
+  export_embeddings(model, kb.entities, kb.relations, result.embeddings_path);
+  return result;
+}
+
+LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& kb_store_path,
+                                   const std::string& embeddings_path, const std::string& split,
+                                   std::int64_t batch) {
+  const KbData kb = read_kb(kb_store_path);
+  if (kb.split(split).empty()) {
+    throw data::InputError(kb_store_path + ": no '" + split + "' triples to evaluate");
+  }
+  const KbeEmbeddings embeddings = read_kbe_embeddings(embeddings_path, kb.entities, kb.relations);
+  ComplExOptions options;
+  options.num_entities = static_cast<std::int64_t>(kb.entities.size());
+  options.num_relations = static_cast<std::int64_t>(kb.relations.size());
+  options.dim = embeddings.entity.size(1);
+  options.entity_tanh = embeddings.entity_tanh;
+  options.reciprocal = embeddings.inverse_relation.defined();
+  ShardedComplEx model(comm, options);
+  model.assign(embeddings.entity, options.reciprocal ? torch::cat({embeddings.relation,
+                                                                   embeddings.inverse_relation})
+                                                     : embeddings.relation);
+  return evaluate_link_prediction(model, kb.split(split), kb.filter, batch);
+}
+
+}  // namespace hrere::kbe

@@ -1,0 +1,115 @@
+#pragma once
+// `hrere pretrain` and `hrere eval-kbe`: ComplEx on a KB store (data::KbStore) with the entity
+// table sharded over the communicator's ranks.
+//
+// Batches: each epoch visits the train triples in one permutation drawn from (seed, epoch),
+// the same on every rank, cut into global batches of `batch_size` (the last one smaller); rank
+// r trains on the r-th of P contiguous near-equal slices of every global batch, and the loss
+// is the global batch mean. Negative samples are keyed by (seed, epoch, position in the
+// epoch). So the run does not depend on P beyond float rounding, and the only "RNG state" a
+// checkpoint needs is (seed, epoch).
+//
+// Files under `run_dir`:
+//   checkpoint/   after every `checkpoint_every` epochs and at the end: state.h5 (rank 0:
+//                 relations and their optimizer state, position, shapes) and
+//                 entities.<r>-of-<P>.h5 (each rank's rows and optimizer state). Written as
+//                 checkpoint.tmp/ and renamed into place, so a crash leaves the previous one.
+//   best/         the same, for the epoch with the best validation MRR.
+//   embeddings.h5 the exported embeddings (embeddings_file.h) of the best epoch (of the last
+//                 one without validation).
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "kbe_shard/complex.h"
+#include "kbe_shard/link_prediction.h"
+
+namespace hrere::kbe {
+
+inline const std::string kCheckpointDir = "checkpoint";
+inline const std::string kBestDir = "best";
+inline const std::string kEmbeddingsFile = "embeddings.h5";
+
+struct PretrainOptions {
+  std::int64_t dim = 200;  // D = 2k: real and imaginary halves
+  LossMode mode = LossMode::kOneVsAll;
+  int negatives = 10;  // per positive, negative mode
+  OptimizerOptions optimizer;
+  Regularizer regularizer = Regularizer::kN3;
+  double regularization_weight = 0;
+  double init_std = 1e-3;
+  bool entity_tanh = false;
+  std::int64_t batch_size = 1000;  // global, over all ranks
+  int epochs = 10;
+  std::uint64_t seed = 1;
+  int eval_every = 1;  // epochs between validation runs; 0: none
+  std::int64_t eval_batch = 256;  // evaluation triples scored at a time
+  std::int64_t log_every = 100;   // steps between progress reports (and one per epoch)
+  int checkpoint_every = 1;       // epochs between checkpoints; 0: only at the end
+  bool resume = false;            // continue from run_dir/checkpoint if there is one
+  int threads = 1;                // torch intra-op threads per rank
+};
+
+struct PretrainProgress {
+  int epoch = 0;              // 1-based epoch the report belongs to
+  std::int64_t step = 0;      // optimizer steps since training began (resumes included)
+  std::int64_t steps_per_epoch = 0;
+  double loss = 0;            // mean global-batch loss since the previous report
+  double triples_per_second = 0;  // global train triples per second since the previous report
+  double seconds = 0;         // since this call began
+  double comm_seconds = 0;    // of which in collectives
+  bool epoch_end = false;
+  std::optional<LinkPredictionMetrics> valid;  // at the end of evaluation epochs
+  bool best = false;          // `valid` is the best so far
+};
+// Called on every rank with the same values (print on rank 0).
+using PretrainCallback = std::function<void(const PretrainProgress&)>;
+
+struct PretrainResult {
+  int epochs = 0;       // completed
+  int best_epoch = 0;   // 0 without validation
+  double best_valid_mrr = 0;
+  std::string embeddings_path;
+};
+
+// Collective. Trains on the store's train split and validates on its valid split (if any).
+// Bad input (ids out of range, empty KB or train split, a checkpoint of another shape) is a
+// data::InputError.
+PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_store_path,
+                            const std::string& run_dir, const PretrainOptions& options,
+                            const PretrainCallback& progress = {});
+
+// Collective. Filtered link prediction of exported embeddings on a split of the store (the
+// embeddings' name tables must match the store's).
+LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& kb_store_path,
+                                   const std::string& embeddings_path, const std::string& split,
+                                   std::int64_t batch = 256);
+
+// Where training stands; saved with every checkpoint.
+struct TrainingPosition {
+  int epoch = 0;          // completed epochs
+  std::int64_t step = 0;  // optimizer steps
+  int best_epoch = 0;
+  double best_mrr = -1;
+};
+
+// Collective. Writes `dir` (see above) atomically; `dir`'s parent must exist.
+void save_checkpoint(ShardedComplEx& model, const std::string& dir, const TrainingPosition& position);
+// Collective. Restores a checkpoint saved with any number of ranks; a data::InputError if it
+// is missing or was taken with another model shape, optimizer or seed.
+TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir);
+bool checkpoint_exists(const std::string& dir);
+
+// Collective. Writes the model as an embeddings file (rank 0 writes; every rank gathers the
+// full entity table).
+void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& entities,
+                       const std::vector<std::string>& relations, const std::string& path);
+
+// data::InputError naming `where` and the row of the first triple whose ids are out of range.
+void check_triples(const std::vector<std::int32_t>& triples, std::int64_t entities,
+                   std::int64_t relations, const std::string& where);
+
+}  // namespace hrere::kbe
