@@ -14,7 +14,9 @@
 #include "data_pipeline/synth.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
+#include "comm/mpi_communicator.h"
 #include "trainer/predict.h"
+#include "trainer/pretraining.h"
 #include "trainer/repeated_runs.h"
 #include "trainer/store_summary.h"
 #include "trainer/training.h"
@@ -170,6 +172,44 @@ int run_predict(const PredictOptions& options) {
   return kExitOk;
 }
 
+std::string format_link_prediction(const nlohmann::json& m) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(3) << "MRR " << m["mrr"].get<double>() << "  MR "
+      << std::setprecision(1) << m["mr"].get<double>() << std::setprecision(3) << "  Hits@1 "
+      << m["hits1"].get<double>() << "  Hits@3 " << m["hits3"].get<double>() << "  Hits@10 "
+      << m["hits10"].get<double>();
+  return out.str();
+}
+
+int run_pretrain(const ConfigArgs& args, const std::string& out_dir, bool resume) {
+  ConfigArgs resolved = args;
+  if (resolved.config_path.empty() && resume) {
+    resolved.config_path = (std::filesystem::path(out_dir) / "config.yaml").string();
+  }
+  const Config config = resolved.load();
+  comm::Communicator& comm = comm::world();
+  const nlohmann::json result = pretrain_run(comm, config, out_dir, resume);
+  const nlohmann::json test = evaluate_kbe_run(comm, out_dir, "test");
+  if (comm.rank() == 0) {
+    std::cout << "pretrained " << result["epochs"] << " epochs on " << comm.size()
+              << " rank(s); best validation epoch " << result["best_epoch"] << " (MRR "
+              << result["best_valid_mrr"].get<double>() << ")\n"
+              << "test (filtered): " << format_link_prediction(test) << "\n"
+              << "embeddings: " << result["embeddings"].get<std::string>() << "\n";
+  }
+  return kExitOk;
+}
+
+int run_eval_kbe(const std::string& run_dir, const std::string& split) {
+  comm::Communicator& comm = comm::world();
+  const nlohmann::json metrics = evaluate_kbe_run(comm, run_dir, split);
+  if (comm.rank() == 0) {
+    std::cout << split << " (filtered, " << metrics["queries"] << " queries): "
+              << format_link_prediction(metrics) << "\n";
+  }
+  return kExitOk;
+}
+
 int run_inspect(const std::string& path, bool as_json) {
   const nlohmann::json summary = summarize_store(path);
   std::cout << (as_json ? summary.dump(2) + "\n" : format_summary(summary));
@@ -222,6 +262,22 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   train->add_flag("--no-eval", train_args.no_eval, "skip the held-out evaluation at the end");
 
+  ConfigArgs pretrain_args;
+  std::string pretrain_out;
+  bool pretrain_resume = false;
+  CLI::App* pretrain = app.add_subcommand(
+      "pretrain", "ComplEx on the KB store, entity rows sharded over the ranks (mpirun -np P)");
+  pretrain_args.add_to(*pretrain);
+  pretrain->add_option("--out,-o", pretrain_out, "run folder")->required();
+  pretrain->add_flag("--resume", pretrain_resume,
+                     "continue from the run folder's checkpoint (with any number of ranks)");
+
+  std::string eval_kbe_run, eval_kbe_split = "test";
+  CLI::App* eval_kbe = app.add_subcommand(
+      "eval-kbe", "filtered link prediction (MRR, MR, Hits@1/3/10) of a pretraining run");
+  eval_kbe->add_option("--run", eval_kbe_run, "pretraining run folder")->required();
+  eval_kbe->add_option("--split", eval_kbe_split, "valid or test")->capture_default_str();
+
   std::string eval_run;
   CLI::App* eval = app.add_subcommand(
       "eval", "held-out evaluation of a run: P@N%, PR curves, PR-AUC -> RUN/eval/");
@@ -258,6 +314,8 @@ int run_cli(int argc, char** argv) {
     if (inspect->parsed()) return run_inspect(inspect_path, inspect_json);
     if (train->parsed()) return run_train(train_args);
     if (eval->parsed()) return run_eval(eval_run);
+    if (pretrain->parsed()) return run_pretrain(pretrain_args, pretrain_out, pretrain_resume);
+    if (eval_kbe->parsed()) return run_eval_kbe(eval_kbe_run, eval_kbe_split);
     if (predict_command->parsed()) return run_predict(predict_options);
   } catch (const data::InputError& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -23,7 +23,8 @@ std::vector<Section> sections(Config& c) {
   return {{"data", c.data.fields()},
           {"loader", c.loader.fields()},
           {"model", c.model.fields()},
-          {"train", c.train.fields()}};
+          {"train", c.train.fields()},
+          {"kbe", c.kbe.fields()}};
 }
 
 template <typename Named>
@@ -209,6 +210,22 @@ void validate(const Config& c) {
   require(c.train.checkpoint_every >= 0, "train.checkpoint_every", "must not be negative");
   require(c.train.keep_checkpoints >= 1, "train.keep_checkpoints", "must be at least 1");
   require(c.train.eval_batch_size >= 1, "train.eval_batch_size", "must be at least 1");
+  require(c.kbe.dim >= 2 && c.kbe.dim % 2 == 0, "kbe.dim", "must be a positive even number");
+  require(c.kbe.loss == "1vsall" || c.kbe.loss == "negative", "kbe.loss",
+          "must be 1vsall or negative (found '" + c.kbe.loss + "')");
+  require(c.kbe.optimizer == "adagrad" || c.kbe.optimizer == "adam", "kbe.optimizer",
+          "must be adagrad or adam (found '" + c.kbe.optimizer + "')");
+  require(c.kbe.regularizer == "n3" || c.kbe.regularizer == "l2" || c.kbe.regularizer == "none",
+          "kbe.regularizer", "must be n3, l2 or none (found '" + c.kbe.regularizer + "')");
+  require(c.kbe.negatives >= 1, "kbe.negatives", "must be at least 1");
+  require(c.kbe.lr > 0, "kbe.lr", "must be positive");
+  require(c.kbe.regularization >= 0 && c.kbe.init_std > 0, "kbe.regularization, kbe.init_std",
+          "must not be negative, must be positive");
+  require(c.kbe.batch_size >= 1 && c.kbe.epochs >= 1 && c.kbe.eval_batch >= 1 &&
+              c.kbe.log_every >= 1 && c.kbe.threads >= 1,
+          "kbe.batch_size, epochs, eval_batch, log_every, threads", "must be at least 1");
+  require(c.kbe.eval_every >= 0 && c.kbe.checkpoint_every >= 0,
+          "kbe.eval_every, kbe.checkpoint_every", "must not be negative");
 }
 
 void emit_value(YAML::Emitter& out, const FieldPointer& value) {
@@ -272,6 +289,26 @@ std::vector<Field> ModelConfig::fields() {
           {"lstm_hidden", &lstm_hidden}, {"classifier_hidden", &classifier_hidden},
           {"input_keep", &input_keep},   {"output_keep", &output_keep},
           {"train_word_vectors", &train_word_vectors}};
+}
+
+std::vector<Field> KbeConfig::fields() {
+  return {{"dim", &dim},
+          {"loss", &loss},
+          {"negatives", &negatives},
+          {"optimizer", &optimizer},
+          {"lr", &lr},
+          {"regularizer", &regularizer},
+          {"regularization", &regularization},
+          {"init_std", &init_std},
+          {"entity_tanh", &entity_tanh},
+          {"batch_size", &batch_size},
+          {"epochs", &epochs},
+          {"seed", &seed},
+          {"eval_every", &eval_every},
+          {"eval_batch", &eval_batch},
+          {"log_every", &log_every},
+          {"checkpoint_every", &checkpoint_every},
+          {"threads", &threads}};
 }
 
 std::vector<Field> TrainConfig::fields() {

@@ -90,11 +90,35 @@ struct TrainConfig {
   std::vector<Field> fields();
 };
 
+// KB-embedding pretraining (`hrere pretrain`): ComplEx over the prepared KB store.
+struct KbeConfig {
+  std::int64_t dim = 400;               // real + imaginary coordinates (rank dim / 2)
+  std::string loss = "1vsall";          // 1vsall (Lacroix et al.) | negative (Trouillon et al.)
+  int negatives = 10;                   // per positive, loss=negative
+  std::string optimizer = "adagrad";    // adagrad | adam, row-wise on entity rows
+  double lr = 0.1;
+  std::string regularizer = "n3";       // n3 | l2 | none
+  double regularization = 0.05;
+  double init_std = 1e-3;
+  bool entity_tanh = false;             // tanh on entity vectors, as the joint model uses
+  std::int64_t batch_size = 1000;       // global, split over the ranks
+  int epochs = 20;
+  std::int64_t seed = 1;
+  int eval_every = 1;                   // epochs between validation MRR runs (0: none)
+  std::int64_t eval_batch = 256;
+  std::int64_t log_every = 100;
+  int checkpoint_every = 1;             // epochs between checkpoints (0: only at the end)
+  int threads = 2;                      // per rank
+
+  std::vector<Field> fields();
+};
+
 struct Config {
   DataConfig data;
   LoaderConfig loader;
   ModelConfig model;
   TrainConfig train;
+  KbeConfig kbe;
 };
 
 // Reads `path` (empty: defaults only), then applies each "section.key=value" override in

@@ -89,10 +89,9 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
       "head_position_embedding", torch::nn::Embedding(positions, o.position_dim));
   tail_position_embedding_ = register_module(
       "tail_position_embedding", torch::nn::Embedding(positions, o.position_dim));
-  lstm_ = register_module(
-      "lstm", torch::nn::LSTM(torch::nn::LSTMOptions(o.word_dim + 2 * o.position_dim, H)
-                                  .batch_first(true)
-                                  .bidirectional(true)));
+  const auto lstm_options = torch::nn::LSTMOptions(o.word_dim + 2 * o.position_dim, H);
+  lstm_forward_ = register_module("lstm_forward", torch::nn::LSTM(lstm_options));
+  lstm_backward_ = register_module("lstm_backward", torch::nn::LSTM(lstm_options));
   word_query_ = register_parameter("word_query", torch::empty({H}));
   sentence_diag_ = register_parameter("sentence_diag", torch::empty({H}));
   sentence_query_ = register_parameter("sentence_query", torch::empty({H}));
@@ -118,24 +117,51 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
 }
 
 torch::Tensor LanguageModelImpl::encode(const Sentences& s) {
-  namespace rnn = torch::nn::utils::rnn;
-  const std::int64_t H = options_.lstm_hidden;
+  // Sorted by length, groups pad little; each group is one LSTM call per direction.
+  constexpr std::int64_t kGroup = 128;
+  const std::int64_t N = s.size();
+  const torch::Tensor order = s.lengths.argsort(/*dim=*/0, /*descending=*/true);
+  const torch::Tensor sorted_lengths = s.lengths.index_select(0, order);
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t first = 0; first < N; first += kGroup) {
+    const torch::Tensor rows = order.slice(0, first, std::min(N, first + kGroup));
+    const std::int64_t width = sorted_lengths[first].item<std::int64_t>();
+    auto pick = [&](const torch::Tensor& t) { return t.index_select(0, rows).narrow(1, 0, width); };
+    parts.push_back(encode_group({pick(s.words), s.lengths.index_select(0, rows),
+                                  pick(s.head_positions), pick(s.tail_positions)}));
+  }
+  return torch::cat(parts).index_select(0, order.argsort());
+}
+
+namespace {
+// x [N, W, ...] with each row's first lengths[n] entries reversed and its padding in place.
+torch::Tensor reverse_real_tokens(const torch::Tensor& x, const torch::Tensor& lengths) {
+  const std::int64_t W = x.size(1);
+  const torch::Tensor position = torch::arange(W, torch::kInt64).unsqueeze(0);
+  const torch::Tensor length = lengths.unsqueeze(1);
+  torch::Tensor index = torch::where(position < length, length - 1 - position, position);
+  for (std::int64_t d = 2; d < x.dim(); ++d) index = index.unsqueeze(d);
+  return x.gather(1, index.expand_as(x));
+}
+}  // namespace
+
+torch::Tensor LanguageModelImpl::encode_group(const Sentences& s) {
   const std::int64_t W = s.words.size(1);
   torch::Tensor x = torch::cat({word_embedding_(s.words), head_position_embedding_(s.head_positions),
                                 tail_position_embedding_(s.tail_positions)},
                                2);
-  x = input_dropout_(x);
-  // Packing makes the LSTM step only over each sentence's real tokens.
-  const auto packed = rnn::pack_padded_sequence(x, s.lengths, /*batch_first=*/true,
-                                                /*enforce_sorted=*/false);
-  const auto outputs = std::get<0>(lstm_->forward_with_packed_input(packed));
-  torch::Tensor h = std::get<0>(rnn::pad_packed_sequence(outputs, /*batch_first=*/true,
-                                                         /*padding_value=*/0.0, W));
-  h = output_dropout_(h);
-  h = torch::tanh(h.narrow(2, 0, H) + h.narrow(2, H, H));  // [N, W, H]
+  x = input_dropout_(x).transpose(0, 1);  // [W, N, d]: the LSTM's native layout
+  const torch::Tensor lengths = s.lengths;
+  const torch::Tensor forward = std::get<0>(lstm_forward_(x)).transpose(0, 1);
+  const torch::Tensor backward = reverse_real_tokens(
+      std::get<0>(lstm_backward_(reverse_real_tokens(x.transpose(0, 1), lengths).transpose(0, 1)))
+          .transpose(0, 1),
+      lengths);
+  const torch::Tensor h =
+      torch::tanh(output_dropout_(forward) + output_dropout_(backward));  // [N, W, H]
 
   const torch::Tensor padding =
-      torch::arange(W, torch::kInt64).unsqueeze(0) >= s.lengths.unsqueeze(1);  // [N, W]
+      torch::arange(W, torch::kInt64).unsqueeze(0) >= lengths.unsqueeze(1);  // [N, W]
   const torch::Tensor scores =
       h.matmul(word_query_).masked_fill(padding, -std::numeric_limits<float>::infinity());
   const torch::Tensor alpha = torch::softmax(scores, 1);

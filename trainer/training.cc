@@ -1,6 +1,7 @@
 #include "trainer/training.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/evaluation.h"
 #include "trainer/progress.h"
+#include "trainer/run_folder.h"
 
 namespace hrere::train {
 namespace fs = std::filesystem;
@@ -21,22 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Makes sure the store exists (preparing the config's inputs into RUN/data when no prepared
-// folder is named) and pins data.prepared to its absolute folder in the run's config.
-void ensure_store(Config& config, const std::string& run_dir) {
-  if (config.data.prepared.empty()) {
-    const fs::path dir = fs::path(run_dir) / "data";
-    if (!fs::exists(dir / data::kBagStoreFile)) {
-      std::cerr << "preparing " << config.data.train << " and " << config.data.test << " into "
-                << dir.string() << "\n";
-      data::prepare_data(config.data.prepare_options(), dir.string());
-    }
-    config.data.prepared = fs::absolute(dir).lexically_normal().string();
-  } else {
-    config.data.prepared = fs::absolute(config.data.prepared).lexically_normal().string();
-  }
 }
 
 std::vector<torch::Tensor> trainable_parameters(LanguageModel& model) {
@@ -57,12 +43,6 @@ double dev_average_precision(LanguageModel& model, const data::BagStore& store,
 }
 
 }  // namespace
-
-std::string bag_store_path(const Config& config, const std::string& run_dir) {
-  const fs::path dir =
-      config.data.prepared.empty() ? fs::path(run_dir) / "data" : fs::path(config.data.prepared);
-  return (dir / data::kBagStoreFile).string();
-}
 
 LanguageModel make_language_model(const Config& config, const data::BagStore& store) {
   LanguageModelOptions o;
@@ -100,17 +80,25 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
                            "train` does not have yet; train.variant=base trains the language "
                            "model alone");
   }
+  // Replicas that do not talk to each other would each write the same run folder.
+  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* size = std::getenv(variable);
+    if (size && std::atoi(size) > 1) {
+      throw data::InputError(std::string("hrere train runs as one process for now (") + variable +
+                             "=" + size + "): data-parallel training is not built yet");
+    }
+  }
   if (!options.resume && newest_checkpoint(run_dir)) {
     throw data::InputError(run_dir + ": holds checkpoints of an earlier run; pass --resume to "
                            "continue it or choose another --out");
   }
   fs::create_directories(run_dir);
-  ensure_store(config, run_dir);
+  ensure_prepared(config, run_dir);
   data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
 
   torch::set_num_threads(tc.threads);
   torch::manual_seed(static_cast<std::uint64_t>(tc.seed));
-  auto store = std::make_shared<data::BagStore>(data::BagStore::open(bag_store_path(config, run_dir)));
+  auto store = std::make_shared<data::BagStore>(data::BagStore::open(prepared_file(config, run_dir, data::kBagStoreFile)));
   LanguageModel model = make_language_model(config, *store);
   torch::optim::Adam optimizer(trainable_parameters(model),
                                torch::optim::AdamOptions(tc.lr_language));
@@ -233,7 +221,7 @@ TrainedRun load_trained_run(const std::string& run_dir) {
   TrainedRun run;
   run.config = load_config((dir / "config.yaml").string(), {});
   run.store = std::make_shared<data::BagStore>(
-      data::BagStore::open(bag_store_path(run.config, run_dir)));
+      data::BagStore::open(prepared_file(run.config, run_dir, data::kBagStoreFile)));
   run.model = make_language_model(run.config, *run.store);
   for (const char* name : {"best.pt", "model.pt"}) {
     if (fs::exists(dir / name)) {

@@ -32,10 +32,6 @@ struct TrainOutcome {
 TrainOutcome train_run(const Config& config, const std::string& run_dir,
                        const TrainRunOptions& options);
 
-// The bag store a config trains on: data.prepared, or `run_dir`/data (prepared on demand by
-// train_run).
-std::string bag_store_path(const Config& config, const std::string& run_dir);
-
 // The language model for a store's vocabulary, relations and L, with its word vectors.
 LanguageModel make_language_model(const Config& config, const data::BagStore& store);
 

@@ -185,7 +185,7 @@ TEST(LanguageModel, AttentionAndLossGradientsMatchFiniteDifferences) {
   };
   const auto params = model->named_parameters();
   for (const char* name : {"word_query", "sentence_diag", "sentence_query", "hidden.weight",
-                           "output.bias", "lstm.weight_ih_l0", "head_position_embedding.weight"}) {
+                           "output.bias", "lstm_backward.weight_ih_l0", "head_position_embedding.weight"}) {
     expect_gradient_matches(loss, params[name], name);
   }
 }

@@ -1,0 +1,23 @@
+#pragma once
+// `hrere pretrain` and `hrere eval-kbe`: the CLI side of kbe_shard's ComplEx pretraining
+// (the `kbe` config section, the run folder, progress and metrics.jsonl on rank 0).
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "comm/communicator.h"
+#include "trainer/config.h"
+
+namespace hrere::train {
+
+// Collective. Pretrains into `run_dir` (RUN/config.yaml, RUN/metrics.jsonl, and kbe_shard's
+// checkpoint/, best/, embeddings.h5); returns the result as JSON.
+nlohmann::json pretrain_run(comm::Communicator& comm, const Config& config,
+                            const std::string& run_dir, bool resume);
+
+// Collective. Filtered link prediction of RUN/embeddings.h5 on `split` of the run's KB store;
+// rank 0 writes RUN/eval_kbe_<split>.json.
+nlohmann::json evaluate_kbe_run(comm::Communicator& comm, const std::string& run_dir,
+                                const std::string& split);
+
+}  // namespace hrere::train

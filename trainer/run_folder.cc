@@ -1,0 +1,31 @@
+#include "trainer/run_folder.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include "data_pipeline/prepare.h"
+
+namespace hrere::train {
+namespace fs = std::filesystem;
+
+namespace {
+fs::path prepared_dir(const Config& config, const std::string& run_dir) {
+  return config.data.prepared.empty() ? fs::path(run_dir) / "data" : fs::path(config.data.prepared);
+}
+}  // namespace
+
+std::string prepared_file(const Config& config, const std::string& run_dir, const std::string& file) {
+  return (prepared_dir(config, run_dir) / file).string();
+}
+
+void ensure_prepared(Config& config, const std::string& run_dir) {
+  const fs::path dir = prepared_dir(config, run_dir);
+  if (config.data.prepared.empty() && !fs::exists(dir / data::kPrepareReportFile)) {
+    std::cerr << "preparing " << config.data.train << " and " << config.data.test << " into "
+              << dir.string() << "\n";
+    data::prepare_data(config.data.prepare_options(), dir.string());
+  }
+  config.data.prepared = fs::absolute(dir).lexically_normal().string();
+}
+
+}  // namespace hrere::train

@@ -1,0 +1,18 @@
+#pragma once
+// Where a command finds the prepared stores: the folder `data.prepared` names, or RUN/data,
+// which `train` and `pretrain` fill from the `data` inputs when it is missing.
+#include <string>
+
+#include "trainer/config.h"
+
+namespace hrere::train {
+
+// `file` (kBagStoreFile, kKbStoreFile) in the prepared folder of `config` for `run_dir`.
+std::string prepared_file(const Config& config, const std::string& run_dir, const std::string& file);
+
+// Prepares the `data` inputs into RUN/data unless `data.prepared` is set or RUN/data holds a
+// store already, then pins `data.prepared` to the absolute folder (so the run's config.yaml
+// finds its stores from anywhere).
+void ensure_prepared(Config& config, const std::string& run_dir);
+
+}  // namespace hrere::train
