@@ -12,6 +12,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libbenchmark-dev
   python3 python3-h5py  # the store layout test reads bags.h5 the way Python users will
+  python3-matplotlib    # PR-curve plots (tools/plot_pr.py, called by hrere eval)
 )
 
 missing=()

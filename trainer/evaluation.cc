@@ -1,6 +1,8 @@
 #include "trainer/evaluation.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <iostream>
 #include <filesystem>
 #include <sstream>
 
@@ -224,6 +226,23 @@ void write_held_out_report(const std::string& dir, const HeldOutReport& report,
   write_curve((d / "pr_sentence.csv").string(), report.sentence_curve, max_points);
   write_curve((d / "pr_pair.csv").string(), report.pair_curve, max_points);
   data::write_text_atomically((d / "summary.json").string(), report.summary.dump(2) + "\n");
+}
+
+bool plot_pr_curve(const std::string& run_dir) {
+  auto quoted = [](const std::string& text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  };
+  const std::string png = (std::filesystem::path(run_dir) / "eval" / "pr.png").string();
+  const std::string command = quoted(HRERE_PLOT_PYTHON) + " " + quoted(HRERE_PLOT_SCRIPT) + " " +
+                              quoted(run_dir) + " --out " + quoted(png);
+  if (std::system(command.c_str()) != 0) {
+    std::cerr << "note: no PR-curve plot (" << HRERE_PLOT_SCRIPT
+              << " needs python3 with matplotlib: run tools/setup.sh)\n";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace hrere::train

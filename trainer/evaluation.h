@@ -58,4 +58,8 @@ HeldOutReport held_out_report(const TestScores& scores, const std::vector<std::s
 void write_held_out_report(const std::string& dir, const HeldOutReport& report,
                            std::size_t max_points = 1000);
 
+// Draws RUN/eval/pr.png with tools/plot_pr.py (Python with matplotlib, as tools/setup.sh
+// installs it); returns false, having said why on stderr, when it cannot.
+bool plot_pr_curve(const std::string& run_dir);
+
 }  // namespace hrere::train

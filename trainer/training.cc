@@ -247,6 +247,7 @@ nlohmann::json evaluate_run(const std::string& run_dir) {
   report.summary["weights"] = fs::path(run.weights).filename().string();
   report.summary["seconds"] = seconds_since(start);
   write_held_out_report((fs::path(run_dir) / "eval").string(), report);
+  plot_pr_curve(run_dir);
   return report.summary;
 }
 

@@ -81,5 +81,50 @@ expect missing-config 2 "config" -- "$hrere" prepare --config "$work/none.yaml" 
 expect synth 0 "uninformative" -- "$hrere" synth --out "$work/world" --seed 3
 expect synth-bad-preset 2 "bench-1m" -- "$hrere" synth --preset huge --out "$work/w2"
 
+# Train, evaluate, predict and pretrain on a synthetic world with tiny models (seconds).
+world=(--set "data.train=$work/world/train.txt" --set "data.test=$work/world/test.txt"
+       --set "data.relations=$work/world/relation2id.txt"
+       --set "data.kb_train=$work/world/kb/train.txt" --set "data.kb_valid=$work/world/kb/valid.txt"
+       --set "data.kb_test=$work/world/kb/test.txt")
+expect prepare-synth 0 "test pairs" -- \
+  "$hrere" prepare --config configs/synth.yaml "${world[@]}" --out "$work/synth-data"
+tiny=(--config configs/synth.yaml --set "data.prepared=$work/synth-data" --set train.variant=base
+      --set train.epochs=1 --set train.batch_size=32 --set train.threads=1 --set model.word_dim=8
+      --set model.position_dim=2 --set model.lstm_hidden=8 --set model.classifier_hidden=8)
+expect train 0 "sentence protocol .*AP [0-9.]+.*P@10%" -- "$hrere" train "${tiny[@]}" --out "$work/run"
+expect train-metrics 0 '"loss_language"' -- cat "$work/run/metrics.jsonl"
+expect train-eval-files 0 "pr.png" -- ls "$work/run/eval"
+expect train-existing-run 2 "pass --resume" -- "$hrere" train "${tiny[@]}" --out "$work/run"
+expect train-resume-finished 0 "trained [0-9]+ steps" -- "$hrere" train --resume --out "$work/run"
+expect train-joint-variant 2 "variant 'full'" -- \
+  "$hrere" train "${tiny[@]}" --set train.variant=full --out "$work/full"
+expect eval 0 "pair protocol" -- "$hrere" eval --run "$work/run"
+expect eval-not-a-run 2 "not a run folder" -- "$hrere" eval --run "$work/world"
+head -1 "$work/world/test.txt" | python3 -c '
+import json, sys
+f = sys.stdin.readline().rstrip("\n").split("\t")
+print(json.dumps({"head": f[0], "tail": f[1], "head_name": f[2], "tail_name": f[3], "sentences": [f[5]]}))
+' >"$work/requests.jsonl"
+expect predict 0 '"relations":\[\{"probability"' -- \
+  "$hrere" predict --run "$work/run" --input "$work/requests.jsonl" --top 3
+printf '{"head": "m.1"\n' >"$work/bad.jsonl"
+expect predict-bad-line 2 "bad.jsonl:1: not a JSON object" -- \
+  "$hrere" predict --run "$work/run" --input "$work/bad.jsonl" --out "$work/never.jsonl"
+expect predict-bad-writes-nothing 1 "" -- test -e "$work/never.jsonl"
+
+kbe=(--config configs/synth.yaml --set "data.prepared=$work/synth-data" --set kbe.dim=8
+     --set kbe.epochs=2 --set kbe.batch_size=500 --set kbe.threads=1)
+expect pretrain 0 "test \(filtered\): MRR [0-9.]+ .*Hits@10" -- "$hrere" pretrain "${kbe[@]}" --out "$work/kbe"
+expect pretrain-metrics 0 '"valid"' -- cat "$work/kbe/metrics.jsonl"
+expect eval-kbe 0 "valid \(filtered, [0-9]+ queries\): MRR" -- \
+  "$hrere" eval-kbe --run "$work/kbe" --split valid
+expect kbe-bad-key 2 "kbe.loss" -- "$hrere" config --set kbe.loss=hinge
+if command -v mpirun >/dev/null; then
+  as_root=()
+  [ "$(id -u)" -eq 0 ] && as_root=(--allow-run-as-root)
+  expect pretrain-2-ranks 0 "on 2 rank\(s\)" -- mpirun -np 2 --oversubscribe "${as_root[@]}" \
+    "$hrere" pretrain "${kbe[@]}" --out "$work/kbe2"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
