@@ -46,11 +46,32 @@ data::Batch random_batch(std::int64_t B, std::int64_t T, std::uint64_t seed) {
   return data::make_batch(refs);
 }
 
-TEST(LanguageModel, PaddingCannotChangeTheOutput) {
-  torch::manual_seed(1);
-  LanguageModel model(tiny_options());
-  model->eval();
-  torch::NoGradGuard no_grad;
+// Every slot of a batch as its own sentence, and the bags over them: the computation
+// without deduplication.
+Sentences every_slot(const data::Batch& batch) {
+  const std::int64_t N = batch.words.size(0) * batch.words.size(1);
+  return {batch.words.reshape({N, kL}), batch.lengths.reshape({N}),
+          batch.head_positions.reshape({N, kL}), batch.tail_positions.reshape({N, kL})};
+}
+BagSlots slots_of_every_slot(const data::Batch& batch) {
+  const std::int64_t B = batch.words.size(0), T = batch.words.size(1);
+  return {torch::arange(B * T).view({B, T}), torch::ones({B, T}, torch::kBool)};
+}
+
+// A tiny model in evaluation mode (dropout off, batch norm deterministic), seeded.
+class EvalModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(1);
+    model_ = LanguageModel(tiny_options());
+    model_->eval();
+  }
+  LanguageModel model_{nullptr};
+  torch::NoGradGuard no_grad_;
+};
+
+TEST_F(EvalModel, PaddingCannotChangeTheOutput) {
+  LanguageModel& model = model_;
   const data::Batch batch = random_batch(6, 3, 2);
   const torch::Tensor reference = model->forward(batch);
 
@@ -75,7 +96,7 @@ TEST(LanguageModel, PaddingCannotChangeTheOutput) {
   EXPECT_TRUE(torch::allclose(model->encode(wide), model->encode(distinct.sentences), 1e-5, 1e-6));
 }
 
-TEST(LanguageModel, DistinctSentencesKeepEachBagsMultiplicity) {
+TEST_F(EvalModel, DistinctSentencesKeepEachBagsMultiplicity) {
   // Bag 0 holds sentences a, b, a (an oversampled pair of two), bag 1 holds b three times.
   data::Batch batch = random_batch(2, 3, 3);
   batch.words[0][2] = batch.words[0][0];
@@ -96,25 +117,15 @@ TEST(LanguageModel, DistinctSentencesKeepEachBagsMultiplicity) {
   EXPECT_EQ(distinct.sentences.words.size(1), distinct.sentences.lengths.max().item<std::int64_t>());
 
   // The logits equal those of encoding all six slots separately.
-  torch::manual_seed(4);
-  LanguageModel model(tiny_options());
-  model->eval();
-  torch::NoGradGuard no_grad;
-  Sentences all;
-  all.words = batch.words.view({6, kL});
-  all.lengths = batch.lengths.view({6});
-  all.head_positions = batch.head_positions.view({6, kL});
-  all.tail_positions = batch.tail_positions.view({6, kL});
-  const BagSlots each{torch::arange(6).view({2, 3}), torch::ones({2, 3}, torch::kBool)};
-  EXPECT_TRUE(torch::allclose(model->forward(batch), model->classify(model->encode(all), each),
+  LanguageModel& model = model_;
+  EXPECT_TRUE(torch::allclose(model->forward(batch),
+                              model->classify(model->encode(every_slot(batch)),
+                                              slots_of_every_slot(batch)),
                               1e-5, 1e-6));
 }
 
-TEST(LanguageModel, ASentenceAsTCopiesEqualsItOnce) {
-  torch::manual_seed(5);
-  LanguageModel model(tiny_options());
-  model->eval();
-  torch::NoGradGuard no_grad;
+TEST_F(EvalModel, ASentenceAsTCopiesEqualsItOnce) {
+  LanguageModel& model = model_;
   const data::Batch batch = random_batch(8, 1, 6);
   const torch::Tensor once = model->forward(batch);
   data::Batch copies = batch;  // the paper's protocol: T = 5 copies of each sentence
@@ -126,20 +137,13 @@ TEST(LanguageModel, ASentenceAsTCopiesEqualsItOnce) {
   }
   ASSERT_EQ(copies.words.size(1), 5);
   // Encode the 40 slots without deduplication, as the straightforward computation does.
-  Sentences all;
-  all.words = copies.words.view({40, kL});
-  all.lengths = copies.lengths.view({40});
-  all.head_positions = copies.head_positions.view({40, kL});
-  all.tail_positions = copies.tail_positions.view({40, kL});
-  const BagSlots bags{torch::arange(40).view({8, 5}), torch::ones({8, 5}, torch::kBool)};
-  EXPECT_TRUE(torch::allclose(model->classify(model->encode(all), bags), once, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(
+      model->classify(model->encode(every_slot(copies)), slots_of_every_slot(copies)), once,
+      1e-5, 1e-6));
 }
 
-TEST(LanguageModel, MaskedSlotsDoNotCount) {
-  torch::manual_seed(7);
-  LanguageModel model(tiny_options());
-  model->eval();
-  torch::NoGradGuard no_grad;
+TEST_F(EvalModel, MaskedSlotsDoNotCount) {
+  LanguageModel& model = model_;
   const torch::Tensor z = torch::randn({4, 5});
   const BagSlots padded{torch::tensor({{0, 1, 3}}, torch::kInt64),
                         torch::tensor({{true, true, false}}, torch::kBool)};
