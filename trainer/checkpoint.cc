@@ -58,15 +58,29 @@ std::vector<std::pair<std::int64_t, std::string>> checkpoints(const std::string&
 
 }  // namespace
 
+std::string knowledge_dir(const std::string& path) {
+  return (fs::path(path).parent_path() / (fs::path(path).stem().string() + ".kb")).string();
+}
+
+namespace {
+void save_knowledge(const std::string& path, const KnowledgeModel* knowledge,
+                    torch::serialize::OutputArchive& archive) {
+  if (!knowledge) return;
+  fs::create_directories(knowledge_dir(path));
+  knowledge->save(archive, knowledge_dir(path));
+}
+}  // namespace
+
 void save_checkpoint(const std::string& path, const TrainingState& state, torch::nn::Module& model,
-                     torch::optim::Optimizer& optimizer) {
+                     torch::optim::Optimizer& optimizer, const KnowledgeModel* knowledge) {
   torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
   archive.write("step", torch::tensor(state.step));
   archive.write("loader_epoch", torch::tensor(state.loader.epoch));
   archive.write("loader_batch", torch::tensor(state.loader.batch));
   archive.write("best_dev", torch::tensor(state.best_dev, torch::kFloat64));
   archive.write("best_epoch", torch::tensor(state.best_epoch));
-  archive.write("interval", torch::tensor({state.interval_loss, state.interval_l2,
+  archive.write("interval", torch::tensor({state.interval_loss, state.interval_knowledge,
+                                           state.interval_agreement, state.interval_l2,
                                            static_cast<double>(state.interval_steps),
                                            static_cast<double>(state.interval_bags)},
                                           torch::kFloat64));
@@ -80,11 +94,12 @@ void save_checkpoint(const std::string& path, const TrainingState& state, torch:
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
   fs::create_directories(fs::path(path).parent_path());
+  save_knowledge(path, knowledge, archive);
   write_archive(path, archive);
 }
 
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
-                              torch::optim::Optimizer& optimizer) {
+                              torch::optim::Optimizer& optimizer, KnowledgeModel* knowledge) {
   torch::serialize::InputArchive archive = read_archive(path, "checkpoint");
   TrainingState state;
   try {
@@ -98,14 +113,17 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     torch::Tensor interval;
     archive.read("interval", interval);
     state.interval_loss = interval[0].item<double>();
-    state.interval_l2 = interval[1].item<double>();
-    state.interval_steps = static_cast<std::int64_t>(interval[2].item<double>());
-    state.interval_bags = static_cast<std::int64_t>(interval[3].item<double>());
+    state.interval_knowledge = interval[1].item<double>();
+    state.interval_agreement = interval[2].item<double>();
+    state.interval_l2 = interval[3].item<double>();
+    state.interval_steps = static_cast<std::int64_t>(interval[4].item<double>());
+    state.interval_bags = static_cast<std::int64_t>(interval[5].item<double>());
     torch::serialize::InputArchive model_archive, optimizer_archive;
     archive.read("model", model_archive);
     archive.read("optimizer", optimizer_archive);
     model.load(model_archive);
     optimizer.load(optimizer_archive);
+    if (knowledge) knowledge->load(archive, knowledge_dir(path));
     torch::Tensor rng;
     archive.read("cpu_rng", rng);
     auto generator = at::detail::getDefaultCPUGenerator();
@@ -118,16 +136,19 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
   return state;
 }
 
-void save_model(const std::string& path, torch::nn::Module& model) {
+void save_model(const std::string& path, torch::nn::Module& model,
+                const KnowledgeModel* knowledge) {
   torch::serialize::OutputArchive archive;
   model.save(archive);
+  save_knowledge(path, knowledge, archive);
   write_archive(path, archive);
 }
 
-void load_model(const std::string& path, torch::nn::Module& model) {
+void load_model(const std::string& path, torch::nn::Module& model, KnowledgeModel* knowledge) {
   torch::serialize::InputArchive archive = read_archive(path, "model file");
   try {
     model.load(archive);
+    if (knowledge) knowledge->load(archive, knowledge_dir(path));
   } catch (const c10::Error& e) {
     throw data::InputError(path + ": model file does not match the run's config (" +
                            e.what_without_backtrace() + ")");
@@ -148,7 +169,10 @@ std::optional<std::string> newest_checkpoint(const std::string& run_dir) {
 
 void prune_checkpoints(const std::string& run_dir, int keep) {
   const auto found = checkpoints(run_dir);
-  for (std::size_t i = 0; i + keep < found.size(); ++i) fs::remove(found[i].second);
+  for (std::size_t i = 0; i + keep < found.size(); ++i) {
+    fs::remove_all(knowledge_dir(found[i].second));
+    fs::remove(found[i].second);
+  }
 }
 
 }  // namespace hrere::train

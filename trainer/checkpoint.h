@@ -9,6 +9,7 @@
 #include <string>
 
 #include "data_pipeline/loader.h"
+#include "trainer/knowledge_model.h"
 
 namespace hrere::train {
 
@@ -19,21 +20,31 @@ struct TrainingState {
   std::int64_t best_epoch = -1;
   // The metrics.jsonl interval in progress, so a resumed run logs what an uninterrupted one
   // would have: sums of the loss terms over its steps, its steps and bags.
-  double interval_loss = 0;
+  double interval_loss = 0;  // J_L
+  double interval_knowledge = 0;  // J_G
+  double interval_agreement = 0;  // J_D
   double interval_l2 = 0;
   std::int64_t interval_steps = 0;
   std::int64_t interval_bags = 0;
 };
 
+// With a knowledge model, its relation vectors and their optimizer state go into the archive
+// and its entity shards into the folder knowledge_dir(path), written before the archive so
+// that an archive always has its shards (collective then).
 void save_checkpoint(const std::string& path, const TrainingState& state, torch::nn::Module& model,
-                     torch::optim::Optimizer& optimizer);
-// Restores model, optimizer and the global CPU generator; returns the rest.
+                     torch::optim::Optimizer& optimizer, const KnowledgeModel* knowledge = nullptr);
+// Restores model, optimizer, knowledge model and the global CPU generator; returns the rest.
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
-                              torch::optim::Optimizer& optimizer);
+                              torch::optim::Optimizer& optimizer, KnowledgeModel* knowledge = nullptr);
 
-// Model parameters and buffers alone (RUN/model.pt, RUN/best.pt), written atomically.
-void save_model(const std::string& path, torch::nn::Module& model);
-void load_model(const std::string& path, torch::nn::Module& model);
+// Model weights alone (RUN/model.pt, RUN/best.pt, with knowledge_dir beside), written atomically.
+void save_model(const std::string& path, torch::nn::Module& model,
+                const KnowledgeModel* knowledge = nullptr);
+void load_model(const std::string& path, torch::nn::Module& model,
+                KnowledgeModel* knowledge = nullptr);
+
+// "RUN/checkpoints/step-N.pt" -> "RUN/checkpoints/step-N.kb"
+std::string knowledge_dir(const std::string& path);
 
 // Checkpoints of a run folder.
 std::string checkpoint_path(const std::string& run_dir, std::int64_t step);

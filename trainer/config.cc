@@ -318,7 +318,8 @@ std::vector<Field> TrainConfig::fields() {
           {"alpha", &alpha},           {"seed", &seed},
           {"threads", &threads},       {"dev_fraction", &dev_fraction},
           {"log_every", &log_every},   {"checkpoint_every", &checkpoint_every},
-          {"keep_checkpoints", &keep_checkpoints}, {"eval_batch_size", &eval_batch_size}};
+          {"keep_checkpoints", &keep_checkpoints}, {"eval_batch_size", &eval_batch_size},
+          {"kbe_embeddings", &kbe_embeddings}};
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {

@@ -86,6 +86,9 @@ struct TrainConfig {
   std::int64_t checkpoint_every = 0;   // steps between checkpoints (0: epoch ends only)
   int keep_checkpoints = 3;            // newest checkpoints kept
   std::int64_t eval_batch_size = 512;  // test sentences encoded together
+  // embeddings.h5 of a `hrere pretrain` run on the same prepared data: where the knowledge
+  // side of the joint variants (naive, full, weston) starts.
+  std::string kbe_embeddings;
 
   std::vector<Field> fields();
 };

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "data_pipeline/atomic_output.h"
+#include "trainer/variants.h"
 
 namespace hrere::train {
 namespace {
@@ -108,38 +109,54 @@ BagSlots contiguous_bags(const std::vector<std::int64_t>& offsets, std::int64_t 
   return bags;
 }
 
-TestScores score_test_set(LanguageModel& model, const data::BagStore& store,
+torch::Tensor Scorer::probabilities(const torch::Tensor& language_logits,
+                                   const torch::Tensor& heads, const torch::Tensor& tails) const {
+  torch::NoGradGuard no_grad;
+  return combined_probabilities(
+      language_logits, knowledge ? knowledge->logits(heads, tails) : torch::Tensor(), alpha);
+}
+
+TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
                           std::int64_t batch_size) {
+  LanguageModel& model = scorer.language;
   const torch::Tensor z = encode_test_sentences(model, store, batch_size);
   EvalMode eval(model);
   const std::int64_t num_sentences = z.size(0);
-  TestScores scores;
-  BagSlots single{torch::arange(num_sentences, torch::kInt64).unsqueeze(1),
-                  torch::ones({num_sentences, 1}, torch::kBool)};
-  scores.sentence_probs = torch::softmax(model->classify(z, single), 1);
-  std::vector<torch::Tensor> labels;
+  std::vector<torch::Tensor> labels, heads, tails;
   for_blocks(num_sentences, 1 << 16, [&](std::int64_t start, std::int64_t count) {
     const data::BagArrays arrays = store.read("test", start, count);
     labels.push_back(torch::tensor(arrays.labels, torch::kInt64));
+    heads.push_back(torch::tensor(arrays.heads, torch::kInt64));
+    tails.push_back(torch::tensor(arrays.tails, torch::kInt64));
   });
+  TestScores scores;
   scores.sentence_labels = torch::cat(labels);
+  const BagSlots single{torch::arange(num_sentences, torch::kInt64).unsqueeze(1),
+                        torch::ones({num_sentences, 1}, torch::kBool)};
+  scores.sentence_probs =
+      scorer.probabilities(model->classify(z, single), torch::cat(heads), torch::cat(tails));
 
   const data::TestPairs pairs = store.read_test_pairs();
   const std::int64_t R = scores.sentence_probs.size(1);
+  const torch::Tensor pair_heads = torch::tensor(pairs.heads, torch::kInt64);
+  const torch::Tensor pair_tails = torch::tensor(pairs.tails, torch::kInt64);
   std::vector<torch::Tensor> pair_probs;
   for_blocks(pairs.size(), batch_size, [&](std::int64_t start, std::int64_t count) {
-    pair_probs.push_back(torch::softmax(model->classify(z, contiguous_bags(pairs.offsets, start, count)), 1));
+    pair_probs.push_back(scorer.probabilities(
+        model->classify(z, contiguous_bags(pairs.offsets, start, count)),
+        pair_heads.narrow(0, start, count), pair_tails.narrow(0, start, count)));
   });
   scores.pair_probs = pair_probs.empty() ? torch::zeros({0, R}) : torch::cat(pair_probs);
   scores.pair_labels = torch::tensor(pairs.labels, torch::kUInt8).view({pairs.size(), R});
   return scores;
 }
 
-std::pair<torch::Tensor, torch::Tensor> score_bags(LanguageModel& model,
+std::pair<torch::Tensor, torch::Tensor> score_bags(const Scorer& scorer,
                                                    const data::BagStore& store,
                                                    const std::string& split,
                                                    const std::vector<std::int64_t>& chunks,
                                                    std::int64_t batch_size) {
+  LanguageModel& model = scorer.language;
   EvalMode eval(model);
   const std::int64_t total = store.size(split), chunk = store.chunk_bags(split);
   std::vector<std::pair<std::int64_t, std::int64_t>> ranges;  // (first bag, bags)
@@ -153,7 +170,7 @@ std::pair<torch::Tensor, torch::Tensor> score_bags(LanguageModel& model,
   for (const auto& [first, count] : ranges) {
     for_blocks(count, batch_size, [&](std::int64_t start, std::int64_t n) {
       const data::Batch batch = read_batch(store, split, first + start, n, arrays);
-      probs.push_back(torch::softmax(model->forward(batch), 1));
+      probs.push_back(scorer.probabilities(model->forward(batch), batch.heads, batch.tails));
       labels.push_back(batch.labels);
     });
   }

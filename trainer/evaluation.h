@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "data_pipeline/bag_store.h"
+#include "trainer/knowledge_model.h"
 #include "trainer/language_model.h"
 #include "trainer/metrics.h"
 
@@ -32,12 +33,23 @@ struct TestScores {
   torch::Tensor pair_labels;      // uint8 [P, R], multi-hot
 };
 
-// p(r | S) of the language model under both protocols.
-TestScores score_test_set(LanguageModel& model, const data::BagStore& store,
+// The relation probabilities of a trained run: p(r | S) of the language model, combined with
+// p(r | h, t) of the knowledge model when there is one (variants/combined_probabilities).
+struct Scorer {
+  LanguageModel& language;
+  KnowledgeModel* knowledge = nullptr;
+  double alpha = 1.0;
+  // Probabilities [B, R] from language logits [B, R] of the pairs (heads, tails).
+  torch::Tensor probabilities(const torch::Tensor& language_logits, const torch::Tensor& heads,
+                              const torch::Tensor& tails) const;
+};
+
+// Both protocols on the test set.
+TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
                           std::int64_t batch_size);
 
 // Probabilities and labels of the bags of `split` in `chunks` (all when empty), in order.
-std::pair<torch::Tensor, torch::Tensor> score_bags(LanguageModel& model,
+std::pair<torch::Tensor, torch::Tensor> score_bags(const Scorer& scorer,
                                                    const data::BagStore& store,
                                                    const std::string& split,
                                                    const std::vector<std::int64_t>& chunks,

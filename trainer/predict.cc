@@ -6,6 +6,7 @@
 #include <iostream>
 #include <numeric>
 #include <sstream>
+#include <unordered_map>
 
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
@@ -66,6 +67,11 @@ std::int64_t predict(const PredictOptions& options) {
   const data::Vocabulary vocabulary = data::Vocabulary::from_words(run.store->vocabulary());
   const std::vector<std::string> relations = run.store->relations();
   const int L = run.store->L();
+  std::unordered_map<std::string, std::int64_t> entity_ids;
+  if (run.knowledge) {
+    const std::vector<std::string> entities = run.store->entities();
+    for (std::size_t i = 0; i < entities.size(); ++i) entity_ids.emplace(entities[i], i);
+  }
 
   std::ostringstream out;
   data::LineReader reader(options.input);
@@ -82,8 +88,16 @@ std::int64_t predict(const PredictOptions& options) {
     const std::string head = required_string(request, "head", where);
     const std::string tail = required_string(request, "tail", where);
     const data::BagArrays arrays = bag_of(request, vocabulary, L, where);
+    const torch::Tensor logits = run.model->forward(data::make_batch({{&arrays, 0, 0}}));
+    // The knowledge side can only score entities it has embeddings for.
+    const auto head_id = entity_ids.find(data::normalize_entity_id(head));
+    const auto tail_id = entity_ids.find(data::normalize_entity_id(tail));
+    const bool with_knowledge = head_id != entity_ids.end() && tail_id != entity_ids.end();
     const torch::Tensor probs =
-        torch::softmax(run.model->forward(data::make_batch({{&arrays, 0, 0}})), 1)[0].contiguous();
+        (with_knowledge ? run.scorer().probabilities(logits, torch::tensor({head_id->second}),
+                                                     torch::tensor({tail_id->second}))
+                        : torch::softmax(logits, 1))[0]
+            .contiguous();
     std::vector<std::int64_t> order(relations.size());
     std::iota(order.begin(), order.end(), 0);
     const float* p = probs.data_ptr<float>();
@@ -91,9 +105,10 @@ std::int64_t predict(const PredictOptions& options) {
     if (options.top > 0 && static_cast<std::size_t>(options.top) < order.size()) order.resize(options.top);
     nlohmann::json ranked = nlohmann::json::array();
     for (std::int64_t r : order) ranked.push_back({{"relation", relations[r]}, {"probability", p[r]}});
-    out << nlohmann::json{{"line", reader.line_number()}, {"head", head}, {"tail", tail},
-                          {"relations", ranked}}.dump()
-        << '\n';
+    nlohmann::json result{{"line", reader.line_number()}, {"head", head}, {"tail", tail},
+                          {"relations", ranked}};
+    if (run.knowledge) result["knowledge"] = with_knowledge;
+    out << result.dump() << '\n';
     ++count;
   }
   if (options.output.empty()) {

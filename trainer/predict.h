@@ -7,6 +7,8 @@
 // Output, one line per input line, relations ranked by probability:
 //   {"line": 1, "head": ..., "tail": ..., "relations": [{"relation": ..., "probability": ...}]}
 // Sentences are tokenised as in training and cut to L words; unknown words map to <unk>.
+// With a joint variant the knowledge model joins in when it knows both entities; the output
+// then says "knowledge": true (false: text only).
 #include <cstdint>
 #include <string>
 

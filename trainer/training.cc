@@ -9,11 +9,14 @@
 
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
+#include "comm/mpi_communicator.h"
 #include "data_pipeline/prepare.h"
+#include "kbe_shard/embeddings_file.h"
 #include "trainer/checkpoint.h"
 #include "trainer/evaluation.h"
 #include "trainer/progress.h"
 #include "trainer/run_folder.h"
+#include "trainer/variants.h"
 
 namespace hrere::train {
 namespace fs = std::filesystem;
@@ -35,9 +38,9 @@ std::vector<torch::Tensor> trainable_parameters(LanguageModel& model) {
 
 // Dev score as the reference computes it: average precision of the bags' non-NA
 // probabilities against their labels.
-double dev_average_precision(LanguageModel& model, const data::BagStore& store,
+double dev_average_precision(const Scorer& scorer, const data::BagStore& store,
                              const std::vector<std::int64_t>& chunks, std::int64_t batch_size) {
-  const auto [probs, labels] = score_bags(model, store, "train", chunks, batch_size);
+  const auto [probs, labels] = score_bags(scorer, store, "train", chunks, batch_size);
   return average_precision(
       rank_predictions(predictions_of(probs, one_hot_labels(labels, probs.size(1)))));
 }
@@ -70,16 +73,38 @@ LanguageModel make_language_model(const Config& config, const data::BagStore& st
   return model;
 }
 
+std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
+                                                     const data::BagStore& store) {
+  const TrainConfig& tc = config.train;
+  const Variant variant = parse_variant(tc.variant);
+  if (!uses_knowledge(variant)) return nullptr;
+  if (tc.kbe_embeddings.empty()) {
+    throw data::InputError("config: train.variant '" + tc.variant + "' needs train.kbe_embeddings: "
+                           "the embeddings.h5 of a `hrere pretrain` run on the same prepared data");
+  }
+  const std::vector<std::string> entities = store.entities();
+  const std::vector<std::string> relations = store.relations();
+  const kbe::KbeEmbeddings pretrained = kbe::read_kbe_embeddings(tc.kbe_embeddings, entities);
+  KnowledgeModelOptions o;
+  o.num_entities = static_cast<std::int64_t>(entities.size());
+  o.num_relations = static_cast<std::int64_t>(relations.size());
+  o.dim = pretrained.entity.size(1);
+  o.lr = tc.lr_knowledge;
+  o.train_entities = variant != Variant::kWeston;
+  o.seed = static_cast<std::uint64_t>(tc.seed);
+  auto model = std::make_unique<KnowledgeModel>(comm::world(), o);
+  const auto matched = model->load_pretrained(pretrained, entities, relations);
+  std::cerr << "knowledge model: " << o.num_entities << " entities of dimension " << o.dim << ", "
+            << matched.size() << " of " << relations.size() - 1
+            << " RE relations matched to KB relations by name\n";
+  return model;
+}
+
 TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
                        const TrainRunOptions& options) {
   Config config = input_config;
   const TrainConfig& tc = config.train;
-  if (tc.variant != "base") {
-    throw data::InputError("config: train.variant '" + tc.variant +
-                           "' needs the knowledge-base side of the joint model, which `hrere "
-                           "train` does not have yet; train.variant=base trains the language "
-                           "model alone");
-  }
+  const Variant variant = parse_variant(tc.variant);
   // Replicas that do not talk to each other would each write the same run folder.
   for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
     const char* size = std::getenv(variable);
@@ -102,6 +127,8 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
   LanguageModel model = make_language_model(config, *store);
   torch::optim::Adam optimizer(trainable_parameters(model),
                                torch::optim::AdamOptions(tc.lr_language));
+  std::unique_ptr<KnowledgeModel> knowledge = make_knowledge_model(config, *store);
+  const Scorer scorer{model, knowledge.get(), tc.alpha};
 
   std::vector<std::int64_t> train_chunks, dev_chunks;
   if (tc.dev_fraction > 0) {
@@ -121,7 +148,7 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
   if (options.resume) {
     const auto checkpoint = newest_checkpoint(run_dir);
     if (!checkpoint) throw data::InputError(run_dir + ": no checkpoint to resume from");
-    state = load_checkpoint(*checkpoint, *model, optimizer);
+    state = load_checkpoint(*checkpoint, *model, optimizer, knowledge.get());
     loader.restore(state.loader);
     std::cerr << "resuming " << *checkpoint << " at step " << state.step << "\n";
   }
@@ -137,26 +164,32 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     line["epoch"] = loader.state().epoch;
     if (state.interval_steps > 0) {
       const double seconds = seconds_since(interval_start);
-      line["loss"] = (state.interval_loss + state.interval_l2) / state.interval_steps;
-      line["loss_language"] = state.interval_loss / state.interval_steps;
-      line["loss_l2"] = state.interval_l2 / state.interval_steps;
+      const double n = static_cast<double>(state.interval_steps);
+      line["loss"] = (state.interval_loss + state.interval_knowledge + state.interval_agreement +
+                      state.interval_l2) / n;
+      line["loss_language"] = state.interval_loss / n;
+      line["loss_l2"] = state.interval_l2 / n;
+      if (knowledge) {
+        line["loss_knowledge"] = state.interval_knowledge / n;
+        line["loss_agreement"] = state.interval_agreement / n;
+      }
       line["bags_per_second"] = state.interval_bags / std::max(seconds, 1e-9);
     }
     line["lr_language"] = tc.lr_language;
+    if (knowledge) line["lr_knowledge"] = tc.lr_knowledge;
     line["seconds"] = seconds_since(call_start);
     log.write(line);
-    state.interval_loss = state.interval_l2 = 0;
+    state.interval_loss = state.interval_knowledge = state.interval_agreement = state.interval_l2 = 0;
     state.interval_steps = state.interval_bags = 0;
     interval_start = Clock::now();
   };
   auto checkpoint = [&] {
     state.loader = loader.state();
-    save_checkpoint(checkpoint_path(run_dir, state.step), state, *model, optimizer);
+    save_checkpoint(checkpoint_path(run_dir, state.step), state, *model, optimizer, knowledge.get());
     prune_checkpoints(run_dir, tc.keep_checkpoints);
   };
 
   std::int64_t steps_this_call = 0;
-  double recent_loss = 0;
   while (loader.state().epoch < tc.epochs) {
     if (options.max_steps > 0 && steps_this_call >= options.max_steps) {
       checkpoint();
@@ -169,35 +202,40 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     if (!batch) {  // an epoch ended
       nlohmann::json line{{"event", "epoch_end"}};
       if (!dev_chunks.empty()) {
-        const double ap = dev_average_precision(model, *store, dev_chunks, tc.eval_batch_size);
+        const double ap = dev_average_precision(scorer, *store, dev_chunks, tc.eval_batch_size);
         line["dev_average_precision"] = ap;
         if (ap > state.best_dev) {
           state.best_dev = ap;
           state.best_epoch = loader.state().epoch;
-          save_model((fs::path(run_dir) / "best.pt").string(), *model);
+          save_model((fs::path(run_dir) / "best.pt").string(), *model, knowledge.get());
         }
         line["best_epoch"] = state.best_epoch;
       }
       write_interval(line);
-      save_model((fs::path(run_dir) / "model.pt").string(), *model);
+      save_model((fs::path(run_dir) / "model.pt").string(), *model, knowledge.get());
       checkpoint();
       continue;
     }
     model->train();
-    const torch::Tensor loss_language =
-        torch::nn::functional::cross_entropy(model->forward(*batch), batch->labels);
+    const torch::Tensor knowledge_logits =
+        knowledge ? knowledge->logits(batch->heads, batch->tails) : torch::Tensor();
+    const LossTerms terms = variant_loss(variant, model->forward(*batch), knowledge_logits,
+                                         batch->labels);
     const torch::Tensor loss_l2 = tc.l2 * model->l2_penalty();
     optimizer.zero_grad();
-    (loss_language + loss_l2).backward();
+    (terms.total() + loss_l2).backward();
     optimizer.step();
+    if (knowledge) knowledge->step();
 
     ++state.step;
     ++steps_this_call;
-    recent_loss = loss_language.item<double>() + loss_l2.item<double>();
-    state.interval_loss += loss_language.item<double>();
+    state.interval_loss += terms.language.item<double>();
+    state.interval_knowledge += terms.knowledge.item<double>();
+    state.interval_agreement += terms.agreement.item<double>();
     state.interval_l2 += loss_l2.item<double>();
     ++state.interval_steps;
     state.interval_bags += batch->size();
+    const double recent_loss = terms.total().item<double>() + loss_l2.item<double>();
     std::ostringstream detail;
     detail << "epoch " << loader.state().epoch + 1 << "/" << tc.epochs << " loss " << std::fixed
            << std::setprecision(4) << recent_loss << " | "
@@ -223,6 +261,7 @@ TrainedRun load_trained_run(const std::string& run_dir) {
   run.store = std::make_shared<data::BagStore>(
       data::BagStore::open(prepared_file(run.config, run_dir, data::kBagStoreFile)));
   run.model = make_language_model(run.config, *run.store);
+  run.knowledge = make_knowledge_model(run.config, *run.store);
   for (const char* name : {"best.pt", "model.pt"}) {
     if (fs::exists(dir / name)) {
       run.weights = (dir / name).string();
@@ -233,7 +272,7 @@ TrainedRun load_trained_run(const std::string& run_dir) {
     throw data::InputError(run_dir + ": no trained model yet (model.pt is written at the end of "
                            "every epoch)");
   }
-  load_model(run.weights, *run.model);
+  load_model(run.weights, *run.model, run.knowledge.get());
   run.model->eval();
   return run;
 }
@@ -242,7 +281,7 @@ nlohmann::json evaluate_run(const std::string& run_dir) {
   TrainedRun run = load_trained_run(run_dir);
   torch::set_num_threads(run.config.train.threads);
   const auto start = Clock::now();
-  const TestScores scores = score_test_set(run.model, *run.store, run.config.train.eval_batch_size);
+  const TestScores scores = score_test_set(run.scorer(), *run.store, run.config.train.eval_batch_size);
   HeldOutReport report = held_out_report(scores, run.store->relations());
   report.summary["weights"] = fs::path(run.weights).filename().string();
   report.summary["seconds"] = seconds_since(start);

@@ -1,17 +1,21 @@
 #pragma once
-// `hrere train` for the language model alone (variant base): J_L + lambda * L2 with Adam at
-// lr1, epochs over the bag store, an optional dev split choosing the best epoch,
-// checkpoints with exact resume, metrics.jsonl and the held-out evaluation at the end.
+// `hrere train`: the language model with Adam at lr1 and, for the joint variants
+// (variants.h), the knowledge model started from a `hrere pretrain` export at lr2; epochs
+// over the bag store, an optional dev split choosing the best epoch, checkpoints with exact
+// resume, metrics.jsonl and the held-out evaluation at the end. One process for now.
 //
 // A run folder holds: config.yaml (resolved), metrics.jsonl, checkpoints/step-*.pt,
 // model.pt (last weights), best.pt (best dev epoch, with a dev split), eval/ (hrere eval).
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "data_pipeline/bag_store.h"
 #include "trainer/config.h"
+#include "trainer/evaluation.h"
+#include "trainer/knowledge_model.h"
 #include "trainer/language_model.h"
 
 namespace hrere::train {
@@ -34,6 +38,9 @@ TrainOutcome train_run(const Config& config, const std::string& run_dir,
 
 // The language model for a store's vocabulary, relations and L, with its word vectors.
 LanguageModel make_language_model(const Config& config, const data::BagStore& store);
+// The knowledge model of a joint variant, started from train.kbe_embeddings; null for base.
+std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
+                                                     const data::BagStore& store);
 
 // The run's config, its model with the weights eval uses (best.pt if a dev split chose one,
 // else model.pt) and its store.
@@ -41,7 +48,9 @@ struct TrainedRun {
   Config config;
   std::shared_ptr<data::BagStore> store;
   LanguageModel model{nullptr};
+  std::unique_ptr<KnowledgeModel> knowledge;  // joint variants only
   std::string weights;  // file the weights came from
+  Scorer scorer() { return {model, knowledge.get(), config.train.alpha}; }
 };
 TrainedRun load_trained_run(const std::string& run_dir);
 

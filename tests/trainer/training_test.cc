@@ -12,6 +12,7 @@
 #include "test_util.h"
 #include "trainer/checkpoint.h"
 #include "trainer/evaluation.h"
+#include "kbe_shard/embeddings_file.h"
 #include "trainer/predict.h"
 
 namespace hrere::train {
@@ -119,6 +120,65 @@ TEST_F(TrainingTest, ResumeGivesTheSameLossesAndWeightsAsAnUninterruptedRun) {
   EXPECT_TRUE(std::filesystem::exists(straight + "/best.pt"));
 }
 
+// A stand-in for a `hrere pretrain` export over the store's entities: random vectors of
+// dimension 8, and two KB relations of which one is also an RE relation.
+std::string write_export(const TempDir& dir, const data::BagStore& store) {
+  kbe::KbeEmbeddings e;
+  e.entities = store.entities();
+  e.relations = {store.relations().at(1), "/kb/only/relation"};
+  torch::manual_seed(3);
+  e.entity = torch::randn({static_cast<std::int64_t>(e.entities.size()), 8});
+  e.relation = torch::randn({2, 8});
+  const std::string path = dir.file("embeddings.h5");
+  kbe::write_kbe_embeddings(path, e);
+  return path;
+}
+
+TEST_F(TrainingTest, JointVariantsTrainResumeExactlyAndEvaluate) {
+  TempDir runs;
+  const data::BagStore store = data::BagStore::open(dir_->file("store/bags.h5"));
+  Config c = tiny_config();
+  c.train.variant = "full";
+  c.train.lr_knowledge = 1e-3;
+  c.train.kbe_embeddings = write_export(runs, store);
+  const std::string straight = runs.file("straight"), stopped = runs.file("stopped");
+  TrainRunOptions evaluate = quiet();
+  evaluate.evaluate = true;
+  const TrainOutcome full = train_run(c, straight, evaluate);
+  TrainRunOptions first = quiet();
+  first.max_steps = 6;
+  train_run(c, stopped, first);
+  TrainRunOptions again = evaluate;
+  again.resume = true;
+  const TrainOutcome resumed = train_run(c, stopped, again);
+
+  const auto expected = losses(straight), found = losses(stopped);
+  ASSERT_EQ(found.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(found[i], expected[i]) << "line " << i;
+  EXPECT_GT(expected.front()["loss_knowledge"].get<double>(), 0.0);
+  EXPECT_GT(expected.front()["loss_agreement"].get<double>(), 0.0);
+  // The evaluation mixes in the knowledge side, whose entity rows the run trained too: equal
+  // summaries mean equal knowledge models.
+  nlohmann::json a = full.evaluation, b = resumed.evaluation;
+  a.erase("seconds");
+  b.erase("seconds");
+  EXPECT_EQ(a, b);
+
+  // The knowledge side takes part in the scores: they are not the language model's alone.
+  TrainedRun run = load_trained_run(straight);
+  ASSERT_TRUE(run.knowledge);
+  const torch::Tensor joint = score_test_set(run.scorer(), *run.store, 64).sentence_probs;
+  const torch::Tensor text_only =
+      score_test_set(Scorer{run.model, nullptr, 1.0}, *run.store, 64).sentence_probs;
+  EXPECT_FALSE(torch::allclose(joint, text_only));
+  EXPECT_TRUE(torch::allclose(joint.sum(1), torch::ones({joint.size(0)}), 1e-5, 1e-5));
+
+  c.train.variant = "weston";
+  EXPECT_TRUE(train_run(c, runs.file("weston"), evaluate).completed);
+  c.train.kbe_embeddings = runs.write("foreign.h5", "not hdf5");
+  EXPECT_THROW(train_run(c, runs.file("foreign"), quiet()), data::InputError);
+}
+
 TEST_F(TrainingTest, AFreshRunRefusesAFolderWithCheckpointsAndResumeNeedsOne) {
   TempDir runs;
   Config c = tiny_config();
@@ -150,7 +210,7 @@ TEST_F(TrainingTest, EvaluationWritesTheReportAndPredictMatchesThePairProtocol) 
 
   // Requests for every test pair of the cut test file, each with all its sentences.
   TrainedRun run = load_trained_run(run_dir);
-  const TestScores scores = score_test_set(run.model, *run.store, 64);
+  const TestScores scores = score_test_set(run.scorer(), *run.store, 64);
   const data::TestPairs pairs = run.store->read_test_pairs();
   const auto entities = run.store->entities();
   std::map<std::pair<std::string, std::string>, nlohmann::json> requests;

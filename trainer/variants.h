@@ -1,0 +1,43 @@
+#pragma once
+// The HRERE variants (DESIGN.md section 2) as losses and as the inference rule.
+//
+//   base    J_L                     language model alone
+//   naive   J_L + J_G               both sides on the RE labels, no coupling
+//   full    J_L + J_G + J_D         J_D = CE(p_L, r*), r* = argmax_r p_G (paper eq. 3)
+//   weston  J_L + J_G, entity rows frozen: the KB side keeps its pretrained entities and only
+//           fits the RE relation vectors; the two meet only at inference
+//
+// Inference (all but base): p = alpha * p_L + (1 - alpha) * p_G (paper eq. 5).
+//
+// The reference implementation feeds probabilities where J_D expects logits and combines
+// logits instead of probabilities; we follow the paper's equations.
+#include <torch/torch.h>
+
+#include <string>
+
+namespace hrere::train {
+
+enum class Variant { kBase, kNaive, kFull, kWeston };
+
+// "base" | "naive" | "full" | "weston"; anything else is a data::InputError.
+Variant parse_variant(const std::string& name);
+inline bool uses_knowledge(Variant v) { return v != Variant::kBase; }
+
+struct LossTerms {
+  torch::Tensor language;   // J_L
+  torch::Tensor knowledge;  // J_G (zero for base)
+  torch::Tensor agreement;  // J_D (zero unless full)
+  torch::Tensor total() const { return language + knowledge + agreement; }
+};
+
+// Batch-mean losses of `variant` from language logits [B, R], knowledge logits [B, R]
+// (undefined for base) and labels [B].
+LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
+                       const torch::Tensor& knowledge_logits, const torch::Tensor& labels);
+
+// alpha * softmax(language_logits) + (1 - alpha) * softmax(knowledge_logits); softmax of
+// language_logits alone when knowledge_logits is undefined.
+torch::Tensor combined_probabilities(const torch::Tensor& language_logits,
+                                     const torch::Tensor& knowledge_logits, double alpha);
+
+}  // namespace hrere::train
