@@ -159,10 +159,11 @@ int run_train(TrainArgs args) {
   return kExitOk;
 }
 
-int run_eval(const std::string& run_dir) {
-  const nlohmann::json summary = evaluate_run(run_dir);
-  std::cout << format_evaluation(summary) << "report: "
-            << (std::filesystem::path(run_dir) / "eval" / "summary.json").string() << "\n";
+int run_eval(const std::string& run_dir, const std::string& pairs_file) {
+  const nlohmann::json summary = evaluate_run(run_dir, pairs_file);
+  std::filesystem::path report = std::filesystem::path(run_dir) / "eval";
+  if (!pairs_file.empty()) report /= std::filesystem::path(pairs_file).stem();
+  std::cout << format_evaluation(summary) << "report: " << (report / "summary.json").string() << "\n";
   return kExitOk;
 }
 
@@ -278,10 +279,14 @@ int run_cli(int argc, char** argv) {
   eval_kbe->add_option("--run", eval_kbe_run, "pretraining run folder")->required();
   eval_kbe->add_option("--split", eval_kbe_split, "valid or test")->capture_default_str();
 
-  std::string eval_run;
+  std::string eval_run, eval_pairs;
   CLI::App* eval = app.add_subcommand(
       "eval", "held-out evaluation of a run: P@N%, PR curves, PR-AUC -> RUN/eval/");
   eval->add_option("--run", eval_run, "run folder")->required();
+  eval->add_option("--pairs", eval_pairs,
+                   "only the entity pairs listed in this file (head<TAB>tail lines), "
+                   "reported in RUN/eval/<file stem>/")
+      ->check(CLI::ExistingFile);
 
   PredictOptions predict_options;
   CLI::App* predict_command = app.add_subcommand(
@@ -313,7 +318,7 @@ int run_cli(int argc, char** argv) {
     if (synth->parsed()) return run_synth(synth_preset, synth_seed, synth_out);
     if (inspect->parsed()) return run_inspect(inspect_path, inspect_json);
     if (train->parsed()) return run_train(train_args);
-    if (eval->parsed()) return run_eval(eval_run);
+    if (eval->parsed()) return run_eval(eval_run, eval_pairs);
     if (pretrain->parsed()) return run_pretrain(pretrain_args, pretrain_out, pretrain_resume);
     if (eval_kbe->parsed()) return run_eval_kbe(eval_kbe_run, eval_kbe_split);
     if (predict_command->parsed()) return run_predict(predict_options);

@@ -4,9 +4,13 @@
 #include <cstdlib>
 #include <iostream>
 #include <filesystem>
+#include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "data_pipeline/atomic_output.h"
+#include "data_pipeline/input_error.h"
+#include "data_pipeline/text_file.h"
 #include "trainer/variants.h"
 
 namespace hrere::train {
@@ -131,6 +135,7 @@ TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
   });
   TestScores scores;
   scores.sentence_labels = torch::cat(labels);
+  scores.sentence_entities = torch::stack({torch::cat(heads), torch::cat(tails)}, 1);
   const BagSlots single{torch::arange(num_sentences, torch::kInt64).unsqueeze(1),
                         torch::ones({num_sentences, 1}, torch::kBool)};
   scores.sentence_probs =
@@ -148,7 +153,50 @@ TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
   });
   scores.pair_probs = pair_probs.empty() ? torch::zeros({0, R}) : torch::cat(pair_probs);
   scores.pair_labels = torch::tensor(pairs.labels, torch::kUInt8).view({pairs.size(), R});
+  scores.pair_entities = torch::stack({pair_heads, pair_tails}, 1);
   return scores;
+}
+
+TestScores restrict_to_pairs(const TestScores& scores, const std::vector<std::string>& entities,
+                             const std::string& path) {
+  std::unordered_map<std::string, std::int64_t> ids;
+  for (std::size_t i = 0; i < entities.size(); ++i) ids.emplace(entities[i], i);
+  std::set<std::pair<std::int64_t, std::int64_t>> wanted;
+  data::LineReader reader(path);
+  std::string line;
+  while (reader.next(line)) {
+    const auto fields = data::split_fields(line, '\t');
+    if (fields.size() < 2) {
+      throw data::InputError(path + ":" + std::to_string(reader.line_number()) +
+                             ": expected head<TAB>tail");
+    }
+    std::int64_t pair[2];
+    for (int k = 0; k < 2; ++k) {
+      const auto it = ids.find(data::normalize_entity_id(fields[k]));
+      if (it == ids.end()) {
+        throw data::InputError(path + ":" + std::to_string(reader.line_number()) +
+                               ": unknown entity '" + std::string(fields[k]) + "'");
+      }
+      pair[k] = it->second;
+    }
+    wanted.emplace(pair[0], pair[1]);
+  }
+  auto rows_of = [&wanted](const torch::Tensor& entity_pairs) {
+    std::vector<std::int64_t> rows;
+    const auto e = entity_pairs.accessor<std::int64_t, 2>();
+    for (std::int64_t i = 0; i < e.size(0); ++i) {
+      if (wanted.count({e[i][0], e[i][1]})) rows.push_back(i);
+    }
+    return torch::tensor(rows, torch::kInt64);
+  };
+  const torch::Tensor sentences = rows_of(scores.sentence_entities);
+  const torch::Tensor pairs = rows_of(scores.pair_entities);
+  return {scores.sentence_probs.index_select(0, sentences),
+          scores.sentence_labels.index_select(0, sentences),
+          scores.sentence_entities.index_select(0, sentences),
+          scores.pair_probs.index_select(0, pairs),
+          scores.pair_labels.index_select(0, pairs),
+          scores.pair_entities.index_select(0, pairs)};
 }
 
 std::pair<torch::Tensor, torch::Tensor> score_bags(const Scorer& scorer,

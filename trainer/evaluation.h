@@ -27,11 +27,19 @@ BagSlots contiguous_bags(const std::vector<std::int64_t>& offsets, std::int64_t 
                          std::int64_t num_bags);
 
 struct TestScores {
-  torch::Tensor sentence_probs;   // float [Ns, R]
-  torch::Tensor sentence_labels;  // int64 [Ns]
-  torch::Tensor pair_probs;       // float [P, R]
-  torch::Tensor pair_labels;      // uint8 [P, R], multi-hot
+  torch::Tensor sentence_probs;     // float [Ns, R]
+  torch::Tensor sentence_labels;    // int64 [Ns]
+  torch::Tensor sentence_entities;  // int64 [Ns, 2]: head, tail
+  torch::Tensor pair_probs;         // float [P, R]
+  torch::Tensor pair_labels;        // uint8 [P, R], multi-hot
+  torch::Tensor pair_entities;      // int64 [P, 2]
 };
+
+// The scores of the test sentences and pairs whose (head, tail) is listed in `path`: lines
+// "head<TAB>tail[<TAB>anything]" of entity ids as the corpus spells them (e.g. the
+// uninformative pairs `hrere synth` writes). Unknown ids are an InputError naming the line.
+TestScores restrict_to_pairs(const TestScores& scores, const std::vector<std::string>& entities,
+                             const std::string& path);
 
 // The relation probabilities of a trained run: p(r | S) of the language model, combined with
 // p(r | h, t) of the knowledge model when there is one (variants/combined_probabilities).

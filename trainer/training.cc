@@ -277,16 +277,22 @@ TrainedRun load_trained_run(const std::string& run_dir) {
   return run;
 }
 
-nlohmann::json evaluate_run(const std::string& run_dir) {
+nlohmann::json evaluate_run(const std::string& run_dir, const std::string& pairs_file) {
   TrainedRun run = load_trained_run(run_dir);
   torch::set_num_threads(run.config.train.threads);
   const auto start = Clock::now();
-  const TestScores scores = score_test_set(run.scorer(), *run.store, run.config.train.eval_batch_size);
+  TestScores scores = score_test_set(run.scorer(), *run.store, run.config.train.eval_batch_size);
+  fs::path out = fs::path(run_dir) / "eval";
+  if (!pairs_file.empty()) {
+    scores = restrict_to_pairs(scores, run.store->entities(), pairs_file);
+    out /= fs::path(pairs_file).stem();
+  }
   HeldOutReport report = held_out_report(scores, run.store->relations());
   report.summary["weights"] = fs::path(run.weights).filename().string();
   report.summary["seconds"] = seconds_since(start);
-  write_held_out_report((fs::path(run_dir) / "eval").string(), report);
-  plot_pr_curve(run_dir);
+  if (!pairs_file.empty()) report.summary["pairs_file"] = pairs_file;
+  write_held_out_report(out.string(), report);
+  if (pairs_file.empty()) plot_pr_curve(run_dir);
   return report.summary;
 }
 

@@ -55,6 +55,8 @@ struct TrainedRun {
 TrainedRun load_trained_run(const std::string& run_dir);
 
 // Scores the held-out test set with the run's model and writes RUN/eval; returns the summary.
-nlohmann::json evaluate_run(const std::string& run_dir);
+// With `pairs_file` (see restrict_to_pairs) only the listed entity pairs count, and the
+// report goes to RUN/eval/<file name without extension>/.
+nlohmann::json evaluate_run(const std::string& run_dir, const std::string& pairs_file = "");
 
 }  // namespace hrere::train
