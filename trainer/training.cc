@@ -92,6 +92,10 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   o.lr = tc.lr_knowledge;
   o.train_entities = variant != Variant::kWeston;
   o.seed = static_cast<std::uint64_t>(tc.seed);
+  if (!pretrained.entity_tanh) {
+    std::cerr << "note: " << tc.kbe_embeddings << " was pretrained without tanh on the entity "
+              << "vectors, which the joint model applies (pretrain with kbe.entity_tanh=true)\n";
+  }
   auto model = std::make_unique<KnowledgeModel>(comm::world(), o);
   const auto matched = model->load_pretrained(pretrained, entities, relations);
   std::cerr << "knowledge model: " << o.num_entities << " entities of dimension " << o.dim << ", "
