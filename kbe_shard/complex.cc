@@ -96,22 +96,27 @@ torch::Tensor regularization(Regularizer regularizer, const std::vector<torch::T
 }
 
 torch::Tensor sample_negatives(const torch::Tensor& triples, const std::vector<std::uint64_t>& keys,
-                               int negatives, std::int64_t num_entities) {
+                               int negatives, std::int64_t num_entities,
+                               const torch::Tensor& candidates) {
   const std::int64_t n = triples.size(0);
   torch::Tensor out = triples.to(torch::kInt64).unsqueeze(1).repeat({1, negatives, 1}).contiguous();
+  const torch::Tensor pool = candidates.defined() ? candidates.to(torch::kInt64).contiguous()
+                                                  : torch::Tensor();
+  const std::int64_t* ids = pool.defined() ? pool.data_ptr<std::int64_t>() : nullptr;
+  const std::uint64_t choices = static_cast<std::uint64_t>(ids ? pool.numel() : num_entities);
   auto rows = out.accessor<std::int64_t, 3>();
   for (std::int64_t i = 0; i < n; ++i) {
     for (int j = 0; j < negatives; ++j) {
       const std::uint64_t bits = mix(keys[i], static_cast<std::uint64_t>(j));
-      rows[i][j][(bits & 1) ? 0 : 2] =
-          static_cast<std::int64_t>((bits >> 1) % static_cast<std::uint64_t>(num_entities));
+      const std::int64_t choice = static_cast<std::int64_t>((bits >> 1) % choices);
+      rows[i][j][(bits & 1) ? 0 : 2] = ids ? ids[choice] : choice;
     }
   }
   return out;
 }
 
 std::int64_t candidate_chunk_rows(std::int64_t queries) {
-  return std::max<std::int64_t>(1, (std::int64_t{1} << 24) / std::max<std::int64_t>(1, queries));
+  return std::max<std::int64_t>(1, (std::int64_t{1} << 26) / std::max<std::int64_t>(1, queries));
 }
 
 ShardedComplEx::ShardedComplEx(comm::Communicator& comm, const ComplExOptions& options)
@@ -133,18 +138,22 @@ torch::Tensor ShardedComplEx::activate(const torch::Tensor& entity_rows) const {
   return options_.entity_tanh ? entity_rows.tanh() : entity_rows;
 }
 
+// With one rank the collectives are identities: skip the copies into and out of MPI.
 torch::Tensor ShardedComplEx::all_gather(const torch::Tensor& tensor) {
+  if (comm_.size() == 1) return tensor.unsqueeze(0);
   Stopwatch watch(comm_seconds_);
   return comm_.all_gather(tensor);
 }
 
 void ShardedComplEx::all_reduce(torch::Tensor& tensor, comm::ReduceOp op) {
+  if (comm_.size() == 1) return;
   Stopwatch watch(comm_seconds_);
   comm_.all_reduce(tensor, op);
 }
 
 torch::Tensor ShardedComplEx::all_to_all(const torch::Tensor& send,
                                          const std::vector<std::int64_t>& counts) {
+  if (comm_.size() == 1) return send;
   Stopwatch watch(comm_seconds_);
   return comm_.all_to_all(send, counts);
 }
@@ -187,19 +196,26 @@ double ShardedComplEx::one_vs_all_backward(const torch::Tensor& triples,
       (torch::arange(width).unsqueeze(0) < all_counts.unsqueeze(1)).reshape(-1).to(torch::kFloat) /
       global_queries;
 
-  // Pass 1: per-query max and sum of exp over this shard, in chunks, then over all ranks.
-  const std::int64_t local_rows = entities_.shard().ownership().local_rows();
-  const std::int64_t chunk = candidate_chunk_rows(queries.size(0));
+  // Pass 1: per-query max and sum of exp over this shard's candidates, in chunks, then over
+  // all ranks. A single chunk keeps exp(score - max) in the buffer for pass 2.
+  const std::int64_t num_queries = queries.size(0);
+  const std::int64_t local = local_candidates();
+  const std::int64_t chunk = candidate_chunk_rows(num_queries);
+  const bool one_chunk = local <= chunk;
   torch::NoGradGuard no_grad;
-  torch::Tensor max = torch::full({queries.size(0)}, -std::numeric_limits<float>::infinity());
-  torch::Tensor sum = torch::zeros({queries.size(0)});
-  for (std::int64_t begin = 0; begin < local_rows; begin += chunk) {
-    const std::int64_t rows_here = std::min(chunk, local_rows - begin);
-    const torch::Tensor scores = queries.mm(candidates(begin, rows_here).t());
-    const torch::Tensor chunk_max = std::get<0>(scores.max(1));
+  torch::Tensor max = torch::full({num_queries}, -std::numeric_limits<float>::infinity());
+  torch::Tensor sum = torch::zeros({num_queries});
+  torch::Tensor kept_vectors;
+  for (std::int64_t begin = 0; begin < local; begin += chunk) {
+    const std::int64_t rows_here = std::min(chunk, local - begin);
+    const torch::Tensor vectors = candidates(begin, rows_here);
+    if (one_chunk) kept_vectors = vectors;
+    torch::Tensor scores = score_buffer(num_queries, rows_here);
+    torch::mm_out(scores, queries, vectors.t());
+    const torch::Tensor chunk_max = scores.amax(1);
     const torch::Tensor new_max = torch::maximum(max, chunk_max);
-    sum = sum * (max - new_max).exp() +
-          (scores - chunk_max.unsqueeze(1)).exp().sum(1) * (chunk_max - new_max).exp();
+    scores.sub_(chunk_max.unsqueeze(1)).exp_();
+    sum = sum * (max - new_max).exp() + scores.sum(1) * (chunk_max - new_max).exp();
     max = new_max;
   }
   torch::Tensor global_max = max.clone();
@@ -211,15 +227,20 @@ double ShardedComplEx::one_vs_all_backward(const torch::Tensor& triples,
   // Pass 2: d loss / d score = softmax / (global queries) for every candidate; the shard's
   // rows get their gradient here, the queries' gradient is summed over ranks below.
   torch::Tensor query_grad = torch::zeros_like(queries);
-  for (std::int64_t begin = 0; begin < local_rows; begin += chunk) {
-    const std::int64_t rows_here = std::min(chunk, local_rows - begin);
-    const torch::Tensor vectors = candidates(begin, rows_here);
-    const torch::Tensor probability =
-        (queries.mm(vectors.t()) - log_sum_exp.unsqueeze(1)).exp_().mul_(weight.unsqueeze(1));
+  for (std::int64_t begin = 0; begin < local; begin += chunk) {
+    const std::int64_t rows_here = std::min(chunk, local - begin);
+    const torch::Tensor vectors = one_chunk ? kept_vectors : candidates(begin, rows_here);
+    torch::Tensor probability = score_buffer(num_queries, rows_here);
+    if (one_chunk) {
+      probability.mul_(((max - log_sum_exp).exp() * weight).unsqueeze(1));
+    } else {
+      torch::mm_out(probability, queries, vectors.t());
+      probability.sub_(log_sum_exp.unsqueeze(1)).exp_().mul_(weight.unsqueeze(1));
+    }
     query_grad.addmm_(probability, vectors);
     torch::Tensor vector_grad = probability.t().mm(queries);
     if (options_.entity_tanh) vector_grad.mul_(1 - vectors.square());
-    entities_.add_local_gradient(begin, vector_grad);
+    add_candidate_gradient(begin, vector_grad);
   }
   // Rank q's queries come back to q from every rank (rows [q * width, (q + 1) * width)).
   const std::vector<std::int64_t> widths(size, width);
@@ -271,7 +292,7 @@ void ShardedComplEx::step() {
   torch::Tensor grad =
       relations_.grad().defined() ? relations_.grad() : torch::zeros_like(relations_);
   all_reduce(grad, comm::ReduceOp::Sum);
-  relation_optimizer_.update(relations_, torch::arange(relations_.size(0)), grad);
+  relation_optimizer_.update_all(relations_, grad);
   relations_.mutable_grad() = torch::Tensor();
   entities_.step();
 }
@@ -292,8 +313,50 @@ torch::Tensor ShardedComplEx::head_queries(const torch::Tensor& relations,
   return complex_product(complex_conj(relations_.index_select(0, relations)), object);
 }
 
+void ShardedComplEx::set_candidates(const torch::Tensor& global_ids) {
+  const RowOwnership& ownership = entities_.shard().ownership();
+  const torch::Tensor ids = global_ids.to(torch::kInt64).reshape({-1});
+  if (ids.numel() > 0 && (ids.min().item<std::int64_t>() < 0 ||
+                          ids.max().item<std::int64_t>() >= options_.num_entities)) {
+    throw std::invalid_argument("ShardedComplEx::set_candidates: entity id out of range");
+  }
+  const torch::Tensor mine = ids.index_select(0, ids.remainder(ownership.size).eq(ownership.rank)
+                                                     .nonzero().squeeze(1));
+  candidate_rows_ = std::get<0>(mine.div(ownership.size, "floor").sort());
+  candidate_position_ = torch::full({ownership.local_rows()}, -1, torch::kInt64);
+  candidate_position_.index_copy_(0, candidate_rows_,
+                                  torch::arange(candidate_rows_.numel(), torch::kInt64));
+}
+
+std::int64_t ShardedComplEx::local_candidates() const {
+  return candidate_rows_.defined() ? candidate_rows_.numel()
+                                   : entities_.shard().ownership().local_rows();
+}
+
+torch::Tensor ShardedComplEx::candidate_positions(const torch::Tensor& local_rows) const {
+  if (!candidate_position_.defined()) return local_rows;
+  return candidate_position_.index_select(0, local_rows.reshape({-1})).reshape(local_rows.sizes());
+}
+
 torch::Tensor ShardedComplEx::candidates(std::int64_t begin, std::int64_t count) const {
-  return activate(entities_.shard().table().narrow(0, begin, count));
+  const torch::Tensor& table = entities_.shard().table();
+  return activate(candidate_rows_.defined()
+                      ? table.index_select(0, candidate_rows_.narrow(0, begin, count))
+                      : table.narrow(0, begin, count));
+}
+
+void ShardedComplEx::add_candidate_gradient(std::int64_t begin, const torch::Tensor& grad) {
+  if (candidate_rows_.defined()) {
+    entities_.add_local_gradient(candidate_rows_.narrow(0, begin, grad.size(0)), grad);
+  } else {
+    entities_.add_local_gradient(begin, grad);
+  }
+}
+
+torch::Tensor ShardedComplEx::score_buffer(std::int64_t queries, std::int64_t columns) {
+  const std::int64_t size = queries * columns;
+  if (!scores_.defined() || scores_.numel() < size) scores_ = torch::empty({size});
+  return scores_.narrow(0, 0, size).view({queries, columns});
 }
 
 void ShardedComplEx::assign(const torch::Tensor& entities, const torch::Tensor& relations) {

@@ -40,9 +40,12 @@ torch::Tensor regularization(Regularizer regularizer, const std::vector<torch::T
 // Negative samples: for triple i and sample j, a copy of triples[i] whose head (odd hash) or
 // tail (even hash) is replaced by a uniform entity, all drawn from mix(keys[i], j). Keys are
 // per-example counters (pretraining uses (seed, epoch, position in the epoch)), so the samples
-// do not depend on how the batch is split over ranks. Returns int64 [n, negatives, 3].
+// do not depend on how the batch is split over ranks. The replacement is uniform over
+// [0, num_entities), or over `candidates` (int64 [K] entity ids) when given. Returns int64
+// [n, negatives, 3].
 torch::Tensor sample_negatives(const torch::Tensor& triples, const std::vector<std::uint64_t>& keys,
-                               int negatives, std::int64_t num_entities);
+                               int negatives, std::int64_t num_entities,
+                               const torch::Tensor& candidates = {});
 
 struct ComplExOptions {
   std::int64_t num_entities = 0;
@@ -74,7 +77,7 @@ class ShardedComplEx {
   // the whole global batch (the same on every rank).
   //
   // 1-vs-all: every triple gives the queries (h, r) -> t and (t, r + R) -> h; the loss is the
-  // mean over the global batch's queries of the cross-entropy of softmax over ALL entities,
+  // mean over the global batch's queries of the cross-entropy of softmax over the candidates,
   // plus weight * regularization({subject, relation, object}) / queries. Each rank scores all
   // the batch's queries (gathered) against its shard; the log-sum-exp is combined exactly over
   // ranks (max, then sum of exp); the candidate gradient stays on the shard and the query
@@ -91,12 +94,27 @@ class ShardedComplEx {
   // rows that received gradients.
   void step();
 
+  // The entities that 1-vs-all training and link prediction rank (the softmax's support and
+  // the candidates of a query): every entity unless set. A KB store can name entities that
+  // occur in no KB triple (relation-extraction entities); pretraining sets the candidates to
+  // the entities of the KB's triples, as the standard benchmarks rank against the KB's
+  // entities only. Non-candidates get no 1-vs-all gradient. `global_ids`: distinct int64.
+  void set_candidates(const torch::Tensor& global_ids);
+  // This rank's candidates, in local row order; positions index them.
+  std::int64_t local_candidates() const;
+  // Positions of local rows (int64 tensor of any shape) among this rank's candidates; -1 for
+  // rows that are not candidates.
+  torch::Tensor candidate_positions(const torch::Tensor& local_rows) const;
+
   // Collective (they look up entity rows). Query vectors q [n, D] with score(candidate c) =
   // q . candidates(c): tail queries (h, r, ?) and head queries (?, r, t).
   torch::Tensor tail_queries(const torch::Tensor& heads, const torch::Tensor& relations);
   torch::Tensor head_queries(const torch::Tensor& relations, const torch::Tensor& tails);
-  // This rank's candidate vectors (tanh applied if set): local rows [begin, begin + count).
+  // This rank's candidate vectors (tanh applied if set) at positions [begin, begin + count).
   torch::Tensor candidates(std::int64_t begin, std::int64_t count) const;
+  // A [queries, columns] scratch matrix for candidate scores, reused between calls so the
+  // largest tensor of a step is not allocated (and page-faulted) anew every time.
+  torch::Tensor score_buffer(std::int64_t queries, std::int64_t columns);
 
   // Replaces all parameters: full [N, D] entity and [R or 2R, D] relation tables.
   void assign(const torch::Tensor& entities, const torch::Tensor& relations);
@@ -106,6 +124,8 @@ class ShardedComplEx {
 
  private:
   torch::Tensor activate(const torch::Tensor& entity_rows) const;
+  // Adds the gradient of the candidates at positions [begin, begin + grad.size(0)).
+  void add_candidate_gradient(std::int64_t begin, const torch::Tensor& grad);
   // Timed collectives.
   torch::Tensor all_gather(const torch::Tensor& tensor);
   void all_reduce(torch::Tensor& tensor, comm::ReduceOp op);
@@ -116,11 +136,17 @@ class ShardedComplEx {
   ShardedEmbedding entities_;
   torch::Tensor relations_;
   RowOptimizer relation_optimizer_;
+  // Local rows of the candidates and each local row's position among them (-1: none); both
+  // undefined while every entity is a candidate.
+  torch::Tensor candidate_rows_;
+  torch::Tensor candidate_position_;
+  torch::Tensor scores_;
   double comm_seconds_ = 0;
 };
 
-// Local candidate rows per chunk when scoring `queries` queries, so that a chunk of scores
-// stays around 64 MiB.
+// Candidates per chunk when scoring `queries` queries, so that a chunk of scores stays within
+// 256 MiB. A shard that fits in one chunk is scored once per step (1-vs-all) or per
+// evaluation batch; larger shards are scored twice, chunk by chunk.
 std::int64_t candidate_chunk_rows(std::int64_t queries);
 
 }  // namespace hrere::kbe

@@ -51,10 +51,13 @@ FilteredRanks filtered_ranks(ShardedComplEx& model, const std::vector<std::int32
   comm::Communicator& comm = model.comm();
   const int size = comm.size();
   const int rank = comm.rank();
-  const std::int64_t local_rows = model.entities().shard().ownership().local_rows();
+  const auto sum_over_ranks = [&](torch::Tensor& tensor) {
+    if (size > 1) comm.all_reduce(tensor);
+  };
+  const std::int64_t local = model.local_candidates();
   const std::int64_t m = static_cast<std::int64_t>(triples.size() / 3);
-  const torch::Tensor all =
-      torch::tensor(triples, torch::kInt64).reshape({m, 3});
+  const torch::Tensor all = torch::tensor(triples, torch::kInt64).reshape({m, 3});
+  const auto triple = all.accessor<std::int64_t, 2>();
   std::vector<torch::Tensor> head_ranks;
   std::vector<torch::Tensor> tail_ranks;
   for (std::int64_t start = 0; start < m; start += batch) {
@@ -66,18 +69,19 @@ FilteredRanks filtered_ranks(ShardedComplEx& model, const std::vector<std::int32
     // Queries 0..b-1 ask for tails, b..2b-1 for heads.
     const torch::Tensor queries =
         torch::cat({model.tail_queries(heads, relations), model.head_queries(relations, tails)});
+    const std::int64_t num_queries = queries.size(0);
     const torch::Tensor answers = torch::cat({tails, heads});
 
     // This rank's candidates to leave out: (query, local row) for the answer and for every
     // other known answer it owns.
     std::vector<std::int64_t> skip_query;
     std::vector<std::int64_t> skip_row;
-    for (std::int64_t i = 0; i < b; ++i) {
-      const std::int64_t* row = part[i].data_ptr<std::int64_t>();
-      for (std::int64_t q : {i, b + i}) {
-        const std::int64_t answer = q < b ? row[2] : row[0];
-        const std::vector<std::int32_t>& known =
-            q < b ? filter.tails(row[0], row[1]) : filter.heads(row[1], row[2]);
+    for (std::int64_t i = start; i < start + b; ++i) {
+      const std::int64_t h = triple[i][0], r = triple[i][1], t = triple[i][2];
+      for (const bool tail_query : {true, false}) {
+        const std::int64_t q = tail_query ? i - start : b + i - start;
+        const std::int64_t answer = tail_query ? t : h;
+        const std::vector<std::int32_t>& known = tail_query ? filter.tails(h, r) : filter.heads(r, t);
         if (answer % size == rank) {
           skip_query.push_back(q);
           skip_row.push_back(answer / size);
@@ -90,45 +94,57 @@ FilteredRanks filtered_ranks(ShardedComplEx& model, const std::vector<std::int32
         }
       }
     }
-    const torch::Tensor skip_queries = torch::tensor(skip_query, torch::kInt64);
-    const torch::Tensor skip_rows = torch::tensor(skip_row, torch::kInt64);
+    // As candidate positions; known answers that are not candidates are not ranked anyway.
+    const torch::Tensor skip_positions =
+        model.candidate_positions(torch::tensor(skip_row, torch::kInt64));
+    const torch::Tensor candidate_skip = skip_positions.ge(0).nonzero().squeeze(1);
+    const torch::Tensor skip_queries =
+        torch::tensor(skip_query, torch::kInt64).index_select(0, candidate_skip);
+    const torch::Tensor skips = skip_positions.index_select(0, candidate_skip);
     const torch::Tensor answer_owned = answers.remainder(size).eq(rank);
-    const torch::Tensor answer_row = answers.div(size, "floor");
+    const torch::Tensor answer_position =
+        model.candidate_positions(answers.div(size, "floor").masked_fill(answer_owned.logical_not(), 0));
+    if (answer_position.masked_select(answer_owned).lt(0).any().item<bool>()) {
+      throw std::invalid_argument("filtered_ranks: an answer is not a candidate entity");
+    }
 
     // The answer's score comes from the same product as every other score (its owner's
-    // chunk), so equal vectors give exactly equal scores.
-    const std::int64_t chunk = candidate_chunk_rows(queries.size(0));
-    const auto for_each_chunk = [&](auto&& visit) {
-      for (std::int64_t begin = 0; begin < local_rows; begin += chunk) {
-        const std::int64_t rows = std::min(chunk, local_rows - begin);
-        visit(begin, rows, queries.mm(model.candidates(begin, rows).t()));
+    // chunk), so equal vectors give exactly equal scores. A shard that fits in one chunk is
+    // scored once for both passes.
+    const std::int64_t chunk = candidate_chunk_rows(num_queries);
+    const auto for_each_chunk = [&](bool scored, auto&& visit) {
+      for (std::int64_t begin = 0; begin < local; begin += chunk) {
+        const std::int64_t rows = std::min(chunk, local - begin);
+        torch::Tensor scores = model.score_buffer(num_queries, rows);
+        if (!scored || local > chunk) torch::mm_out(scores, queries, model.candidates(begin, rows).t());
+        visit(begin, rows, scores);
       }
     };
-    torch::Tensor answer_score = torch::zeros({queries.size(0)});
-    for_each_chunk([&](std::int64_t begin, std::int64_t rows, const torch::Tensor& scores) {
-      const torch::Tensor here = (answer_owned & answer_row.ge(begin) & answer_row.lt(begin + rows))
-                                     .nonzero()
-                                     .squeeze(1);
-      answer_score.index_put_({here}, scores.index({here, answer_row.index_select(0, here) - begin}));
+    torch::Tensor answer_score = torch::zeros({num_queries});
+    for_each_chunk(false, [&](std::int64_t begin, std::int64_t rows, const torch::Tensor& scores) {
+      const torch::Tensor here =
+          (answer_owned & answer_position.ge(begin) & answer_position.lt(begin + rows))
+              .nonzero()
+              .squeeze(1);
+      answer_score.index_put_({here}, scores.index({here, answer_position.index_select(0, here) - begin}));
     });
-    comm.all_reduce(answer_score);  // one rank holds each answer, the others add 0
+    sum_over_ranks(answer_score);  // one rank holds each answer, the others add 0
 
-    torch::Tensor greater = torch::zeros({queries.size(0)}, torch::kInt64);
-    torch::Tensor equal = torch::zeros({queries.size(0)}, torch::kInt64);
-    for_each_chunk([&](std::int64_t begin, std::int64_t rows, const torch::Tensor& scores) {
+    torch::Tensor greater = torch::zeros({num_queries}, torch::kInt64);
+    torch::Tensor equal = torch::zeros({num_queries}, torch::kInt64);
+    for_each_chunk(true, [&](std::int64_t begin, std::int64_t rows, const torch::Tensor& scores) {
       const torch::Tensor target = answer_score.unsqueeze(1);
       greater.add_(scores.gt(target).sum(1));
       equal.add_(scores.eq(target).sum(1));
-      const torch::Tensor here =
-          (skip_rows.ge(begin) & skip_rows.lt(begin + rows)).nonzero().squeeze(1);
+      const torch::Tensor here = (skips.ge(begin) & skips.lt(begin + rows)).nonzero().squeeze(1);
       const torch::Tensor query = skip_queries.index_select(0, here);
-      const torch::Tensor skipped = scores.index({query, skip_rows.index_select(0, here) - begin});
+      const torch::Tensor skipped = scores.index({query, skips.index_select(0, here) - begin});
       const torch::Tensor against = answer_score.index_select(0, query);
       greater.index_add_(0, query, -skipped.gt(against).to(torch::kInt64));
       equal.index_add_(0, query, -skipped.eq(against).to(torch::kInt64));
     });
-    comm.all_reduce(greater);
-    comm.all_reduce(equal);
+    sum_over_ranks(greater);
+    sum_over_ranks(equal);
     const torch::Tensor rank_of = 1 + greater.to(torch::kDouble) + equal.to(torch::kDouble) / 2;
     tail_ranks.push_back(rank_of.narrow(0, 0, b));
     head_ranks.push_back(rank_of.narrow(0, b, b));

@@ -1,10 +1,13 @@
 #pragma once
 // Filtered link prediction (Bordes et al. 2013) over the sharded ComplEx model.
 //
-// For every evaluation triple (h, r, t) two queries are ranked against EVERY entity: the tail
-// query (h, r, ?) with answer t and the head query (?, r, t) with answer h. Candidates that
-// form a known true triple (train, valid or test; the filter index) other than the answer are
-// left out. With s* the answer's score and the rest of the candidates c:
+// For every evaluation triple (h, r, t) two queries are ranked against every candidate entity
+// of the model (ShardedComplEx::set_candidates; pretraining and eval-kbe use the entities
+// that occur in any split of the KB store, as standard FB15k-237 evaluation ranks against the
+// KB's 14,541 entities, not against relation-extraction entities without KB triples): the
+// tail query (h, r, ?) with answer t and the head query (?, r, t) with answer h. Answers must
+// be candidates. Candidates that form a known true triple (train, valid or test; the filter
+// index) other than the answer are left out. With s* the answer's score and the rest of the candidates c:
 //   rank = 1 + #{c : s_c > s*} + #{c : s_c == s*} / 2
 // i.e. ties count as the mean of the positions they share. Each rank scores the queries
 // against its own shard; the counts are summed over ranks, so the result does not depend on P.

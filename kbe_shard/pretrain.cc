@@ -91,6 +91,7 @@ struct KbData {
   std::vector<std::string> relations;
   std::map<std::string, std::vector<std::int32_t>> splits;
   FilterIndex filter;  // every split
+  torch::Tensor candidates;  // int64 ids of the entities in any split's triples, ascending
 
   const std::vector<std::int32_t>& split(const std::string& name) const {
     static const std::vector<std::int32_t> kNone;
@@ -117,6 +118,15 @@ KbData read_kb(const std::string& path) {
     kb.splits[split] = std::move(triples);
   }
   if (kb.split("train").empty()) throw data::InputError(path + ": no train triples");
+  std::vector<bool> in_kb(kb.entities.size(), false);
+  for (const auto& [split, triples] : kb.splits) {
+    for (std::size_t i = 0; i + 2 < triples.size(); i += 3) in_kb[triples[i]] = in_kb[triples[i + 2]] = true;
+  }
+  std::vector<std::int64_t> ids;
+  for (std::size_t e = 0; e < in_kb.size(); ++e) {
+    if (in_kb[e]) ids.push_back(static_cast<std::int64_t>(e));
+  }
+  kb.candidates = torch::tensor(ids, torch::kInt64);
   return kb;
 }
 
@@ -219,7 +229,7 @@ TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) 
 void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& entities,
                        const std::vector<std::string>& relations, const std::string& path) {
   KbeEmbeddings embeddings;
-  embeddings.entity = model.entities().gather_full();
+  embeddings.entity = model.entities().gather_to_root();
   if (model.comm().rank() == 0) {
     const std::int64_t r = model.options().num_relations;
     const torch::Tensor table = model.relations().detach();
@@ -245,6 +255,7 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
   const KbData kb = read_kb(kb_store_path);
   ShardedComplEx model(comm, model_options(options, static_cast<std::int64_t>(kb.entities.size()),
                                            static_cast<std::int64_t>(kb.relations.size())));
+  model.set_candidates(kb.candidates);
   if (comm.rank() == 0) fs::create_directories(run_dir);
   comm.barrier();
   const std::string checkpoint_dir = run_dir + "/" + kCheckpointDir;
@@ -300,7 +311,10 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
         std::vector<std::uint64_t> keys(count);
         for (std::int64_t i = 0; i < count; ++i) keys[i] = mix(negative_key, mine + i);
         loss = model.negative_backward(
-            triples, sample_negatives(triples, keys, options.negatives, model.options().num_entities), n);
+            triples,
+            sample_negatives(triples, keys, options.negatives, model.options().num_entities,
+                             kb.candidates),
+            n);
       }
       model.step();
       ++position.step;
@@ -354,6 +368,7 @@ LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& 
   options.entity_tanh = embeddings.entity_tanh;
   options.reciprocal = embeddings.inverse_relation.defined();
   ShardedComplEx model(comm, options);
+  model.set_candidates(kb.candidates);
   model.assign(embeddings.entity, options.reciprocal ? torch::cat({embeddings.relation,
                                                                    embeddings.inverse_relation})
                                                      : embeddings.relation);

@@ -31,28 +31,45 @@ void RowOptimizer::update(torch::Tensor& table, const torch::Tensor& rows,
                           const torch::Tensor& grad) {
   torch::NoGradGuard no_grad;
   if (rows.numel() == 0) return;
-  const torch::Tensor w = table.index_select(0, rows);
+  torch::Tensor w = table.index_select(0, rows);
+  std::vector<torch::Tensor> state;
+  for (const auto& [name, tensor] : this->state()) state.push_back(tensor.index_select(0, rows));
+  apply(w, state, grad);
+  table.index_copy_(0, rows, w);
+  std::size_t i = 0;
+  for (const auto& [name, tensor] : this->state()) tensor.index_copy_(0, rows, state[i++]);
+}
+
+void RowOptimizer::update_all(torch::Tensor& table, const torch::Tensor& grad) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> state;
+  for (const auto& [name, tensor] : this->state()) state.push_back(tensor);
+  apply(table, state, grad);
+}
+
+void RowOptimizer::apply(torch::Tensor& w, const std::vector<torch::Tensor>& state,
+                         const torch::Tensor& grad) const {
   if (options_.kind == OptimizerKind::kAdagrad) {
-    const torch::Tensor sum = sum_.index_select(0, rows).addcmul_(grad, grad);
-    sum_.index_copy_(0, rows, sum);
-    table.index_copy_(0, rows, w.addcdiv(grad, sum.sqrt().add_(options_.eps), -options_.lr));
+    const torch::Tensor& sum = state[0];
+    sum.addcmul_(grad, grad);
+    w.addcdiv_(grad, sum.sqrt().add_(options_.eps), -options_.lr);
     return;
   }
   const double b1 = options_.beta1;
   const double b2 = options_.beta2;
-  const torch::Tensor steps = steps_.index_select(0, rows).add_(1);
-  steps_.index_copy_(0, rows, steps);
-  const torch::Tensor m = exp_avg_.index_select(0, rows).mul_(b1).add_(grad, 1 - b1);
-  const torch::Tensor v = exp_avg_sq_.index_select(0, rows).mul_(b2).addcmul_(grad, grad, 1 - b2);
-  exp_avg_.index_copy_(0, rows, m);
-  exp_avg_sq_.index_copy_(0, rows, v);
+  const torch::Tensor& m = state[0];
+  const torch::Tensor& v = state[1];
+  const torch::Tensor& steps = state[2];
+  steps.add_(1);
+  m.mul_(b1).add_(grad, 1 - b1);
+  v.mul_(b2).addcmul_(grad, grad, 1 - b2);
   // Bias corrections per row, in double as PyTorch computes them, then [n, 1] float.
   const torch::Tensor t = steps.to(torch::kDouble).unsqueeze(1);
   const torch::Tensor correction1 = 1 - torch::pow(b1, t);
   const torch::Tensor correction2_sqrt = (1 - torch::pow(b2, t)).sqrt();
   const torch::Tensor step_size = (options_.lr / correction1).to(torch::kFloat);
   const torch::Tensor denom = v.sqrt().div_(correction2_sqrt.to(torch::kFloat)).add_(options_.eps);
-  table.index_copy_(0, rows, w - step_size * m / denom);
+  w.sub_(step_size * m / denom);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> RowOptimizer::state() const {

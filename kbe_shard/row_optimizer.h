@@ -47,6 +47,8 @@ class RowOptimizer {
 
   // One update of `table` rows `rows` (int64 [n], distinct) with gradients `grad` [n, dim].
   void update(torch::Tensor& table, const torch::Tensor& rows, const torch::Tensor& grad);
+  // The same update of every row, in place (no gather and scatter of table and state).
+  void update_all(torch::Tensor& table, const torch::Tensor& grad);
 
   // The state, one row per table row, by name; the tensors share storage with the optimizer,
   // so checkpoints restore them in place. Adagrad "sum" [rows, dim]; Adam "exp_avg",
@@ -54,6 +56,9 @@ class RowOptimizer {
   std::vector<std::pair<std::string, torch::Tensor>> state() const;
 
  private:
+  // The update on (copies of) rows of table and state, in place.
+  void apply(torch::Tensor& w, const std::vector<torch::Tensor>& state, const torch::Tensor& grad) const;
+
   OptimizerOptions options_;
   torch::Tensor sum_;         // Adagrad
   torch::Tensor exp_avg_;     // Adam

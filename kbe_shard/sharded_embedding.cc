@@ -63,6 +63,14 @@ EmbeddingShard::EmbeddingShard(const EmbeddingOptions& options, int rank, int si
   }
 }
 
+void EmbeddingShard::apply(const RowGradients& gradients) {
+  if (gradients.all) {
+    optimizer_.update_all(table_, gradients.grad);
+  } else {
+    optimizer_.update(table_, gradients.rows, gradients.grad);
+  }
+}
+
 void EmbeddingShard::assign(const torch::Tensor& full) {
   if (full.dim() != 2 || full.size(0) != options_.num_rows || full.size(1) != options_.dim) {
     throw std::invalid_argument("EmbeddingShard::assign: expected a [" +
@@ -181,6 +189,15 @@ ShardedEmbedding::ShardedEmbedding(comm::Communicator& comm, const EmbeddingOpti
 torch::Tensor ShardedEmbedding::timed_all_to_all(const torch::Tensor& send,
                                                  const std::vector<std::int64_t>& counts,
                                                  std::vector<std::int64_t>* recv_counts) {
+  if (comm_.size() == 1) {
+    if (recv_counts != nullptr) *recv_counts = counts;
+    return send;
+  }
+  const std::int64_t row_bytes =
+      send.size(0) == 0 ? 0 : static_cast<std::int64_t>(send.nbytes()) / send.size(0);
+  for (int r = 0; r < comm_.size(); ++r) {
+    if (r != comm_.rank()) exchange_bytes_ += counts[r] * row_bytes;
+  }
   const auto start = std::chrono::steady_clock::now();
   torch::Tensor received = comm_.all_to_all(send.contiguous(), counts, recv_counts);
   exchange_seconds_ +=
@@ -218,9 +235,22 @@ torch::Tensor ShardedEmbedding::lookup(const torch::Tensor& ids) {
   return lookup.leaf.index_select(0, inverse).reshape(shape);
 }
 
+torch::Tensor& ShardedEmbedding::local_grad() {
+  if (!local_grad_.defined()) {
+    local_grad_ = torch::zeros_like(shard_.table());
+  } else if (!has_local_grad_) {
+    local_grad_.zero_();
+  }
+  has_local_grad_ = true;
+  return local_grad_;
+}
+
 void ShardedEmbedding::add_local_gradient(std::int64_t begin, const torch::Tensor& grad) {
-  if (!local_grad_.defined()) local_grad_ = torch::zeros_like(shard_.table());
-  local_grad_.narrow(0, begin, grad.size(0)).add_(grad);
+  local_grad().narrow(0, begin, grad.size(0)).add_(grad);
+}
+
+void ShardedEmbedding::add_local_gradient(const torch::Tensor& rows, const torch::Tensor& grad) {
+  local_grad().index_add_(0, rows, grad);
 }
 
 RowGradients ShardedEmbedding::exchange_gradients() {
@@ -234,11 +264,13 @@ RowGradients ShardedEmbedding::exchange_gradients() {
     grads.push_back(timed_all_to_all(grad.index_select(0, lookup.order), lookup.send_counts));
   }
   pending_.clear();
-  if (local_grad_.defined()) {
-    // Every local row has a gradient (1-vs-all): add the looked-up rows' gradients to it.
-    RowGradients dense{torch::arange(shard_.ownership().local_rows(), torch::kInt64), local_grad_};
+  if (has_local_grad_) {
+    // Local gradients (1-vs-all) cover the shard: update every row in place, with the
+    // looked-up rows' gradients added.
+    RowGradients dense{torch::arange(shard_.ownership().local_rows(), torch::kInt64), local_grad_,
+                       /*all=*/true};
     for (std::size_t i = 0; i < rows.size(); ++i) dense.grad.index_add_(0, rows[i], grads[i]);
-    local_grad_ = torch::Tensor();
+    has_local_grad_ = false;
     return dense;
   }
   const torch::Tensor all_rows = rows.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(rows);
@@ -249,7 +281,7 @@ RowGradients ShardedEmbedding::exchange_gradients() {
 
 void ShardedEmbedding::discard_gradients() {
   pending_.clear();
-  local_grad_ = torch::Tensor();
+  has_local_grad_ = false;
 }
 
 torch::Tensor ShardedEmbedding::gather_full() {
@@ -260,6 +292,19 @@ torch::Tensor ShardedEmbedding::gather_full() {
   // gathered[r][l] is row l * P + r.
   const torch::Tensor gathered = comm_.all_gather(padded);
   return gathered.transpose(0, 1).reshape({-1, dim()}).narrow(0, 0, num_rows()).contiguous();
+}
+
+torch::Tensor ShardedEmbedding::gather_to_root() {
+  const int size = comm_.size();
+  std::vector<std::int64_t> counts(size, 0);
+  counts[0] = shard_.table().size(0);
+  std::vector<std::int64_t> recv_counts;
+  // Every shard goes to rank 0 only, ordered by source rank.
+  const torch::Tensor received = comm_.all_to_all(shard_.table(), counts, &recv_counts);
+  if (comm_.rank() != 0) return {};
+  std::vector<torch::Tensor> ids;
+  for (int r = 0; r < size; ++r) ids.push_back(torch::arange(recv_counts[r], torch::kInt64) * size + r);
+  return torch::empty({num_rows(), dim()}).index_copy_(0, torch::cat(ids), received);
 }
 
 void ShardedEmbedding::save(const std::string& dir, const std::string& name) const {

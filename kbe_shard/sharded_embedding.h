@@ -44,6 +44,7 @@ torch::Tensor initial_rows(const EmbeddingOptions& options, const RowOwnership& 
 struct RowGradients {
   torch::Tensor rows;  // int64 [n]
   torch::Tensor grad;  // float [n, D]
+  bool all = false;    // rows are 0 .. local_rows - 1 in order: the update runs in place
 };
 
 // One rank's part of the table, without communication: its rows, their optimizer state, and
@@ -58,7 +59,7 @@ class EmbeddingShard {
   const torch::Tensor& table() const { return table_; }
   RowOptimizer& optimizer() { return optimizer_; }
 
-  void apply(const RowGradients& gradients) { optimizer_.update(table_, gradients.rows, gradients.grad); }
+  void apply(const RowGradients& gradients);
   // Keeps this shard's rows of a full [N, D] table (optimizer state untouched).
   void assign(const torch::Tensor& full);
 
@@ -99,20 +100,26 @@ class ShardedEmbedding {
   // it to the owner. Under torch::NoGradGuard nothing is kept.
   torch::Tensor lookup(const torch::Tensor& ids);
 
-  // Adds a gradient for local rows [begin, begin + grad.size(0)) computed on this rank (e.g.
-  // the 1-vs-all candidate gradient of this rank's shard); joins the next exchange_gradients().
+  // Adds a gradient for local rows [begin, begin + grad.size(0)), or for the local rows
+  // `rows` (int64, distinct), computed on this rank (e.g. the 1-vs-all candidate gradient of
+  // this rank's shard); joins the next exchange_gradients().
   void add_local_gradient(std::int64_t begin, const torch::Tensor& grad);
+  void add_local_gradient(const torch::Tensor& rows, const torch::Tensor& grad);
 
   // Collective. Returns every lookup's row gradients to their owners and sums them with the
-  // local gradients, per row; clears the pending lookups.
+  // local gradients, per row; clears the pending lookups. With local gradients the result's
+  // `grad` is a buffer that the next step's add_local_gradient overwrites.
   RowGradients exchange_gradients();
   // Collective: exchange_gradients() and the optimizer update of the rows received.
   void step() { shard_.apply(exchange_gradients()); }
   // Drops pending lookups and local gradients (no communication).
   void discard_gradients();
 
-  // Collective. The full [N, D] table on every rank (for export and tests; N x D memory).
+  // Collective. The full [N, D] table on every rank (for tests; N x D memory on every rank).
   torch::Tensor gather_full();
+  // Collective. The full [N, D] table on rank 0 (for export); an undefined tensor elsewhere,
+  // so only rank 0 needs N x D memory.
+  torch::Tensor gather_to_root();
 
   // Collective. Each rank writes shard_path(dir, name, rank, P); `dir` must exist.
   void save(const std::string& dir, const std::string& name) const;
@@ -121,6 +128,8 @@ class ShardedEmbedding {
 
   // Seconds spent in all-to-all exchanges so far (lookups and gradients).
   double exchange_seconds() const { return exchange_seconds_; }
+  // Bytes this rank sent to other ranks in those exchanges (ids, rows, gradients).
+  std::int64_t exchange_bytes() const { return exchange_bytes_; }
 
  private:
   struct PendingLookup {
@@ -135,8 +144,14 @@ class ShardedEmbedding {
   comm::Communicator& comm_;
   EmbeddingShard shard_;
   std::vector<PendingLookup> pending_;
-  torch::Tensor local_grad_;  // [local_rows, D] once add_local_gradient was called
+  // Whether add_local_gradient was called since the last exchange.
+  bool has_local_grad_ = false;
+  // [local_rows, D], kept between steps: reallocating a table-sized buffer every step costs
+  // page faults comparable to the scoring itself at small D.
+  torch::Tensor local_grad_;
+  torch::Tensor& local_grad();
   double exchange_seconds_ = 0;
+  std::int64_t exchange_bytes_ = 0;
 };
 
 }  // namespace hrere::kbe

@@ -64,33 +64,58 @@ void expect_close(double actual, double expected, double tolerance, const std::s
 
 class OneVsAll : public ::testing::TestWithParam<std::tuple<bool, Regularizer>> {};
 
+// The restricted variants' candidates: entities 1, 4 and 7 are none.
+torch::Tensor candidate_ids() { return torch::tensor({0, 2, 3, 5, 6, 8, 9, 10}, torch::kInt64); }
+
+// `triples` with their entities replaced by candidates (entity e -> candidate_ids()[e mod 8]).
+torch::Tensor among_candidates(torch::Tensor triples) {
+  for (int column : {0, 2}) {
+    triples.select(1, column)
+        .copy_(candidate_ids().index_select(0, triples.select(1, column).remainder(8)));
+  }
+  return triples;
+}
+
 TEST_P(OneVsAll, LossAndGradientsMatchUnshardedSoftmax) {
   const auto [tanh, regularizer] = GetParam();
   comm::Communicator& comm = comm::world();
   const ComplExOptions options = tiny_model(/*reciprocal=*/true, tanh, regularizer);
-  ShardedComplEx model(comm, options);
-  const torch::Tensor batch = random_triples(7, 11);
-  const double loss = model.one_vs_all_backward(my_part(batch, comm), batch.size(0));
-  const auto [entity_grad, relation_grad] = sharded_gradients(model);
+  for (const bool restricted : {false, true}) {
+    ShardedComplEx model(comm, options);
+    torch::Tensor batch = random_triples(7, 11);
+    // The softmax's support: every entity, or the candidates (their positions are the labels).
+    torch::Tensor support = torch::arange(kEntities);
+    if (restricted) {
+      batch = among_candidates(batch);
+      support = candidate_ids();
+      model.set_candidates(candidate_ids());
+    }
+    const torch::Tensor label = torch::full({kEntities}, -1, torch::kInt64)
+                                    .index_copy_(0, support, torch::arange(support.numel()));
+    const double loss = model.one_vs_all_backward(my_part(batch, comm), batch.size(0));
+    const auto [entity_grad, relation_grad] = sharded_gradients(model);
 
-  // Unsharded: softmax over all entities for (h, r) -> t and (t, r + R) -> h.
-  const torch::Tensor entities = model.entities().gather_full().requires_grad_(true);
-  const torch::Tensor relations = model.relations().detach().clone().requires_grad_(true);
-  const torch::Tensor active = tanh ? entities.tanh() : entities;
-  const torch::Tensor h = batch.select(1, 0), r = batch.select(1, 1), t = batch.select(1, 2);
-  const torch::Tensor subject = active.index_select(0, torch::cat({h, t}));
-  const torch::Tensor object = active.index_select(0, torch::cat({t, h}));
-  const torch::Tensor relation = relations.index_select(0, torch::cat({r, r + kRelations}));
-  const torch::Tensor scores = complex_product(subject, relation).mm(active.t());
-  const torch::Tensor expected_loss =
-      torch::nll_loss(torch::log_softmax(scores, 1), torch::cat({t, h})) +
-      options.regularization_weight * regularization(regularizer, {subject, relation, object}) /
-          (2.0 * batch.size(0));
-  expected_loss.backward();
+    // Unsharded: softmax over the support for (h, r) -> t and (t, r + R) -> h.
+    const torch::Tensor entities = model.entities().gather_full().requires_grad_(true);
+    const torch::Tensor relations = model.relations().detach().clone().requires_grad_(true);
+    const torch::Tensor active = tanh ? entities.tanh() : entities;
+    const torch::Tensor h = batch.select(1, 0), r = batch.select(1, 1), t = batch.select(1, 2);
+    const torch::Tensor subject = active.index_select(0, torch::cat({h, t}));
+    const torch::Tensor object = active.index_select(0, torch::cat({t, h}));
+    const torch::Tensor relation = relations.index_select(0, torch::cat({r, r + kRelations}));
+    const torch::Tensor scores =
+        complex_product(subject, relation).mm(active.index_select(0, support).t());
+    const torch::Tensor expected_loss =
+        torch::nll_loss(torch::log_softmax(scores, 1), label.index_select(0, torch::cat({t, h}))) +
+        options.regularization_weight * regularization(regularizer, {subject, relation, object}) /
+            (2.0 * batch.size(0));
+    expected_loss.backward();
 
-  expect_close(loss, expected_loss.item<double>(), 1e-6, "loss");
-  EXPECT_LT(relative_error(entity_grad, entities.grad()), 1e-5);
-  EXPECT_LT(relative_error(relation_grad, relations.grad()), 1e-5);
+    const std::string variant = restricted ? " (restricted candidates)" : "";
+    expect_close(loss, expected_loss.item<double>(), 1e-6, "loss" + variant);
+    EXPECT_LT(relative_error(entity_grad, entities.grad()), 1e-5) << variant;
+    EXPECT_LT(relative_error(relation_grad, relations.grad()), 1e-5) << variant;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, OneVsAll,
@@ -109,6 +134,11 @@ TEST(NegativeSampling, LossAndGradientsMatchUnsharded) {
   // Each sample changes exactly one end of its triple.
   const torch::Tensor same = corrupted.eq(batch.unsqueeze(1));
   EXPECT_TRUE(same.select(2, 1).all().item<bool>());
+  // Restricted to candidates, the replacements are candidates.
+  const torch::Tensor replaced =
+      sample_negatives(among_candidates(batch.clone()), keys, 4, kEntities, candidate_ids());
+  EXPECT_TRUE(torch::isin(replaced.select(2, 0), candidate_ids()).all().item<bool>());
+  EXPECT_TRUE(torch::isin(replaced.select(2, 2), candidate_ids()).all().item<bool>());
   const std::int64_t begin = 7 * comm.rank() / comm.size();
   const std::int64_t count = 7 * (comm.rank() + 1) / comm.size() - begin;
   const double loss = model.negative_backward(batch.narrow(0, begin, count),
@@ -140,11 +170,14 @@ TEST(NegativeSampling, LossAndGradientsMatchUnsharded) {
 // Brute force in double over the full tables: rank = 1 + #greater + #equal / 2 over the
 // candidates that are neither the answer nor another known answer.
 double brute_force_rank(const torch::Tensor& scores, std::int64_t answer,
-                        const std::vector<std::int32_t>& known) {
+                        const std::vector<std::int32_t>& known, const torch::Tensor& candidates) {
   const double target = scores[answer].item<double>();
   double rank = 1;
   for (std::int64_t c = 0; c < scores.size(0); ++c) {
-    if (c == answer || std::find(known.begin(), known.end(), c) != known.end()) continue;
+    if (c == answer || std::find(known.begin(), known.end(), c) != known.end() ||
+        !candidates.eq(c).any().item<bool>()) {
+      continue;
+    }
     const double s = scores[c].item<double>();
     rank += s > target ? 1.0 : s == target ? 0.5 : 0.0;
   }
@@ -153,9 +186,12 @@ double brute_force_rank(const torch::Tensor& scores, std::int64_t answer,
 
 TEST(LinkPrediction, FilteredRanksMatchBruteForceWithTies) {
   comm::Communicator& comm = comm::world();
-  for (bool reciprocal : {false, true}) {
+  for (const auto [reciprocal, restricted] :
+       {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
     ComplExOptions options = tiny_model(reciprocal, /*tanh=*/false, Regularizer::kNone);
     ShardedComplEx model(comm, options);
+    const torch::Tensor candidates = restricted ? candidate_ids() : torch::arange(kEntities);
+    if (restricted) model.set_candidates(candidate_ids());
     // Small integers: every score is exact and ties are frequent.
     torch::manual_seed(5);
     const torch::Tensor entities = torch::randint(-1, 2, {kEntities, 8}).to(torch::kFloat);
@@ -163,7 +199,8 @@ TEST(LinkPrediction, FilteredRanksMatchBruteForceWithTies) {
         torch::randint(-1, 2, {model.relations().size(0), 8}).to(torch::kFloat);
     model.assign(entities, relations);
 
-    const torch::Tensor known = random_triples(30, 13);
+    const torch::Tensor known =
+        restricted ? among_candidates(random_triples(30, 13)) : random_triples(30, 13);
     const torch::Tensor evaluated = known.narrow(0, 0, 12);
     const auto flat = [](const torch::Tensor& triples) {
       const torch::Tensor ints = triples.to(torch::kInt32).contiguous();
@@ -185,10 +222,14 @@ TEST(LinkPrediction, FilteredRanksMatchBruteForceWithTies) {
           reciprocal ? complex_score(e[t].expand_as(e),
                                      relations[r + kRelations].to(torch::kDouble).expand_as(e), e)
                      : complex_score(e, w.expand_as(e), e[t].expand_as(e));
-      EXPECT_EQ(ranks.tail[i].item<double>(), brute_force_rank(tail_scores, t, filter.tails(h, r)))
-          << "tail of triple " << i << (reciprocal ? " (reciprocal)" : "");
-      EXPECT_EQ(ranks.head[i].item<double>(), brute_force_rank(head_scores, h, filter.heads(r, t)))
-          << "head of triple " << i << (reciprocal ? " (reciprocal)" : "");
+      const std::string variant = std::string(reciprocal ? " (reciprocal)" : "") +
+                                  (restricted ? " (restricted candidates)" : "");
+      EXPECT_EQ(ranks.tail[i].item<double>(),
+                brute_force_rank(tail_scores, t, filter.tails(h, r), candidates))
+          << "tail of triple " << i << variant;
+      EXPECT_EQ(ranks.head[i].item<double>(),
+                brute_force_rank(head_scores, h, filter.heads(r, t), candidates))
+          << "head of triple " << i << variant;
     }
   }
 }

@@ -43,6 +43,13 @@ TEST(ShardedEmbedding, InitialTableDoesNotDependOnRanks) {
   ShardedEmbedding table(comm, options);
   EXPECT_TRUE(torch::equal(table.gather_full(), unsharded_initial(options)));
   EXPECT_NEAR(unsharded_initial(options).std().item<double>(), 0.5, 0.15);
+  // The export's gather: the full table on rank 0, nothing on the others.
+  const torch::Tensor root = table.gather_to_root();
+  if (comm.rank() == 0) {
+    EXPECT_TRUE(torch::equal(root, unsharded_initial(options)));
+  } else {
+    EXPECT_FALSE(root.defined());
+  }
 }
 
 TEST(ShardedEmbedding, LookupAndGradientsMatchUnshardedTable) {

@@ -94,6 +94,7 @@ std::pair<torch::Tensor, torch::Tensor> global_batch(const Options& o, int step)
 struct Timing {
   double seconds = 0;
   double comm_seconds = 0;
+  double sent_bytes = 0;  // entity rows, ids and gradients rank 0 sent to other ranks
 };
 
 Timing run_sharded(const Options& o, comm::Communicator& comm) {
@@ -113,6 +114,7 @@ Timing run_sharded(const Options& o, comm::Communicator& comm) {
       comm.barrier();
       start = Clock::now();
       timing.comm_seconds = -model.comm_seconds();
+      timing.sent_bytes = -static_cast<double>(model.entities().exchange_bytes());
     }
     const auto [triples, negatives] = global_batch(o, step);
     const std::int64_t begin = o.batch * comm.rank() / comm.size();
@@ -123,6 +125,7 @@ Timing run_sharded(const Options& o, comm::Communicator& comm) {
   comm.barrier();
   timing.seconds = seconds_since(start);
   timing.comm_seconds += model.comm_seconds();
+  timing.sent_bytes += static_cast<double>(model.entities().exchange_bytes());
   return timing;
 }
 
@@ -175,9 +178,10 @@ int main(int argc, char** argv) {
       const Timing t = run_sharded(o, comm);
       sharded_rate = triples / t.seconds;
       if (print) {
-        std::printf("sharded lazy Adam: %.0f triples/s (%.3f s/step: compute %.3f, exchange %.3f); rank 0 %s\n",
+        std::printf("sharded lazy Adam: %.0f triples/s (%.3f s/step: compute %.3f, exchange %.3f; "
+                    "rank 0 sent %.2f MB/step); rank 0 %s\n",
                     sharded_rate, t.seconds / o.steps, (t.seconds - t.comm_seconds) / o.steps,
-                    t.comm_seconds / o.steps, memory_text().c_str());
+                    t.comm_seconds / o.steps, t.sent_bytes / o.steps / 1e6, memory_text().c_str());
       }
     }
     if ((o.mode == "both" || o.mode == "dense") && print) {
