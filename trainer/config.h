@@ -95,7 +95,7 @@ struct TrainConfig {
 
 // KB-embedding pretraining (`hrere pretrain`): ComplEx over the prepared KB store.
 struct KbeConfig {
-  std::int64_t dim = 400;               // real + imaginary coordinates (rank dim / 2)
+  std::int64_t dim = 200;               // real + imaginary coordinates (rank dim / 2)
   std::string loss = "1vsall";          // 1vsall (Lacroix et al.) | negative (Trouillon et al.)
   int negatives = 10;                   // per positive, loss=negative
   std::string optimizer = "adagrad";    // adagrad | adam, row-wise on entity rows
@@ -104,8 +104,8 @@ struct KbeConfig {
   double regularization = 0.05;
   double init_std = 1e-3;
   bool entity_tanh = false;             // tanh on entity vectors, as the joint model uses
-  std::int64_t batch_size = 1000;       // global, split over the ranks
-  int epochs = 20;
+  std::int64_t batch_size = 250;        // global, split over the ranks
+  int epochs = 18;
   std::int64_t seed = 1;
   int eval_every = 1;                   // epochs between validation MRR runs (0: none)
   std::int64_t eval_batch = 256;
