@@ -186,7 +186,7 @@ double brute_force_rank(const torch::Tensor& scores, std::int64_t answer,
 
 TEST(LinkPrediction, FilteredRanksMatchBruteForceWithTies) {
   comm::Communicator& comm = comm::world();
-  for (const auto [reciprocal, restricted] :
+  for (const auto& [reciprocal, restricted] :
        {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
     ComplExOptions options = tiny_model(reciprocal, /*tanh=*/false, Regularizer::kNone);
     ShardedComplEx model(comm, options);
