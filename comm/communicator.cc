@@ -15,18 +15,6 @@ namespace {
 // too instead of waiting for data that never comes.
 constexpr int64_t kInvalidSignature = std::numeric_limits<int64_t>::min();
 
-const char* dtype_name(torch::ScalarType type) {
-  switch (type) {
-    case torch::kFloat: return "float32";
-    case torch::kDouble: return "float64";
-    case torch::kInt: return "int32";
-    case torch::kLong: return "int64";
-    case torch::kByte: return "uint8";
-    case torch::kChar: return "int8";
-    default: return nullptr;
-  }
-}
-
 std::string describe(const torch::Tensor& tensor) {
   std::ostringstream out;
   const char* name = dtype_name(tensor.scalar_type());
@@ -90,6 +78,18 @@ void raise_disagreement(const std::string& context, const std::string& own_error
 }
 
 }  // namespace
+
+const char* dtype_name(torch::ScalarType type) {
+  switch (type) {
+    case torch::kFloat: return "float32";
+    case torch::kDouble: return "float64";
+    case torch::kInt: return "int32";
+    case torch::kLong: return "int64";
+    case torch::kByte: return "uint8";
+    case torch::kChar: return "int8";
+    default: return nullptr;
+  }
+}
 
 const char* to_string(ReduceOp op) {
   switch (op) {

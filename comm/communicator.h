@@ -26,6 +26,9 @@ enum class ReduceOp { Sum, Max, Min };
 
 const char* to_string(ReduceOp op);
 
+// "float32", "int64", ... for the dtypes the collectives accept; nullptr for any other.
+const char* dtype_name(torch::ScalarType type);
+
 // The transport (MPI, NCCL, CUDA) reported an error.
 class CommError : public std::runtime_error {
  public:

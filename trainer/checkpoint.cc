@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "data_pipeline/atomic_output.h"
@@ -15,8 +16,8 @@ namespace hrere::train {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kPrefix = "step-";
-constexpr const char* kSuffix = ".pt";
+constexpr std::string_view kPrefix = "step-";
+constexpr std::string_view kSuffix = ".pt";
 
 void write_archive(const std::string& path, torch::serialize::OutputArchive& archive) {
   data::AtomicOutput output(path);
@@ -46,11 +47,14 @@ std::vector<std::pair<std::int64_t, std::string>> checkpoints(const std::string&
   if (!fs::is_directory(dir)) return found;
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(kPrefix, 0) != 0 || name.size() <= 8 ||
-        name.compare(name.size() - 3, 3, kSuffix) != 0) {
-      continue;  // temporary files of an interrupted write, or foreign files
+    const std::size_t digits = name.size() - std::min(name.size(), kPrefix.size() + kSuffix.size());
+    const std::string step = name.substr(std::min(name.size(), kPrefix.size()), digits);
+    if (name.rfind(kPrefix, 0) != 0 || step.empty() ||
+        name.compare(kPrefix.size() + digits, std::string::npos, kSuffix) != 0 ||
+        step.find_first_not_of("0123456789") != std::string::npos) {
+      continue;  // temporary files of an interrupted write, shard folders, foreign files
     }
-    found.emplace_back(std::stoll(name.substr(5, name.size() - 8)), entry.path().string());
+    found.emplace_back(std::stoll(step), entry.path().string());
   }
   std::sort(found.begin(), found.end());
   return found;
@@ -156,8 +160,9 @@ void load_model(const std::string& path, torch::nn::Module& model, KnowledgeMode
 }
 
 std::string checkpoint_path(const std::string& run_dir, std::int64_t step) {
-  char name[64];
-  std::snprintf(name, sizeof name, "%s%010lld%s", kPrefix, static_cast<long long>(step), kSuffix);
+  char digits[32];  // zero-padded, so names sort by step
+  std::snprintf(digits, sizeof digits, "%010lld", static_cast<long long>(step));
+  const std::string name = std::string(kPrefix) + digits + std::string(kSuffix);
   return (fs::path(run_dir) / "checkpoints" / name).string();
 }
 

@@ -38,6 +38,12 @@ struct ConfigArgs {
     command.add_option("--set", overrides, "override a config key: section.key=value (repeatable)");
   }
   Config load() const { return load_config(config_path, overrides); }
+  // A resumed run without --config continues with the config it wrote into its folder.
+  Config load_for_run(const std::string& run_dir, bool resume) const {
+    const bool from_run = config_path.empty() && resume;
+    return load_config(from_run ? (std::filesystem::path(run_dir) / "config.yaml").string() : config_path,
+                       overrides);
+  }
 };
 
 int run_config(const ConfigArgs& args) {
@@ -118,16 +124,14 @@ struct TrainArgs {
 int run_train(TrainArgs args) {
   args.run.evaluate = !args.no_eval;
   const std::filesystem::path out(args.out_dir);
-  if (args.config.config_path.empty() && args.run.resume) {
-    args.config.config_path = (out / "config.yaml").string();
-  }
-  const Config config = args.config.load();
+  const Config config = args.config.load_for_run(args.out_dir, args.run.resume);
   if (args.runs == 1) {
     const TrainOutcome outcome = train_run(config, args.out_dir, args.run);
     std::cout << "trained " << outcome.steps << " steps into " << args.out_dir << "\n";
     if (!outcome.evaluation.is_null()) {
       std::cout << format_evaluation(outcome.evaluation)
-                << "report: " << (out / "eval" / "summary.json").string() << "\n";
+                << "report: " << (std::filesystem::path(eval_dir(args.out_dir)) / "summary.json").string()
+                << "\n";
     }
     return kExitOk;
   }
@@ -161,9 +165,8 @@ int run_train(TrainArgs args) {
 
 int run_eval(const std::string& run_dir, const std::string& pairs_file) {
   const nlohmann::json summary = evaluate_run(run_dir, pairs_file);
-  std::filesystem::path report = std::filesystem::path(run_dir) / "eval";
-  if (!pairs_file.empty()) report /= std::filesystem::path(pairs_file).stem();
-  std::cout << format_evaluation(summary) << "report: " << (report / "summary.json").string() << "\n";
+  std::cout << format_evaluation(summary) << "report: "
+            << (std::filesystem::path(eval_dir(run_dir, pairs_file)) / "summary.json").string() << "\n";
   return kExitOk;
 }
 
@@ -183,11 +186,7 @@ std::string format_link_prediction(const nlohmann::json& m) {
 }
 
 int run_pretrain(const ConfigArgs& args, const std::string& out_dir, bool resume) {
-  ConfigArgs resolved = args;
-  if (resolved.config_path.empty() && resume) {
-    resolved.config_path = (std::filesystem::path(out_dir) / "config.yaml").string();
-  }
-  const Config config = resolved.load();
+  const Config config = args.load_for_run(out_dir, resume);
   comm::Communicator& comm = comm::world();
   const nlohmann::json result = pretrain_run(comm, config, out_dir, resume);
   const nlohmann::json test = evaluate_kbe_run(comm, out_dir, "test");

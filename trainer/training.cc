@@ -233,13 +233,15 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
 
     ++state.step;
     ++steps_this_call;
-    state.interval_loss += terms.language.item<double>();
-    state.interval_knowledge += terms.knowledge.item<double>();
-    state.interval_agreement += terms.agreement.item<double>();
-    state.interval_l2 += loss_l2.item<double>();
+    const double language = terms.language.item<double>(), knowledge_loss = terms.knowledge.item<double>(),
+                 agreement = terms.agreement.item<double>(), l2 = loss_l2.item<double>();
+    state.interval_loss += language;
+    state.interval_knowledge += knowledge_loss;
+    state.interval_agreement += agreement;
+    state.interval_l2 += l2;
     ++state.interval_steps;
     state.interval_bags += batch->size();
-    const double recent_loss = terms.total().item<double>() + loss_l2.item<double>();
+    const double recent_loss = language + knowledge_loss + agreement + l2;
     std::ostringstream detail;
     detail << "epoch " << loader.state().epoch + 1 << "/" << tc.epochs << " loss " << std::fixed
            << std::setprecision(4) << recent_loss << " | "
@@ -281,21 +283,23 @@ TrainedRun load_trained_run(const std::string& run_dir) {
   return run;
 }
 
+std::string eval_dir(const std::string& run_dir, const std::string& pairs_file) {
+  fs::path dir = fs::path(run_dir) / "eval";
+  if (!pairs_file.empty()) dir /= fs::path(pairs_file).stem();
+  return dir.string();
+}
+
 nlohmann::json evaluate_run(const std::string& run_dir, const std::string& pairs_file) {
   TrainedRun run = load_trained_run(run_dir);
   torch::set_num_threads(run.config.train.threads);
   const auto start = Clock::now();
   TestScores scores = score_test_set(run.scorer(), *run.store, run.config.train.eval_batch_size);
-  fs::path out = fs::path(run_dir) / "eval";
-  if (!pairs_file.empty()) {
-    scores = restrict_to_pairs(scores, run.store->entities(), pairs_file);
-    out /= fs::path(pairs_file).stem();
-  }
+  if (!pairs_file.empty()) scores = restrict_to_pairs(scores, run.store->entities(), pairs_file);
   HeldOutReport report = held_out_report(scores, run.store->relations());
   report.summary["weights"] = fs::path(run.weights).filename().string();
   report.summary["seconds"] = seconds_since(start);
   if (!pairs_file.empty()) report.summary["pairs_file"] = pairs_file;
-  write_held_out_report(out.string(), report);
+  write_held_out_report(eval_dir(run_dir, pairs_file), report);
   if (pairs_file.empty()) plot_pr_curve(run_dir);
   return report.summary;
 }

@@ -58,5 +58,7 @@ TrainedRun load_trained_run(const std::string& run_dir);
 // With `pairs_file` (see restrict_to_pairs) only the listed entity pairs count, and the
 // report goes to RUN/eval/<file name without extension>/.
 nlohmann::json evaluate_run(const std::string& run_dir, const std::string& pairs_file = "");
+// Where evaluate_run writes: RUN/eval, or RUN/eval/<stem of pairs_file>.
+std::string eval_dir(const std::string& run_dir, const std::string& pairs_file = "");
 
 }  // namespace hrere::train

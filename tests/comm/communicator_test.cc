@@ -20,18 +20,6 @@
 namespace hrere::comm {
 namespace {
 
-const char* type_name(torch::ScalarType type) {
-  switch (type) {
-    case torch::kFloat: return "float32";
-    case torch::kDouble: return "float64";
-    case torch::kInt: return "int32";
-    case torch::kLong: return "int64";
-    case torch::kByte: return "uint8";
-    case torch::kChar: return "int8";
-    default: return "other";
-  }
-}
-
 // Compares exactly (all test values are small integers, exact in every dtype).
 void expect_values(const torch::Tensor& actual, const torch::Tensor& expected_double,
                    const torch::TensorOptions& options, const std::string& what) {
@@ -217,7 +205,7 @@ INSTANTIATE_TEST_SUITE_P(Types, MpiCollectives,
                                                               torch::kByte, torch::kChar),
                                             ::testing::Bool()),
                          [](const ::testing::TestParamInfo<Params>& info) {
-                           return std::string(type_name(std::get<0>(info.param))) +
+                           return std::string(dtype_name(std::get<0>(info.param))) +
                                   (std::get<1>(info.param) ? "_chunked" : "_whole");
                          });
 
@@ -339,7 +327,7 @@ TEST(Nccl, Collectives) {
   EXPECT_EQ(comm.size(), world().size());
   for (torch::ScalarType type :
        {torch::kFloat, torch::kDouble, torch::kInt, torch::kLong, torch::kByte, torch::kChar}) {
-    SCOPED_TRACE(type_name(type));
+    SCOPED_TRACE(dtype_name(type));
     const auto options = torch::TensorOptions().dtype(type).device(torch::kCUDA, comm.device());
     check_all_reduce(comm, options);
     check_broadcast(comm, options);

@@ -7,23 +7,16 @@
 #include "comm/mpi_communicator.h"
 #include "data_pipeline/loader.h"
 #include "data_pipeline/prepare.h"
-#include "test_util.h"
+#include "data_pipeline/nyt10_options.h"
 
 namespace hrere::data {
 namespace {
 
-using hrere::testing::shared_data;
 
 TEST(LoaderMpi, RanksShareEachEpochDisjointlyAndCompletely) {
   comm::MpiCommunicator& world = comm::world();
   hrere::testing::TempDir dir;  // each rank prepares its own (identical) store
-  PrepareOptions o;
-  o.train_path = shared_data("nyt10-partial/train.txt");
-  o.test_path = shared_data("nyt10-partial/test.txt");
-  o.relations_path = shared_data("nyt10-partial/relation2id.txt");
-  o.skip_bad_lines = true;
-  o.chunk_bags = 16;
-  prepare_data(o, dir.file("store"));
+  prepare_data(hrere::testing::nyt10_partial_options(16), dir.file("store"));
   auto store = std::make_shared<const BagStore>(BagStore::open(dir.file("store/bags.h5")));
   const std::int64_t n = store->size("train");
 

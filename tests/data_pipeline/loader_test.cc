@@ -8,12 +8,11 @@
 
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/prepare.h"
-#include "test_util.h"
+#include "data_pipeline/nyt10_options.h"
 
 namespace hrere::data {
 namespace {
 
-using hrere::testing::shared_data;
 using hrere::testing::TempDir;
 
 // One store from the real nyt10-partial slice for all loader tests, with small chunks so an
@@ -22,13 +21,7 @@ class LoaderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir;
-    PrepareOptions o;
-    o.train_path = shared_data("nyt10-partial/train.txt");
-    o.test_path = shared_data("nyt10-partial/test.txt");
-    o.relations_path = shared_data("nyt10-partial/relation2id.txt");
-    o.skip_bad_lines = true;
-    o.chunk_bags = 16;
-    prepare_data(o, dir_->file("store"));
+    prepare_data(hrere::testing::nyt10_partial_options(16), dir_->file("store"));
     store_ = std::make_shared<const BagStore>(BagStore::open(dir_->file("store/bags.h5")));
   }
   static void TearDownTestSuite() {
