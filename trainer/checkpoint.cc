@@ -67,17 +67,37 @@ std::string knowledge_dir(const std::string& path) {
 }
 
 namespace {
-void save_knowledge(const std::string& path, const KnowledgeModel* knowledge,
-                    torch::serialize::OutputArchive& archive) {
+// Collective. The shards of an earlier save to the same path go first: one taken with
+// another number of ranks would leave files that look like a second set.
+void save_knowledge(comm::Communicator& comm, const std::string& path,
+                    const KnowledgeModel* knowledge, torch::serialize::OutputArchive& archive) {
   if (!knowledge) return;
-  fs::create_directories(knowledge_dir(path));
+  if (comm.rank() == 0) {
+    fs::remove_all(knowledge_dir(path));
+    fs::create_directories(knowledge_dir(path));
+  }
+  comm.barrier();
   knowledge->save(archive, knowledge_dir(path));
 }
 }  // namespace
 
-void save_checkpoint(const std::string& path, const TrainingState& state, torch::nn::Module& model,
-                     torch::optim::Optimizer& optimizer, const KnowledgeModel* knowledge) {
+void save_checkpoint(comm::Communicator& comm, const std::string& path, const TrainingState& state,
+                     torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                     const KnowledgeModel* knowledge) {
+  torch::Tensor generator_state;
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator_state = generator.get_state();
+  }
+  // [P, bytes]: every rank's dropout generator.
+  const torch::Tensor generators = comm.size() > 1 ? comm.all_gather(generator_state)
+                                                   : generator_state.unsqueeze(0);
+  if (comm.rank() == 0) fs::create_directories(fs::path(path).parent_path());
   torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+  save_knowledge(comm, path, knowledge, archive);
+  comm.barrier();  // every shard is complete before the archive that names them appears
+  if (comm.rank() != 0) return;
   archive.write("step", torch::tensor(state.step));
   archive.write("loader_epoch", torch::tensor(state.loader.epoch));
   archive.write("loader_batch", torch::tensor(state.loader.batch));
@@ -88,22 +108,17 @@ void save_checkpoint(const std::string& path, const TrainingState& state, torch:
                                            static_cast<double>(state.interval_steps),
                                            static_cast<double>(state.interval_bags)},
                                           torch::kFloat64));
-  {
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    archive.write("cpu_rng", generator.get_state());
-  }
+  archive.write("cpu_rng", generators);
   model.save(model_archive);
   optimizer.save(optimizer_archive);
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
-  fs::create_directories(fs::path(path).parent_path());
-  save_knowledge(path, knowledge, archive);
   write_archive(path, archive);
 }
 
-TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
-                              torch::optim::Optimizer& optimizer, KnowledgeModel* knowledge) {
+TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
+                              torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                              std::uint64_t seed, KnowledgeModel* knowledge) {
   torch::serialize::InputArchive archive = read_archive(path, "checkpoint");
   TrainingState state;
   try {
@@ -128,11 +143,15 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
     model.load(model_archive);
     optimizer.load(optimizer_archive);
     if (knowledge) knowledge->load(archive, knowledge_dir(path));
-    torch::Tensor rng;
-    archive.read("cpu_rng", rng);
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(rng);
+    torch::Tensor generators;
+    archive.read("cpu_rng", generators);
+    if (generators.size(0) == comm.size()) {
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(generators[comm.rank()].contiguous());
+    } else {
+      torch::manual_seed(dropout_seed(seed, state.step, comm.rank()));
+    }
   } catch (const c10::Error& e) {
     throw data::InputError(path + ": checkpoint does not match this model and config (" +
                            e.what_without_backtrace() + ")");
@@ -140,12 +159,25 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
   return state;
 }
 
-void save_model(const std::string& path, torch::nn::Module& model,
+void save_model(comm::Communicator& comm, const std::string& path, torch::nn::Module& model,
                 const KnowledgeModel* knowledge) {
   torch::serialize::OutputArchive archive;
+  save_knowledge(comm, path, knowledge, archive);
+  comm.barrier();  // every shard is complete before the archive that names them appears
+  if (comm.rank() != 0) return;
   model.save(archive);
-  save_knowledge(path, knowledge, archive);
   write_archive(path, archive);
+}
+
+std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, int rank) {
+  std::uint64_t h = seed;  // splitmix64 over (seed, step, rank)
+  for (const std::uint64_t v : {static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(rank)}) {
+    h += 0x9e3779b97f4a7c15ULL + v;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+  }
+  return h;
 }
 
 void load_model(const std::string& path, torch::nn::Module& model, KnowledgeModel* knowledge) {

@@ -2,12 +2,19 @@
 // Training checkpoints: everything a run needs to continue as if never stopped (model,
 // optimizer, loader position, RNG state, step, best dev score), written atomically to
 // RUN/checkpoints/step-<step>.pt; the newest K are kept.
+//
+// With P data-parallel ranks the replicated state is written once, by rank 0, with every
+// rank's dropout generator; entity shards are written by their ranks. A checkpoint of P
+// ranks resumes on any P': the same P continues exactly, another P re-seeds the dropout
+// generators from (seed, step, rank) and draws the rest of the interrupted epoch from the
+// new ranks' shares of it.
 #include <torch/torch.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
+#include "comm/communicator.h"
 #include "data_pipeline/loader.h"
 #include "trainer/knowledge_model.h"
 
@@ -30,15 +37,19 @@ struct TrainingState {
 
 // With a knowledge model, its relation vectors and their optimizer state go into the archive
 // and its entity shards into the folder knowledge_dir(path), written before the archive so
-// that an archive always has its shards (collective then).
-void save_checkpoint(const std::string& path, const TrainingState& state, torch::nn::Module& model,
-                     torch::optim::Optimizer& optimizer, const KnowledgeModel* knowledge = nullptr);
+// that an archive always has its shards. Collective.
+void save_checkpoint(comm::Communicator& comm, const std::string& path, const TrainingState& state,
+                     torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                     const KnowledgeModel* knowledge = nullptr);
 // Restores model, optimizer, knowledge model and the global CPU generator; returns the rest.
-TrainingState load_checkpoint(const std::string& path, torch::nn::Module& model,
-                              torch::optim::Optimizer& optimizer, KnowledgeModel* knowledge = nullptr);
+// Collective; `seed` re-seeds the generators when the number of ranks changed.
+TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
+                              torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                              std::uint64_t seed, KnowledgeModel* knowledge = nullptr);
 
-// Model weights alone (RUN/model.pt, RUN/best.pt, with knowledge_dir beside), written atomically.
-void save_model(const std::string& path, torch::nn::Module& model,
+// Model weights alone (RUN/model.pt, RUN/best.pt, with knowledge_dir beside), written
+// atomically by rank 0 (collective).
+void save_model(comm::Communicator& comm, const std::string& path, torch::nn::Module& model,
                 const KnowledgeModel* knowledge = nullptr);
 void load_model(const std::string& path, torch::nn::Module& model,
                 KnowledgeModel* knowledge = nullptr);
@@ -46,10 +57,13 @@ void load_model(const std::string& path, torch::nn::Module& model,
 // "RUN/checkpoints/step-N.pt" -> "RUN/checkpoints/step-N.kb"
 std::string knowledge_dir(const std::string& path);
 
+// The generator seed of `rank` when a run continues at `step` with another number of ranks.
+std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, int rank);
+
 // Checkpoints of a run folder.
 std::string checkpoint_path(const std::string& run_dir, std::int64_t step);
 std::optional<std::string> newest_checkpoint(const std::string& run_dir);
-// Deletes all but the newest `keep` checkpoints.
+// Deletes all but the newest `keep` checkpoints (one rank does it).
 void prune_checkpoints(const std::string& run_dir, int keep);
 
 }  // namespace hrere::train

@@ -123,13 +123,16 @@ struct TrainArgs {
 
 int run_train(TrainArgs args) {
   args.run.evaluate = !args.no_eval;
-  const std::filesystem::path out(args.out_dir);
+  const std::filesystem::path out_path(args.out_dir);
   const Config config = args.config.load_for_run(args.out_dir, args.run.resume);
+  // Every rank trains; rank 0 reports.
+  std::ostringstream quiet;
+  std::ostream& out = comm::world().rank() == 0 ? std::cout : quiet;
   if (args.runs == 1) {
     const TrainOutcome outcome = train_run(config, args.out_dir, args.run);
-    std::cout << "trained " << outcome.steps << " steps into " << args.out_dir << "\n";
+    out << "trained " << outcome.steps << " steps into " << args.out_dir << "\n";
     if (!outcome.evaluation.is_null()) {
-      std::cout << format_evaluation(outcome.evaluation)
+      out << format_evaluation(outcome.evaluation)
                 << "report: " << (std::filesystem::path(eval_dir(args.out_dir)) / "summary.json").string()
                 << "\n";
     }
@@ -139,32 +142,35 @@ int run_train(TrainArgs args) {
   for (int k = 0; k < args.runs; ++k) {
     Config seeded = config;
     seeded.train.seed = config.train.seed + k;
-    const std::string dir = (out / ("seed-" + std::to_string(seeded.train.seed))).string();
-    std::cout << "run " << k + 1 << "/" << args.runs << ": seed " << seeded.train.seed << " -> "
+    const std::string dir = (out_path / ("seed-" + std::to_string(seeded.train.seed))).string();
+    out << "run " << k + 1 << "/" << args.runs << ": seed " << seeded.train.seed << " -> "
               << dir << "\n";
     TrainRunOptions options = args.run;
     options.evaluate = true;
     options.resume = args.run.resume && newest_checkpoint(dir).has_value();
     const TrainOutcome outcome = train_run(seeded, dir, options);
     if (!outcome.completed) return kExitOk;  // --max-steps: continue with --resume
-    std::cout << format_evaluation(outcome.evaluation);
+    out << format_evaluation(outcome.evaluation);
     summaries.push_back(outcome.evaluation);
   }
   const nlohmann::json summary = summarize_runs(summaries);
-  data::write_text_atomically((out / "runs_summary.json").string(), summary.dump(2) + "\n");
-  std::cout << std::fixed << std::setprecision(3) << "over " << args.runs << " seeds (mean +- std):\n";
+  if (comm::world().rank() == 0) {
+    data::write_text_atomically((out_path / "runs_summary.json").string(), summary.dump(2) + "\n");
+  }
+  out << std::fixed << std::setprecision(3) << "over " << args.runs << " seeds (mean +- std):\n";
   for (const char* key : {"sentence.average_precision", "sentence.p_at_percent.10",
                           "sentence.p_at_percent.30", "sentence.p_at_percent.50", "pair.auc",
                           "pair.max_f1"}) {
-    std::cout << "  " << key << " " << summary[key]["mean"].get<double>() << " +- "
+    out << "  " << key << " " << summary[key]["mean"].get<double>() << " +- "
               << summary[key]["std"].get<double>() << "\n";
   }
-  std::cout << "report: " << (out / "runs_summary.json").string() << "\n";
+  out << "report: " << (out_path / "runs_summary.json").string() << "\n";
   return kExitOk;
 }
 
 int run_eval(const std::string& run_dir, const std::string& pairs_file) {
   const nlohmann::json summary = evaluate_run(run_dir, pairs_file);
+  if (comm::world().rank() != 0) return kExitOk;
   std::cout << format_evaluation(summary) << "report: "
             << (std::filesystem::path(eval_dir(run_dir, pairs_file)) / "summary.json").string() << "\n";
   return kExitOk;

@@ -24,7 +24,8 @@ std::vector<Section> sections(Config& c) {
           {"loader", c.loader.fields()},
           {"model", c.model.fields()},
           {"train", c.train.fields()},
-          {"kbe", c.kbe.fields()}};
+          {"kbe", c.kbe.fields()},
+          {"dist", c.dist.fields()}};
 }
 
 template <typename Named>
@@ -224,6 +225,11 @@ void validate(const Config& c) {
   require(c.kbe.batch_size >= 1 && c.kbe.epochs >= 1 && c.kbe.eval_batch >= 1 &&
               c.kbe.log_every >= 1 && c.kbe.threads >= 1,
           "kbe.batch_size, epochs, eval_batch, log_every, threads", "must be at least 1");
+  require(c.dist.bucket_mib > 0, "dist.bucket_mib", "must be positive");
+  require(c.dist.checksum_every >= 0, "dist.checksum_every", "must not be negative");
+  require(c.dist.heartbeat_s > 0 && c.dist.lost_after_s > 2 * c.dist.heartbeat_s,
+          "dist.heartbeat_s, dist.lost_after_s",
+          "must be positive, lost_after_s more than twice heartbeat_s");
   require(c.kbe.eval_every >= 0 && c.kbe.checkpoint_every >= 0,
           "kbe.eval_every, kbe.checkpoint_every", "must not be negative");
 }
@@ -278,6 +284,13 @@ data::PrepareOptions DataConfig::prepare_options() const {
   o.skip_bad_lines = skip_bad_lines;
   o.chunk_bags = chunk_bags;
   return o;
+}
+
+std::vector<Field> DistConfig::fields() {
+  return {{"bucket_mib", &bucket_mib},
+          {"checksum_every", &checksum_every},
+          {"heartbeat_s", &heartbeat_s},
+          {"lost_after_s", &lost_after_s}};
 }
 
 std::vector<Field> LoaderConfig::fields() {

@@ -116,12 +116,30 @@ struct KbeConfig {
   std::vector<Field> fields();
 };
 
+// Data-parallel training (`hrere train` under mpirun or srun; docs/DISTRIBUTED.md). With one
+// process these settings change nothing.
+struct DistConfig {
+  // Gradients are all-reduced in flat buckets of at most this many MiB: fewer, larger
+  // messages than one per parameter, without a second copy of every gradient at once.
+  double bucket_mib = 25;
+  // Steps between replica checksums, which stop the run if the language-model replicas are
+  // no longer bit-identical (0: never).
+  std::int64_t checksum_every = 100;
+  // Seconds between heartbeats of each rank, and the silence after which the other ranks
+  // declare a rank lost and stop instead of waiting in a collective forever.
+  double heartbeat_s = 2;
+  double lost_after_s = 30;
+
+  std::vector<Field> fields();
+};
+
 struct Config {
   DataConfig data;
   LoaderConfig loader;
   ModelConfig model;
   TrainConfig train;
   KbeConfig kbe;
+  DistConfig dist;
 };
 
 // Reads `path` (empty: defaults only), then applies each "section.key=value" override in

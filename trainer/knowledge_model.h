@@ -53,6 +53,14 @@ class KnowledgeModel {
   void save(torch::serialize::OutputArchive& archive, const std::string& shard_dir) const;
   void load(torch::serialize::InputArchive& archive, const std::string& shard_dir);
 
+  // The relation vectors [R, 2k], replicated on every rank (data parallelism sums their
+  // gradients and checks them with the language model's parameters).
+  torch::Tensor& relation_vectors() { return relations_; }
+  // Collective. The whole entity table [N, 2k] on every rank (tests; N x 2k memory each).
+  torch::Tensor entity_table() { return entities_.gather_full(); }
+  // Seconds spent exchanging entity rows and their gradients with other ranks so far.
+  double exchange_seconds() const { return entities_.exchange_seconds(); }
+
   const KnowledgeModelOptions& options() const { return options_; }
 
  private:

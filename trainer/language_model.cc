@@ -95,9 +95,9 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   word_query_ = register_parameter("word_query", torch::empty({H}));
   sentence_diag_ = register_parameter("sentence_diag", torch::empty({H}));
   sentence_query_ = register_parameter("sentence_query", torch::empty({H}));
-  bag_norm_ = register_module("bag_norm", torch::nn::BatchNorm1d(H));
+  bag_norm_ = register_module("bag_norm", SyncBatchNorm1d(H));
   hidden_ = register_module("hidden", torch::nn::Linear(H, o.classifier_hidden));
-  hidden_norm_ = register_module("hidden_norm", torch::nn::BatchNorm1d(o.classifier_hidden));
+  hidden_norm_ = register_module("hidden_norm", SyncBatchNorm1d(o.classifier_hidden));
   output_ = register_module("output", torch::nn::Linear(o.classifier_hidden, o.num_relations));
   input_dropout_ = register_module("input_dropout", torch::nn::Dropout(1.0 - o.input_keep));
   output_dropout_ = register_module("output_dropout", torch::nn::Dropout(1.0 - o.output_keep));
@@ -201,6 +201,11 @@ void LanguageModelImpl::load_word_vectors(const torch::Tensor& vectors,
   const torch::Tensor rows = has_vector.to(torch::kBool).nonzero().squeeze(1);
   weight.index_copy_(0, rows, vectors.to(weight.dtype()).index_select(0, rows));
   weight.set_requires_grad(trainable);
+}
+
+void LanguageModelImpl::synchronize_batch_norm(comm::Communicator& comm) {
+  bag_norm_->synchronize(&comm);
+  hidden_norm_->synchronize(&comm);
 }
 
 torch::Tensor LanguageModelImpl::l2_penalty() {

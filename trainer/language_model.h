@@ -23,7 +23,9 @@
 
 #include <cstdint>
 
+#include "comm/communicator.h"
 #include "data_pipeline/loader.h"
+#include "trainer/sync_batch_norm.h"
 
 namespace hrere::train {
 
@@ -83,6 +85,10 @@ class LanguageModelImpl : public torch::nn::Module {
   // network's weights would pull learned word vectors to zero.
   torch::Tensor l2_penalty();
 
+  // Data parallelism: batch-norm statistics from now on span the batches of all ranks of
+  // `comm` (see sync_batch_norm.h).
+  void synchronize_batch_norm(comm::Communicator& comm);
+
   const LanguageModelOptions& options() const { return options_; }
 
  private:
@@ -97,9 +103,9 @@ class LanguageModelImpl : public torch::nn::Module {
   torch::Tensor word_query_;      // [H]: word attention
   torch::Tensor sentence_diag_;   // [H]: diagonal of A
   torch::Tensor sentence_query_;  // [H]: q
-  torch::nn::BatchNorm1d bag_norm_{nullptr};
+  SyncBatchNorm1d bag_norm_{nullptr};
   torch::nn::Linear hidden_{nullptr};
-  torch::nn::BatchNorm1d hidden_norm_{nullptr};
+  SyncBatchNorm1d hidden_norm_{nullptr};
   torch::nn::Linear output_{nullptr};
   torch::nn::Dropout input_dropout_{nullptr};
   torch::nn::Dropout output_dropout_{nullptr};

@@ -10,6 +10,7 @@
 #include "data_pipeline/prepare.h"
 #include "kbe_shard/pretrain.h"
 #include "trainer/progress.h"
+#include "trainer/rank_zero.h"
 #include "trainer/run_folder.h"
 
 namespace hrere::train {
@@ -49,24 +50,6 @@ nlohmann::json link_prediction_json(const kbe::LinkPredictionMetrics& m) {
   out["head"] = metrics_json(m.head);
   out["tail"] = metrics_json(m.tail);
   return out;
-}
-
-// Runs `work` on rank 0 only; every rank learns whether it failed, so a bad input on rank 0
-// becomes an error everywhere instead of the others waiting in a collective.
-template <typename Work>
-void on_rank_zero(comm::Communicator& comm, Work work) {
-  std::exception_ptr failure;
-  if (comm.rank() == 0) {
-    try {
-      work();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  }
-  torch::Tensor failed = torch::tensor({failure ? 1 : 0}, torch::kInt32);
-  comm.all_reduce(failed, comm::ReduceOp::Max);
-  if (failure) std::rethrow_exception(failure);
-  if (failed.item<int>() != 0) throw data::InputError("rank 0 failed (its message says why)");
 }
 
 }  // namespace

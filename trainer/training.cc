@@ -7,15 +7,18 @@
 #include <iostream>
 #include <sstream>
 
+#include "comm/liveness.h"
+#include "comm/mpi_communicator.h"
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
-#include "comm/mpi_communicator.h"
 #include "data_pipeline/prepare.h"
 #include "kbe_shard/embeddings_file.h"
 #include "trainer/checkpoint.h"
 #include "trainer/evaluation.h"
 #include "trainer/progress.h"
+#include "trainer/rank_zero.h"
 #include "trainer/run_folder.h"
+#include "trainer/train_step.h"
 #include "trainer/variants.h"
 
 namespace hrere::train {
@@ -24,16 +27,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Heartbeat files of the ranks of a data-parallel run (comm/liveness.h).
+constexpr const char* kLivenessDir = ".ranks";
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::vector<torch::Tensor> trainable_parameters(LanguageModel& model) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : model->parameters()) {
-    if (p.requires_grad()) out.push_back(p);
-  }
-  return out;
 }
 
 // Dev score as the reference computes it: average precision of the bags' non-NA
@@ -92,13 +90,13 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   o.lr = tc.lr_knowledge;
   o.train_entities = variant != Variant::kWeston;
   o.seed = static_cast<std::uint64_t>(tc.seed);
-  if (!pretrained.entity_tanh) {
+  if (!pretrained.entity_tanh && comm::world().rank() == 0) {
     std::cerr << "note: " << tc.kbe_embeddings << " was pretrained without tanh on the entity "
               << "vectors, which the joint model applies (pretrain with kbe.entity_tanh=true)\n";
   }
   auto model = std::make_unique<KnowledgeModel>(comm::world(), o);
   const auto matched = model->load_pretrained(pretrained, entities, relations);
-  std::cerr << "knowledge model: " << o.num_entities << " entities of dimension " << o.dim << ", "
+  if (comm::world().rank() == 0) std::cerr << "knowledge model: " << o.num_entities << " entities of dimension " << o.dim << ", "
             << matched.size() << " of " << relations.size() - 1
             << " RE relations matched to KB relations by name\n";
   return model;
@@ -108,30 +106,41 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
                        const TrainRunOptions& options) {
   Config config = input_config;
   const TrainConfig& tc = config.train;
-  const Variant variant = parse_variant(tc.variant);
-  // Replicas that do not talk to each other would each write the same run folder.
-  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
-    const char* size = std::getenv(variable);
-    if (size && std::atoi(size) > 1) {
-      throw data::InputError(std::string("hrere train runs as one process for now (") + variable +
-                             "=" + size + "): data-parallel training is not built yet");
+  comm::Communicator& comm = comm::world();
+  const int rank = comm.rank(), ranks = comm.size();
+  const bool leader = rank == 0;
+  if (tc.batch_size % ranks != 0) {
+    throw data::InputError("config: train.batch_size " + std::to_string(tc.batch_size) +
+                           " (the global batch) does not split evenly over " +
+                           std::to_string(ranks) + " ranks; choose a multiple of " +
+                           std::to_string(ranks));
+  }
+  on_rank_zero(comm, [&] {
+    if (!options.resume && newest_checkpoint(run_dir)) {
+      throw data::InputError(run_dir + ": holds checkpoints of an earlier run; pass --resume to "
+                             "continue it or choose another --out");
     }
+    fs::create_directories(run_dir);
+    ensure_prepared(config, run_dir);
+    data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
+  });
+  // Rank 0 resolved the prepared folder; the others derive the same path (shared storage).
+  std::unique_ptr<comm::RankLiveness> liveness;
+  if (ranks > 1) {
+    liveness = std::make_unique<comm::RankLiveness>(
+        comm::LivenessOptions{(fs::path(run_dir) / kLivenessDir).string(), rank, ranks,
+                              config.dist.heartbeat_s, config.dist.lost_after_s},
+        comm::exit_on_lost_rank(rank, ranks));
   }
-  if (!options.resume && newest_checkpoint(run_dir)) {
-    throw data::InputError(run_dir + ": holds checkpoints of an earlier run; pass --resume to "
-                           "continue it or choose another --out");
-  }
-  fs::create_directories(run_dir);
-  ensure_prepared(config, run_dir);
-  data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
 
   torch::set_num_threads(tc.threads);
   torch::manual_seed(static_cast<std::uint64_t>(tc.seed));
   auto store = std::make_shared<data::BagStore>(data::BagStore::open(prepared_file(config, run_dir, data::kBagStoreFile)));
   LanguageModel model = make_language_model(config, *store);
-  torch::optim::Adam optimizer(trainable_parameters(model),
-                               torch::optim::AdamOptions(tc.lr_language));
   std::unique_ptr<KnowledgeModel> knowledge = make_knowledge_model(config, *store);
+  TrainStep trainer(comm, model, knowledge.get(), tc, config.dist);
+  // Rank 0 keeps the single-process dropout stream; the others draw their own.
+  if (!leader) torch::manual_seed(dropout_seed(static_cast<std::uint64_t>(tc.seed), 0, rank));
   const Scorer scorer{model, knowledge.get(), tc.alpha};
 
   std::vector<std::int64_t> train_chunks, dev_chunks;
@@ -141,31 +150,46 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
                            static_cast<std::uint64_t>(tc.seed));
   }
   data::LoaderOptions loader_options;
-  loader_options.batch_size = tc.batch_size;
+  loader_options.batch_size = tc.batch_size / ranks;
   loader_options.shuffle_window = config.loader.shuffle_window;
   loader_options.prefetch_batches = config.loader.prefetch_batches;
   loader_options.chunks = train_chunks;
   loader_options.seed = static_cast<std::uint64_t>(tc.seed);
+  loader_options.rank = rank;
+  loader_options.world_size = ranks;
   data::BagLoader loader(store, loader_options);
 
   TrainingState state;
   if (options.resume) {
     const auto checkpoint = newest_checkpoint(run_dir);
     if (!checkpoint) throw data::InputError(run_dir + ": no checkpoint to resume from");
-    state = load_checkpoint(*checkpoint, *model, optimizer, knowledge.get());
+    state = load_checkpoint(comm, *checkpoint, *model, trainer.optimizer(),
+                            static_cast<std::uint64_t>(tc.seed), knowledge.get());
     loader.restore(state.loader);
-    std::cerr << "resuming " << *checkpoint << " at step " << state.step << "\n";
+    if (leader) std::cerr << "resuming " << *checkpoint << " at step " << state.step << "\n";
   }
-  MetricsLog log((fs::path(run_dir) / "metrics.jsonl").string(), state.step);
+  if (leader && ranks > 1) {
+    std::cerr << "data parallel: " << ranks << " ranks (" << comm.backend() << "), global batch "
+              << tc.batch_size << " = " << ranks << " x " << loader_options.batch_size
+              << " bags per rank, " << trainer.replicas().buckets()
+              << " gradient bucket(s) of at most " << config.dist.bucket_mib << " MiB\n";
+  }
+  std::unique_ptr<MetricsLog> log;
+  if (leader) log = std::make_unique<MetricsLog>((fs::path(run_dir) / "metrics.jsonl").string(), state.step);
   const std::int64_t total_steps = tc.epochs * loader.batches_per_epoch();
-  ProgressBar bar(total_steps, options.progress);
+  ProgressBar bar(total_steps, options.progress && leader);
   const auto call_start = Clock::now();
   auto interval_start = Clock::now();
+  StepTimes interval_times_start = trainer.times();
+  double interval_data_seconds = 0;
 
   auto write_interval = [&](nlohmann::json extra) {
     nlohmann::json line = std::move(extra);
     line["step"] = state.step;
     line["epoch"] = loader.state().epoch;
+    line["ranks"] = ranks;
+    line["global_batch"] = tc.batch_size;
+    line["rank_batch"] = loader_options.batch_size;
     if (state.interval_steps > 0) {
       const double seconds = seconds_since(interval_start);
       const double n = static_cast<double>(state.interval_steps);
@@ -178,19 +202,31 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
         line["loss_agreement"] = state.interval_agreement / n;
       }
       line["bags_per_second"] = state.interval_bags / std::max(seconds, 1e-9);
+      // Where a step's time went on rank 0 (mean seconds per step).
+      const StepTimes& now = trainer.times();
+      const StepTimes& then = interval_times_start;
+      line["step_seconds"] = {{"data", interval_data_seconds / n},
+                              {"forward", (now.forward - then.forward) / n},
+                              {"backward", (now.backward - then.backward) / n},
+                              {"all_reduce", (now.all_reduce - then.all_reduce) / n},
+                              {"exchange", (now.exchange - then.exchange) / n},
+                              {"optimizer", (now.optimizer - then.optimizer) / n}};
     }
     line["lr_language"] = tc.lr_language;
     if (knowledge) line["lr_knowledge"] = tc.lr_knowledge;
     line["seconds"] = seconds_since(call_start);
-    log.write(line);
+    if (log) log->write(line);
     state.interval_loss = state.interval_knowledge = state.interval_agreement = state.interval_l2 = 0;
     state.interval_steps = state.interval_bags = 0;
     interval_start = Clock::now();
+    interval_times_start = trainer.times();
+    interval_data_seconds = 0;
   };
   auto checkpoint = [&] {
     state.loader = loader.state();
-    save_checkpoint(checkpoint_path(run_dir, state.step), state, *model, optimizer, knowledge.get());
-    prune_checkpoints(run_dir, tc.keep_checkpoints);
+    save_checkpoint(comm, checkpoint_path(run_dir, state.step), state, *model, trainer.optimizer(),
+                    knowledge.get());
+    if (leader) prune_checkpoints(run_dir, tc.keep_checkpoints);
   };
 
   std::int64_t steps_this_call = 0;
@@ -198,12 +234,16 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     if (options.max_steps > 0 && steps_this_call >= options.max_steps) {
       checkpoint();
       bar.finish();
-      std::cerr << "stopped after " << steps_this_call << " steps (--max-steps); continue with "
-                << "--resume\n";
+      if (leader) {
+        std::cerr << "stopped after " << steps_this_call << " steps (--max-steps); continue with "
+                  << "--resume\n";
+      }
       return {state.step, false, {}};
     }
+    const auto data_start = Clock::now();
     std::optional<data::Batch> batch = loader.next();
-    if (!batch) {  // an epoch ended
+    interval_data_seconds += seconds_since(data_start);
+    if (!batch) {  // an epoch ended (on every rank: all take the same number of steps)
       nlohmann::json line{{"event", "epoch_end"}};
       if (!dev_chunks.empty()) {
         const double ap = dev_average_precision(scorer, *store, dev_chunks, tc.eval_batch_size);
@@ -211,41 +251,28 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
         if (ap > state.best_dev) {
           state.best_dev = ap;
           state.best_epoch = loader.state().epoch;
-          save_model((fs::path(run_dir) / "best.pt").string(), *model, knowledge.get());
+          save_model(comm, (fs::path(run_dir) / "best.pt").string(), *model, knowledge.get());
         }
         line["best_epoch"] = state.best_epoch;
       }
       write_interval(line);
-      save_model((fs::path(run_dir) / "model.pt").string(), *model, knowledge.get());
+      save_model(comm, (fs::path(run_dir) / "model.pt").string(), *model, knowledge.get());
       checkpoint();
       continue;
     }
-    model->train();
-    const torch::Tensor knowledge_logits =
-        knowledge ? knowledge->logits(batch->heads, batch->tails) : torch::Tensor();
-    const LossTerms terms = variant_loss(variant, model->forward(*batch), knowledge_logits,
-                                         batch->labels);
-    const torch::Tensor loss_l2 = tc.l2 * model->l2_penalty();
-    optimizer.zero_grad();
-    (terms.total() + loss_l2).backward();
-    optimizer.step();
-    if (knowledge) knowledge->step();
-
     ++state.step;
     ++steps_this_call;
-    const double language = terms.language.item<double>(), knowledge_loss = terms.knowledge.item<double>(),
-                 agreement = terms.agreement.item<double>(), l2 = loss_l2.item<double>();
-    state.interval_loss += language;
-    state.interval_knowledge += knowledge_loss;
-    state.interval_agreement += agreement;
-    state.interval_l2 += l2;
+    const StepLosses losses = trainer.run(*batch, state.step);
+    state.interval_loss += losses.language;
+    state.interval_knowledge += losses.knowledge;
+    state.interval_agreement += losses.agreement;
+    state.interval_l2 += losses.l2;
     ++state.interval_steps;
-    state.interval_bags += batch->size();
-    const double recent_loss = language + knowledge_loss + agreement + l2;
+    state.interval_bags += losses.bags;
     std::ostringstream detail;
     detail << "epoch " << loader.state().epoch + 1 << "/" << tc.epochs << " loss " << std::fixed
-           << std::setprecision(4) << recent_loss << " | "
-           << std::setprecision(0) << steps_this_call * tc.batch_size / std::max(seconds_since(call_start), 1e-9)
+           << std::setprecision(4) << losses.total() << " | " << std::setprecision(0)
+           << steps_this_call * tc.batch_size / std::max(seconds_since(call_start), 1e-9)
            << " bags/s";
     bar.update(state.step, detail.str());
     if (state.step % tc.log_every == 0) write_interval({});
@@ -299,8 +326,12 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& pairs
   report.summary["weights"] = fs::path(run.weights).filename().string();
   report.summary["seconds"] = seconds_since(start);
   if (!pairs_file.empty()) report.summary["pairs_file"] = pairs_file;
-  write_held_out_report(eval_dir(run_dir, pairs_file), report);
-  if (pairs_file.empty()) plot_pr_curve(run_dir);
+  // Every rank scores the whole test set (the knowledge side's lookups are collective); one
+  // writes the report.
+  on_rank_zero(comm::world(), [&] {
+    write_held_out_report(eval_dir(run_dir, pairs_file), report);
+    if (pairs_file.empty()) plot_pr_curve(run_dir);
+  });
   return report.summary;
 }
 

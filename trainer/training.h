@@ -2,10 +2,13 @@
 // `hrere train`: the language model with Adam at lr1 and, for the joint variants
 // (variants.h), the knowledge model started from a `hrere pretrain` export at lr2; epochs
 // over the bag store, an optional dev split choosing the best epoch, checkpoints with exact
-// resume, metrics.jsonl and the held-out evaluation at the end. One process for now.
+// resume, metrics.jsonl and the held-out evaluation at the end. Under mpirun or srun every
+// rank trains a replica on its share of each global batch (train_step.h), entity rows
+// sharded over the ranks; rank 0 writes the run folder.
 //
-// A run folder holds: config.yaml (resolved), metrics.jsonl, checkpoints/step-*.pt,
-// model.pt (last weights), best.pt (best dev epoch, with a dev split), eval/ (hrere eval).
+// A run folder holds: config.yaml (resolved), metrics.jsonl, checkpoints/step-*.pt (with
+// step-*.kb/ entity shards for the joint variants), model.pt (last weights), best.pt (best
+// dev epoch, with a dev split), eval/ (hrere eval), .ranks/ (heartbeats of the ranks).
 #include <nlohmann/json.hpp>
 
 #include <cstdint>

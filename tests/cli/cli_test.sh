@@ -4,27 +4,7 @@
 # Usage: cli_test.sh HRERE_BINARY  (run from the repository root)
 set -u
 hrere=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-
-# expect NAME EXIT_CODE PATTERN -- command...: the command exits with EXIT_CODE and its
-# output (stdout + stderr) matches the extended regex PATTERN.
-expect() {
-  local name=$1 code=$2 pattern=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -eq "$code" ] && grep -Eq -- "$pattern" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAILED: $name (exit $rc, wanted $code; pattern '$pattern')"
-    echo "$out" | head -20 | sed 's/^/    /'
-  fi
-}
+source "$(dirname "$0")/expect.sh"
 
 expect help 0 "prepare" -- "$hrere" --help
 expect prepare-help 0 "--skip-bad-lines" -- "$hrere" prepare --help
@@ -126,5 +106,4 @@ if command -v mpirun >/dev/null; then
     "$hrere" pretrain "${kbe[@]}" --out "$work/kbe2"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -4,14 +4,17 @@
 
 #include <functional>
 
+#include "trainer/random_batch.h"
+
 namespace hrere::train {
 namespace {
 
-constexpr int kL = 12;
+using testing::kL;
+using testing::random_batch;
 
 LanguageModelOptions tiny_options() {
   LanguageModelOptions o;
-  o.vocab_size = 30;
+  o.vocab_size = testing::kVocabulary;
   o.num_relations = 4;
   o.max_length = kL;
   o.word_dim = 6;
@@ -19,31 +22,6 @@ LanguageModelOptions tiny_options() {
   o.lstm_hidden = 5;
   o.classifier_hidden = 4;
   return o;
-}
-
-// A batch of B bags of T sentences with random words, lengths and spans; padding holds 0.
-data::Batch random_batch(std::int64_t B, std::int64_t T, std::uint64_t seed) {
-  torch::manual_seed(seed);
-  data::BagArrays arrays;
-  arrays.T = static_cast<int>(T);
-  arrays.L = kL;
-  for (std::int64_t i = 0; i < B * T; ++i) {
-    const int length = 2 + static_cast<int>(torch::randint(kL - 1, {1}).item<std::int64_t>());
-    for (int w = 0; w < kL; ++w) {
-      arrays.words.push_back(w < length ? 2 + static_cast<int>(torch::randint(28, {1}).item<std::int64_t>()) : 0);
-    }
-    arrays.lengths.push_back(length);
-    arrays.head_spans.insert(arrays.head_spans.end(), {0, 1});
-    arrays.tail_spans.insert(arrays.tail_spans.end(), {length - 1, length});
-  }
-  for (std::int64_t b = 0; b < B; ++b) {
-    arrays.heads.push_back(1);
-    arrays.tails.push_back(2);
-    arrays.labels.push_back(static_cast<int>(b % 4));
-  }
-  std::vector<data::BagRef> refs;
-  for (std::int64_t b = 0; b < B; ++b) refs.push_back({&arrays, b, b});
-  return data::make_batch(refs);
 }
 
 // Every slot of a batch as its own sentence, and the bags over them: the computation

@@ -77,6 +77,7 @@ class TrainingTest : public ::testing::Test {
       nlohmann::json entry = nlohmann::json::parse(line);
       entry.erase("seconds");
       entry.erase("bags_per_second");
+      entry.erase("step_seconds");
       out.push_back(entry);
     }
     return out;

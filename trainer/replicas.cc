@@ -1,0 +1,104 @@
+#include "trainer/replicas.h"
+
+#include <chrono>
+#include <cstring>
+#include <sstream>
+
+namespace hrere::train {
+
+Replicas::Replicas(comm::Communicator& comm, std::vector<NamedTensor> state,
+                   std::int64_t bucket_bytes)
+    : comm_(comm), state_(std::move(state)) {
+  std::int64_t bytes = 0;
+  for (auto it = state_.rbegin(); it != state_.rend(); ++it) {
+    const torch::Tensor& p = it->tensor;
+    if (!p.requires_grad()) continue;
+    const std::int64_t size = p.numel() * static_cast<std::int64_t>(p.element_size());
+    const bool fits = !buckets_.empty() && bytes + size <= bucket_bytes &&
+                      buckets_.back().front().scalar_type() == p.scalar_type();
+    if (!fits) {
+      buckets_.emplace_back();
+      bytes = 0;
+    }
+    buckets_.back().push_back(p);
+    bytes += size;
+  }
+}
+
+void Replicas::broadcast_from_rank0() {
+  if (comm_.size() == 1) return;
+  torch::NoGradGuard no_grad;
+  for (NamedTensor& named : state_) {
+    torch::Tensor value = named.tensor.detach().contiguous();
+    comm_.broadcast(value, 0);
+    if (value.data_ptr() != named.tensor.data_ptr()) named.tensor.detach().copy_(value);
+  }
+}
+
+void Replicas::sum_gradients() {
+  if (comm_.size() == 1) return;
+  const auto start = std::chrono::steady_clock::now();
+  torch::NoGradGuard no_grad;
+  for (std::vector<torch::Tensor>& bucket : buckets_) {
+    std::vector<torch::Tensor> flat;
+    flat.reserve(bucket.size());
+    for (const torch::Tensor& p : bucket) {
+      flat.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
+    }
+    torch::Tensor buffer = torch::cat(flat);
+    comm_.all_reduce(buffer);
+    std::int64_t offset = 0;
+    for (torch::Tensor& p : bucket) {
+      const torch::Tensor summed = buffer.narrow(0, offset, p.numel()).view_as(p);
+      if (p.grad().defined()) {
+        p.mutable_grad().copy_(summed);
+      } else {
+        p.mutable_grad() = summed.clone();
+      }
+      offset += p.numel();
+    }
+  }
+  all_reduce_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::uint64_t tensor_hash(const torch::Tensor& tensor) {
+  const torch::Tensor bytes = tensor.detach().contiguous();
+  const auto* data = static_cast<const unsigned char*>(bytes.data_ptr());
+  const std::size_t n = static_cast<std::size_t>(bytes.numel()) * bytes.element_size();
+  std::uint64_t h = 1469598103934665603ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {  // a word at a time: the hash is on the training path
+    std::uint64_t word;
+    std::memcpy(&word, data + i, 8);
+    h = (h ^ word) * 1099511628211ULL;
+  }
+  for (; i < n; ++i) h = (h ^ data[i]) * 1099511628211ULL;
+  return h;
+}
+
+void Replicas::verify_identical(std::int64_t step) {
+  if (comm_.size() == 1) return;
+  const auto n = static_cast<std::int64_t>(state_.size());
+  torch::Tensor hashes = torch::empty({n}, torch::kInt64);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::uint64_t h = tensor_hash(state_[static_cast<std::size_t>(i)].tensor);
+    std::memcpy(hashes.data_ptr<std::int64_t>() + i, &h, 8);
+  }
+  const torch::Tensor all = comm_.all_gather(hashes);  // [P, n]
+  const torch::Tensor differs = all.ne(all[0].unsqueeze(0));
+  if (!differs.any().item<bool>()) return;
+  std::ostringstream message;
+  message << "replica checksum at step " << step << ": the replicas are no longer identical";
+  for (int r = 1; r < comm_.size(); ++r) {
+    const torch::Tensor which = differs[r].nonzero().reshape({-1});
+    if (which.numel() == 0) continue;
+    message << "; rank " << r << " differs from rank 0 in "
+            << state_[static_cast<std::size_t>(which[0].item<std::int64_t>())].name;
+    if (which.numel() > 1) message << " and " << which.numel() - 1 << " more";
+  }
+  message << " (a nondeterministic kernel, a bad node, or a rank that skipped a step)";
+  throw ReplicaDivergence(message.str());
+}
+
+}  // namespace hrere::train

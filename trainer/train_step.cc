@@ -1,0 +1,106 @@
+#include "trainer/train_step.h"
+
+#include <chrono>
+
+namespace hrere::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::vector<torch::Tensor> trainable(const std::vector<NamedTensor>& state) {
+  std::vector<torch::Tensor> out;
+  for (const NamedTensor& named : state) {
+    if (named.tensor.requires_grad()) out.push_back(named.tensor);
+  }
+  return out;
+}
+
+std::vector<NamedTensor> language_state(LanguageModel& model) {
+  std::vector<NamedTensor> state;
+  for (const auto& item : model->named_parameters()) state.push_back({item.key(), item.value()});
+  for (const auto& item : model->named_buffers()) state.push_back({item.key(), item.value()});
+  return state;
+}
+
+std::vector<NamedTensor> replicated_state(LanguageModel& model, KnowledgeModel* knowledge) {
+  std::vector<NamedTensor> state = language_state(model);
+  if (knowledge) state.push_back({"knowledge_relations", knowledge->relation_vectors()});
+  return state;
+}
+
+}  // namespace
+
+TrainStep::TrainStep(comm::Communicator& comm, LanguageModel model, KnowledgeModel* knowledge,
+                     const TrainConfig& train, const DistConfig& dist)
+    : comm_(comm),
+      model_(std::move(model)),
+      knowledge_(knowledge),
+      variant_(parse_variant(train.variant)),
+      l2_(train.l2),
+      checksum_every_(dist.checksum_every),
+      optimizer_(trainable(language_state(model_)), torch::optim::AdamOptions(train.lr_language)),
+      replicas_(comm, replicated_state(model_, knowledge),
+                static_cast<std::int64_t>(dist.bucket_mib * 1024 * 1024)) {
+  model_->synchronize_batch_norm(comm);
+  replicas_.broadcast_from_rank0();
+}
+
+StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
+  model_->train();
+  // Entity-row exchanges happen inside the knowledge lookup and step: they are taken out of
+  // the forward and optimizer times and counted on their own.
+  const auto exchange_seconds = [this] { return knowledge_ ? knowledge_->exchange_seconds() : 0.0; };
+  double exchange_start = exchange_seconds();
+  auto start = Clock::now();
+  const torch::Tensor knowledge_logits =
+      knowledge_ ? knowledge_->logits(batch.heads, batch.tails) : torch::Tensor();
+  const LossTerms terms = variant_loss(variant_, model_->forward(batch), knowledge_logits,
+                                       batch.labels);
+  const torch::Tensor l2 = l2_ * model_->l2_penalty();
+  double exchanged = exchange_seconds() - exchange_start;
+  times_.forward += seconds_since(start) - exchanged;
+  times_.exchange += exchanged;
+
+  // The global batch and the loss terms' global means, for the weights and the logs.
+  start = Clock::now();
+  const auto b = static_cast<double>(batch.size());
+  torch::Tensor sums = torch::stack({torch::tensor(b, torch::kFloat64),
+                                     b * terms.language.detach().to(torch::kFloat64),
+                                     b * terms.knowledge.detach().to(torch::kFloat64),
+                                     b * terms.agreement.detach().to(torch::kFloat64)});
+  if (comm_.size() > 1) comm_.all_reduce(sums);
+  const double global_bags = sums[0].item<double>();
+  times_.all_reduce += seconds_since(start);
+
+  start = Clock::now();
+  optimizer_.zero_grad();
+  (terms.total() * (b / global_bags) + l2 / comm_.size()).backward();
+  times_.backward += seconds_since(start);
+
+  const double all_reduce_start = replicas_.all_reduce_seconds();
+  replicas_.sum_gradients();
+  times_.all_reduce += replicas_.all_reduce_seconds() - all_reduce_start;
+
+  exchange_start = exchange_seconds();
+  start = Clock::now();
+  optimizer_.step();
+  if (knowledge_) knowledge_->step();
+  exchanged = exchange_seconds() - exchange_start;
+  times_.optimizer += seconds_since(start) - exchanged;
+  times_.exchange += exchanged;
+  if (checksum_every_ > 0 && step % checksum_every_ == 0) replicas_.verify_identical(step);
+
+  StepLosses losses;
+  losses.bags = static_cast<std::int64_t>(global_bags);
+  losses.language = sums[1].item<double>() / global_bags;
+  losses.knowledge = sums[2].item<double>() / global_bags;
+  losses.agreement = sums[3].item<double>() / global_bags;
+  losses.l2 = l2.item<double>();
+  return losses;
+}
+
+}  // namespace hrere::train
