@@ -67,6 +67,7 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
     }
     data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
   });
+  const auto liveness = watch_ranks(comm, config.dist, run_dir);
   const kbe::PretrainOptions options = pretrain_options(config.kbe, resume);
 
   const bool leader = comm.rank() == 0;

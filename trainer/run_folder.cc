@@ -28,4 +28,13 @@ void ensure_prepared(Config& config, const std::string& run_dir) {
   config.data.prepared = fs::absolute(dir).lexically_normal().string();
 }
 
+std::unique_ptr<comm::RankLiveness> watch_ranks(comm::Communicator& comm, const DistConfig& dist,
+                                                const std::string& run_dir) {
+  if (comm.size() == 1) return nullptr;
+  return std::make_unique<comm::RankLiveness>(
+      comm::LivenessOptions{(fs::path(run_dir) / ".ranks").string(), comm.rank(), comm.size(),
+                            dist.heartbeat_s, dist.lost_after_s},
+      comm::exit_on_lost_rank(comm.rank(), comm.size()));
+}
+
 }  // namespace hrere::train

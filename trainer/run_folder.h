@@ -1,8 +1,12 @@
 #pragma once
 // Where a command finds the prepared stores: the folder `data.prepared` names, or RUN/data,
-// which `train` and `pretrain` fill from the `data` inputs when it is missing.
+// which `train` and `pretrain` fill from the `data` inputs when it is missing; and the
+// heartbeats of a run's ranks.
+#include <memory>
 #include <string>
 
+#include "comm/communicator.h"
+#include "comm/liveness.h"
 #include "trainer/config.h"
 
 namespace hrere::train {
@@ -14,5 +18,11 @@ std::string prepared_file(const Config& config, const std::string& run_dir, cons
 // store already, then pins `data.prepared` to the absolute folder (so the run's config.yaml
 // finds its stores from anywhere).
 void ensure_prepared(Config& config, const std::string& run_dir);
+
+// With more than one rank: heartbeats in RUN/.ranks that stop this rank, naming the lost
+// one, when another rank dies or hangs (comm/liveness.h; dist.heartbeat_s, lost_after_s).
+// Null for one rank. Call it once rank 0 has created the run folder.
+std::unique_ptr<comm::RankLiveness> watch_ranks(comm::Communicator& comm, const DistConfig& dist,
+                                                const std::string& run_dir);
 
 }  // namespace hrere::train

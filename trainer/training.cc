@@ -7,7 +7,6 @@
 #include <iostream>
 #include <sstream>
 
-#include "comm/liveness.h"
 #include "comm/mpi_communicator.h"
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
@@ -26,9 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Heartbeat files of the ranks of a data-parallel run (comm/liveness.h).
-constexpr const char* kLivenessDir = ".ranks";
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -125,13 +121,7 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
   });
   // Rank 0 resolved the prepared folder; the others derive the same path (shared storage).
-  std::unique_ptr<comm::RankLiveness> liveness;
-  if (ranks > 1) {
-    liveness = std::make_unique<comm::RankLiveness>(
-        comm::LivenessOptions{(fs::path(run_dir) / kLivenessDir).string(), rank, ranks,
-                              config.dist.heartbeat_s, config.dist.lost_after_s},
-        comm::exit_on_lost_rank(rank, ranks));
-  }
+  const auto liveness = watch_ranks(comm, config.dist, run_dir);
 
   torch::set_num_threads(tc.threads);
   torch::manual_seed(static_cast<std::uint64_t>(tc.seed));
