@@ -99,6 +99,8 @@ expect pretrain-metrics 0 '"valid"' -- cat "$work/kbe/metrics.jsonl"
 expect eval-kbe 0 "valid \(filtered, [0-9]+ queries\): MRR" -- \
   "$hrere" eval-kbe --run "$work/kbe" --split valid
 expect kbe-bad-key 2 "kbe.loss" -- "$hrere" config --set kbe.loss=hinge
+expect dist-bad-value 2 "dist.heartbeat_s, dist.lost_after_s" -- "$hrere" config --set dist.lost_after_s=1
+expect dist-bad-type 2 "dist.checksum_every" -- "$hrere" config --set dist.checksum_every=often
 if command -v mpirun >/dev/null; then
   as_root=()
   [ "$(id -u)" -eq 0 ] && as_root=(--allow-run-as-root)
