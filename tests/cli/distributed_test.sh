@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `hrere train` under mpirun: 2 ranks train and evaluate; an interrupted 2-rank run resumes
 # exactly; a rank that hangs (SIGSTOP) or dies (SIGKILL) stops the job within 60 s with a
-# message naming it; the last checkpoint then resumes on the same or another number of ranks.
+# message naming it (also in `hrere pretrain`); the last checkpoint then resumes on the same
+# or another number of ranks.
 # Usage: distributed_test.sh HRERE_BINARY  (run from the repository root)
 set -u
 hrere=$1
@@ -56,14 +57,15 @@ PY
 }
 expect train-2-ranks-resume-exact 0 "identical" -- same_run "$work/straight" "$work/resumed"
 
-# interrupt NAME SIGNAL: trains on 2 ranks, sends SIGNAL to rank 1 once a checkpoint exists,
-# and prints how the job ended and how many seconds that took.
+# interrupt RUN SIGNAL READY COMMAND...: runs COMMAND (its output in RUN.log), sends SIGNAL
+# to rank 1 once the file READY exists, and prints how the job ended and how many seconds
+# that took; fails unless it ended non-zero within 60 s.
 interrupt() {
-  local run=$work/$1 signal=$2
-  "${mpi[@]}" -np 2 "$hrere" train "${tiny[@]}" --set train.epochs=200 \
-    --set train.checkpoint_every=20 --no-eval --out "$run" >"$run.log" 2>&1 &
+  local run=$1 signal=$2 ready=$3
+  shift 3
+  "$@" >"$run.log" 2>&1 &
   local job=$!
-  for _ in $(seq 600); do [ -e "$run/checkpoints/step-0000000040.pt" ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ -e "$ready" ] && [ -e "$run/.ranks/rank-1" ] && break; sleep 0.1; done
   local pid
   pid=$(cut -d' ' -f2 "$run/.ranks/rank-1")
   local start=$SECONDS
@@ -74,9 +76,20 @@ interrupt() {
   cat "$run.log"
   [ "$rc" -ne 0 ] && [ $((SECONDS - start)) -lt 60 ]
 }
+# interrupt_training NAME SIGNAL: 2-rank training, interrupted after its step-40 checkpoint.
+interrupt_training() {
+  interrupt "$work/$1" "$2" "$work/$1/checkpoints/step-0000000040.pt" \
+    "${mpi[@]}" -np 2 "$hrere" train "${tiny[@]}" --set train.epochs=200 \
+    --set train.checkpoint_every=20 --no-eval --out "$work/$1"
+}
 expect rank-hangs 0 "hrere: rank 1 of 2 \(pid [0-9]+ on host .*\) has sent no heartbeat" -- \
-  interrupt hung STOP
-expect rank-dies 0 "process rank 1 .*signal 9" -- interrupt killed KILL
+  interrupt_training hung STOP
+expect rank-dies 0 "process rank 1 .*signal 9" -- interrupt_training killed KILL
+expect pretrain-rank-hangs 0 "hrere: rank 1 of 2 .* has sent no heartbeat" -- \
+  interrupt "$work/kbe-hung" STOP "$work/kbe-hung/metrics.jsonl" \
+  "${mpi[@]}" -np 2 "$hrere" pretrain --config configs/synth.yaml --set "data.prepared=$work/data" \
+  --set kbe.dim=8 --set kbe.epochs=500 --set kbe.threads=1 --set kbe.log_every=1 \
+  --set dist.heartbeat_s=0.5 --set dist.lost_after_s=5 --out "$work/kbe-hung"
 cp -r "$work/hung" "$work/hung-on-1"
 expect resume-on-2-ranks 0 "resuming .*step-[0-9]+.pt" -- \
   "${mpi[@]}" -np 2 "$hrere" train --resume --set train.epochs=3 --out "$work/hung"
