@@ -1,7 +1,6 @@
 #include "trainer/training.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -86,15 +85,18 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   o.lr = tc.lr_knowledge;
   o.train_entities = variant != Variant::kWeston;
   o.seed = static_cast<std::uint64_t>(tc.seed);
-  if (!pretrained.entity_tanh && comm::world().rank() == 0) {
+  const bool leader = comm::world().rank() == 0;  // one rank reports
+  if (!pretrained.entity_tanh && leader) {
     std::cerr << "note: " << tc.kbe_embeddings << " was pretrained without tanh on the entity "
               << "vectors, which the joint model applies (pretrain with kbe.entity_tanh=true)\n";
   }
   auto model = std::make_unique<KnowledgeModel>(comm::world(), o);
   const auto matched = model->load_pretrained(pretrained, entities, relations);
-  if (comm::world().rank() == 0) std::cerr << "knowledge model: " << o.num_entities << " entities of dimension " << o.dim << ", "
-            << matched.size() << " of " << relations.size() - 1
-            << " RE relations matched to KB relations by name\n";
+  if (leader) {
+    std::cerr << "knowledge model: " << o.num_entities << " entities of dimension " << o.dim
+              << ", " << matched.size() << " of " << relations.size() - 1
+              << " RE relations matched to KB relations by name\n";
+  }
   return model;
 }
 
