@@ -80,16 +80,29 @@ void write_curve(const std::string& path, const std::vector<PrPoint>& curve,
 }  // namespace
 
 torch::Tensor encode_test_sentences(LanguageModel& model, const data::BagStore& store,
-                                    std::int64_t batch_size) {
+                                    std::int64_t batch_size, comm::Communicator& comm) {
   EvalMode eval(model);
-  std::vector<torch::Tensor> parts;
+  const std::int64_t N = store.size("test"), P = comm.size(), H = model->options().lstm_hidden;
+  auto share_begin = [&](std::int64_t rank) { return N * rank / P; };
+  const std::int64_t first = share_begin(comm.rank()), mine = share_begin(comm.rank() + 1) - first;
+  std::vector<torch::Tensor> parts{torch::zeros({0, H})};
   data::BagArrays arrays;
-  for_blocks(store.size("test"), batch_size, [&](std::int64_t start, std::int64_t count) {
+  for_blocks(mine, batch_size, [&](std::int64_t start, std::int64_t count) {
     const DistinctSentences distinct =
-        distinct_sentences(read_batch(store, "test", start, count, arrays));
+        distinct_sentences(read_batch(store, "test", first + start, count, arrays));
     parts.push_back(model->encode(distinct.sentences).index_select(0, distinct.bags.slots.flatten()));
   });
-  return torch::cat(parts);
+  torch::Tensor z = torch::cat(parts);
+  if (P == 1 || N == 0) return z;
+  // Shares differ by at most one sentence: pad to the largest for the all-gather, then trim.
+  const std::int64_t largest = (N + P - 1) / P;
+  const torch::Tensor gathered =
+      comm.all_gather(torch::cat({z, torch::zeros({largest - mine, H})}));  // [P, largest, H]
+  std::vector<torch::Tensor> shares;
+  for (std::int64_t r = 0; r < P; ++r) {
+    shares.push_back(gathered[r].narrow(0, 0, share_begin(r + 1) - share_begin(r)));
+  }
+  return torch::cat(shares);
 }
 
 BagSlots contiguous_bags(const std::vector<std::int64_t>& offsets, std::int64_t first_bag,
@@ -121,9 +134,9 @@ torch::Tensor Scorer::probabilities(const torch::Tensor& language_logits,
 }
 
 TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
-                          std::int64_t batch_size) {
+                          std::int64_t batch_size, comm::Communicator& comm) {
   LanguageModel& model = scorer.language;
-  const torch::Tensor z = encode_test_sentences(model, store, batch_size);
+  const torch::Tensor z = encode_test_sentences(model, store, batch_size, comm);
   EvalMode eval(model);
   const std::int64_t num_sentences = z.size(0);
   std::vector<torch::Tensor> labels, heads, tails;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/mpi_communicator.h"
 #include "data_pipeline/bag_store.h"
 #include "trainer/knowledge_model.h"
 #include "trainer/language_model.h"
@@ -18,9 +19,11 @@
 
 namespace hrere::train {
 
-// z for every test sentence, in store order: [Ns, H]. Runs in evaluation mode.
+// z for every test sentence, in store order: [Ns, H]. Runs in evaluation mode. Collective:
+// each rank of `comm` encodes a contiguous 1/P of the sentences, and every rank returns all.
 torch::Tensor encode_test_sentences(LanguageModel& model, const data::BagStore& store,
-                                    std::int64_t batch_size);
+                                    std::int64_t batch_size,
+                                    comm::Communicator& comm = comm::world());
 
 // Bags [B, S] over sentences: bag p holds sentences [offsets[p], offsets[p+1]).
 BagSlots contiguous_bags(const std::vector<std::int64_t>& offsets, std::int64_t first_bag,
@@ -52,9 +55,10 @@ struct Scorer {
                               const torch::Tensor& tails) const;
 };
 
-// Both protocols on the test set.
+// Both protocols on the test set. Collective (see encode_test_sentences; the knowledge
+// side's lookups use its own communicator, normally the same world).
 TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
-                          std::int64_t batch_size);
+                          std::int64_t batch_size, comm::Communicator& comm = comm::world());
 
 // Probabilities and labels of the bags of `split` in `chunks` (all when empty), in order.
 std::pair<torch::Tensor, torch::Tensor> score_bags(const Scorer& scorer,

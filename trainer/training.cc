@@ -318,8 +318,7 @@ nlohmann::json evaluate_run(const std::string& run_dir, const std::string& pairs
   report.summary["weights"] = fs::path(run.weights).filename().string();
   report.summary["seconds"] = seconds_since(start);
   if (!pairs_file.empty()) report.summary["pairs_file"] = pairs_file;
-  // Every rank scores the whole test set (the knowledge side's lookups are collective); one
-  // writes the report.
+  // The ranks share the encoding of the test sentences; one writes the report.
   on_rank_zero(comm::world(), [&] {
     write_held_out_report(eval_dir(run_dir, pairs_file), report);
     if (pairs_file.empty()) plot_pr_curve(run_dir);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `hrere train` under mpirun: 2 ranks train and evaluate; an interrupted 2-rank run resumes
+# `hrere train` under mpirun: 2 ranks train and evaluate (as does `hrere eval`, equal to one
+# process); an interrupted 2-rank run resumes
 # exactly; a rank that hangs (SIGSTOP) or dies (SIGKILL) stops the job within 60 s with a
 # message naming it (also in `hrere pretrain`); the last checkpoint then resumes on the same
 # or another number of ranks.
@@ -56,6 +57,21 @@ print("identical")
 PY
 }
 expect train-2-ranks-resume-exact 0 "identical" -- same_run "$work/straight" "$work/resumed"
+
+# Evaluation on 2 ranks (each encodes half of the test sentences) == on one process.
+"$hrere" eval --run "$work/straight" >/dev/null 2>&1 && cp "$work/straight/eval/summary.json" "$work/eval-1.json"
+expect eval-2-ranks 0 "pair protocol" -- "${mpi[@]}" -np 2 "$hrere" eval --run "$work/straight"
+same_scores() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+for protocol, key in (("sentence", "average_precision"), ("sentence", "auc"), ("pair", "auc")):
+    assert abs(a[protocol][key] - b[protocol][key]) < 1e-6, (protocol, key, a[protocol][key], b[protocol][key])
+assert a["sentence"]["p_at_percent"] == b["sentence"]["p_at_percent"]
+print("same scores")
+PY
+}
+expect eval-2-ranks-equals-1 0 "same scores" -- same_scores "$work/eval-1.json" "$work/straight/eval/summary.json"
 
 # interrupt RUN SIGNAL READY COMMAND...: runs COMMAND (its output in RUN.log), sends SIGNAL
 # to rank 1 once the file READY exists, and prints how the job ended and how many seconds
