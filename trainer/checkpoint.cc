@@ -11,6 +11,7 @@
 
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
+#include "kbe_shard/counter_random.h"
 
 namespace hrere::train {
 namespace fs = std::filesystem;
@@ -170,14 +171,7 @@ void save_model(comm::Communicator& comm, const std::string& path, torch::nn::Mo
 }
 
 std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, int rank) {
-  std::uint64_t h = seed;  // splitmix64 over (seed, step, rank)
-  for (const std::uint64_t v : {static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(rank)}) {
-    h += 0x9e3779b97f4a7c15ULL + v;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-  }
-  return h;
+  return kbe::mix(kbe::mix(seed, static_cast<std::uint64_t>(step)), static_cast<std::uint64_t>(rank));
 }
 
 void load_model(const std::string& path, torch::nn::Module& model, KnowledgeModel* knowledge) {

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <set>
 #include <sstream>
-#include <unordered_map>
 
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
@@ -170,10 +169,19 @@ TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
   return scores;
 }
 
+EntityIndex::EntityIndex(const std::vector<std::string>& entities) {
+  for (std::size_t i = 0; i < entities.size(); ++i) ids_.emplace(entities[i], i);
+}
+
+std::optional<std::int64_t> EntityIndex::find(std::string_view name) const {
+  const auto it = ids_.find(data::normalize_entity_id(name));
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
 TestScores restrict_to_pairs(const TestScores& scores, const std::vector<std::string>& entities,
                              const std::string& path) {
-  std::unordered_map<std::string, std::int64_t> ids;
-  for (std::size_t i = 0; i < entities.size(); ++i) ids.emplace(entities[i], i);
+  const EntityIndex index(entities);
   std::set<std::pair<std::int64_t, std::int64_t>> wanted;
   data::LineReader reader(path);
   std::string line;
@@ -185,12 +193,12 @@ TestScores restrict_to_pairs(const TestScores& scores, const std::vector<std::st
     }
     std::int64_t pair[2];
     for (int k = 0; k < 2; ++k) {
-      const auto it = ids.find(data::normalize_entity_id(fields[k]));
-      if (it == ids.end()) {
+      const std::optional<std::int64_t> id = index.find(fields[k]);
+      if (!id) {
         throw data::InputError(path + ":" + std::to_string(reader.line_number()) +
                                ": unknown entity '" + std::string(fields[k]) + "'");
       }
-      pair[k] = it->second;
+      pair[k] = *id;
     }
     wanted.emplace(pair[0], pair[1]);
   }

@@ -8,7 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "comm/mpi_communicator.h"
@@ -36,6 +39,16 @@ struct TestScores {
   torch::Tensor pair_probs;         // float [P, R]
   torch::Tensor pair_labels;        // uint8 [P, R], multi-hot
   torch::Tensor pair_entities;      // int64 [P, 2]
+};
+
+// A bag store's entity ids by name; find() takes a mid in either spelling ("m.x", "/m/x").
+class EntityIndex {
+ public:
+  explicit EntityIndex(const std::vector<std::string>& entities);
+  std::optional<std::int64_t> find(std::string_view name) const;
+
+ private:
+  std::unordered_map<std::string, std::int64_t> ids_;
 };
 
 // The scores of the test sentences and pairs whose (head, tail) is listed in `path`: lines

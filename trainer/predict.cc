@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <iostream>
 #include <numeric>
+#include <optional>
 #include <sstream>
-#include <unordered_map>
 
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
@@ -67,11 +67,7 @@ std::int64_t predict(const PredictOptions& options) {
   const data::Vocabulary vocabulary = data::Vocabulary::from_words(run.store->vocabulary());
   const std::vector<std::string> relations = run.store->relations();
   const int L = run.store->L();
-  std::unordered_map<std::string, std::int64_t> entity_ids;
-  if (run.knowledge) {
-    const std::vector<std::string> entities = run.store->entities();
-    for (std::size_t i = 0; i < entities.size(); ++i) entity_ids.emplace(entities[i], i);
-  }
+  const EntityIndex entities(run.knowledge ? run.store->entities() : std::vector<std::string>{});
 
   std::ostringstream out;
   data::LineReader reader(options.input);
@@ -90,12 +86,11 @@ std::int64_t predict(const PredictOptions& options) {
     const data::BagArrays arrays = bag_of(request, vocabulary, L, where);
     const torch::Tensor logits = run.model->forward(data::make_batch({{&arrays, 0, 0}}));
     // The knowledge side can only score entities it has embeddings for.
-    const auto head_id = entity_ids.find(data::normalize_entity_id(head));
-    const auto tail_id = entity_ids.find(data::normalize_entity_id(tail));
-    const bool with_knowledge = head_id != entity_ids.end() && tail_id != entity_ids.end();
+    const std::optional<std::int64_t> head_id = entities.find(head), tail_id = entities.find(tail);
+    const bool with_knowledge = head_id && tail_id;
     const torch::Tensor probs =
-        (with_knowledge ? run.scorer().probabilities(logits, torch::tensor({head_id->second}),
-                                                     torch::tensor({tail_id->second}))
+        (with_knowledge ? run.scorer().probabilities(logits, torch::tensor({*head_id}),
+                                                     torch::tensor({*tail_id}))
                         : torch::softmax(logits, 1))[0]
             .contiguous();
     std::vector<std::int64_t> order(relations.size());

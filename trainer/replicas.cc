@@ -15,13 +15,18 @@ Replicas::Replicas(comm::Communicator& comm, std::vector<NamedTensor> state,
     if (!p.requires_grad()) continue;
     const std::int64_t size = p.numel() * static_cast<std::int64_t>(p.element_size());
     const bool fits = !buckets_.empty() && bytes + size <= bucket_bytes &&
-                      buckets_.back().front().scalar_type() == p.scalar_type();
+                      buckets_.back().parameters.front().scalar_type() == p.scalar_type();
     if (!fits) {
       buckets_.emplace_back();
       bytes = 0;
     }
-    buckets_.back().push_back(p);
+    buckets_.back().parameters.push_back(p);
     bytes += size;
+  }
+  for (Bucket& bucket : buckets_) {
+    std::int64_t elements = 0;
+    for (const torch::Tensor& p : bucket.parameters) elements += p.numel();
+    bucket.flat = torch::empty({elements}, bucket.parameters.front().options().requires_grad(false));
   }
 }
 
@@ -39,17 +44,21 @@ void Replicas::sum_gradients() {
   if (comm_.size() == 1) return;
   const auto start = std::chrono::steady_clock::now();
   torch::NoGradGuard no_grad;
-  for (std::vector<torch::Tensor>& bucket : buckets_) {
-    std::vector<torch::Tensor> flat;
-    flat.reserve(bucket.size());
-    for (const torch::Tensor& p : bucket) {
-      flat.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
-    }
-    torch::Tensor buffer = torch::cat(flat);
-    comm_.all_reduce(buffer);
+  for (Bucket& bucket : buckets_) {
     std::int64_t offset = 0;
-    for (torch::Tensor& p : bucket) {
-      const torch::Tensor summed = buffer.narrow(0, offset, p.numel()).view_as(p);
+    for (const torch::Tensor& p : bucket.parameters) {
+      torch::Tensor slot = bucket.flat.narrow(0, offset, p.numel());
+      if (p.grad().defined()) {
+        slot.copy_(p.grad().reshape({-1}));
+      } else {
+        slot.zero_();
+      }
+      offset += p.numel();
+    }
+    comm_.all_reduce(bucket.flat);
+    offset = 0;
+    for (torch::Tensor& p : bucket.parameters) {
+      const torch::Tensor summed = bucket.flat.narrow(0, offset, p.numel()).view_as(p);
       if (p.grad().defined()) {
         p.mutable_grad().copy_(summed);
       } else {

@@ -51,7 +51,11 @@ class Replicas {
  private:
   comm::Communicator& comm_;
   std::vector<NamedTensor> state_;
-  std::vector<std::vector<torch::Tensor>> buckets_;  // parameters whose gradients travel together
+  struct Bucket {
+    std::vector<torch::Tensor> parameters;  // whose gradients travel together
+    torch::Tensor flat;                     // their gradients end to end, reused every step
+  };
+  std::vector<Bucket> buckets_;
   double all_reduce_seconds_ = 0;
 };
 
