@@ -4,9 +4,6 @@
 #include <numeric>
 #include <sstream>
 
-#ifdef HRERE_HAVE_NCCL
-#include <cuda_runtime_api.h>
-#endif
 
 namespace hrere::comm {
 namespace {
@@ -132,6 +129,24 @@ void Communicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   if (tensor.numel() > 0) do_all_reduce(tensor, op);
 }
 
+namespace {
+struct CompletedReduce : PendingReduce {
+  void wait() override {}
+};
+}  // namespace
+
+std::unique_ptr<PendingReduce> Communicator::start_all_reduce(torch::Tensor& tensor, ReduceOp op) {
+  check_tensor(tensor, "all_reduce");
+  if (tensor.numel() == 0) return std::make_unique<CompletedReduce>();
+  return do_start_all_reduce(tensor, op);
+}
+
+std::unique_ptr<PendingReduce> Communicator::do_start_all_reduce(torch::Tensor& tensor,
+                                                                 ReduceOp op) {
+  do_all_reduce(tensor, op);
+  return std::make_unique<CompletedReduce>();
+}
+
 void Communicator::broadcast(torch::Tensor& tensor, int root) {
   check_tensor(tensor, "broadcast");
   if (root < 0 || root >= size()) {
@@ -187,20 +202,5 @@ torch::Tensor Communicator::all_to_all(const torch::Tensor& send,
 }
 
 void Communicator::barrier() { do_barrier(); }
-
-int cuda_device_count() {
-#ifdef HRERE_HAVE_NCCL
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver"/"no device" error for later calls
-    return 0;
-  }
-  return count;
-#else
-  return 0;
-#endif
-}
-
-bool cuda_device_available() { return cuda_device_count() > 0; }
 
 }  // namespace hrere::comm

@@ -9,11 +9,17 @@
 // - all_reduce and broadcast need the same shape and dtype on every rank (not checked: they
 //   are on the gradient hot path). all_gather and all_to_all check their arguments on all
 //   ranks together, so a bad argument on one rank throws on every rank instead of hanging.
-// - Operations are synchronous: when they return, the result is in place.
+// - Operations are synchronous as far as their caller can tell: when they return, the result
+//   is in place for the host (MPI) or for all later work on LibTorch's current CUDA stream
+//   (NCCL; a host read through LibTorch waits for that stream, so it sees the result too).
+// - start_all_reduce is the one asynchronous operation (gradient buckets overlapping the
+//   backward pass): the result is in place after wait(). Collectives started this way still
+//   count in the rank's sequence of collectives: every rank starts them in the same order.
 // - Failures of the transport throw CommError naming the failed library call.
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,6 +41,17 @@ class CommError : public std::runtime_error {
   explicit CommError(const std::string& message) : std::runtime_error(message) {}
 };
 
+// An all-reduce started by Communicator::start_all_reduce.
+class PendingReduce {
+ public:
+  virtual ~PendingReduce() = default;
+  // Lets the transport progress without blocking (MPI advances non-blocking collectives
+  // only inside MPI calls); cheap, call it whenever the host has a moment.
+  virtual void poll() {}
+  // Returns once the result is in place (see the contract above); a second call is a no-op.
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -49,6 +66,11 @@ class Communicator {
 
   // Element-wise reduction over all ranks, result written back into `tensor` on every rank.
   void all_reduce(torch::Tensor& tensor, ReduceOp op = ReduceOp::Sum);
+
+  // Starts the same element-wise reduction and returns before it completes; `tensor` must
+  // stay alive and untouched until wait(). Transports without a non-blocking form complete
+  // it here.
+  std::unique_ptr<PendingReduce> start_all_reduce(torch::Tensor& tensor, ReduceOp op = ReduceOp::Sum);
 
   // Copies `tensor` of rank `root` into `tensor` on every other rank.
   void broadcast(torch::Tensor& tensor, int root);
@@ -67,7 +89,21 @@ class Communicator {
 
   void barrier();
 
+  // Called when a peer is known to be lost (another thread may be blocked in a collective):
+  // makes the transport give up its operations instead of waiting forever. The communicator
+  // is unusable afterwards.
+  virtual void abort() {}
+
+  // Whether start_all_reduce of tensors on `device` may be called from autograd's threads
+  // (LibTorch runs a GPU backward on a worker thread; a CPU backward runs on the caller's
+  // thread, which is always fine). MPI is initialised for one calling thread only.
+  virtual bool callable_from_backward_threads(const torch::Device& device) const {
+    return device.is_cpu();
+  }
+
  protected:
+  friend class RoutingCommunicator;  // forwards to the transports' operations proper
+
   // Why `tensor` is on the wrong device for this backend, or "" when it is fine.
   virtual std::string device_error(const torch::Tensor& tensor) const = 0;
 
@@ -84,6 +120,8 @@ class Communicator {
   virtual void do_all_to_all(const torch::Tensor& send, const std::vector<int64_t>& send_counts,
                              const std::vector<int64_t>& recv_counts, torch::Tensor& output) = 0;
   virtual void do_barrier() = 0;
+  // Default: do_all_reduce, complete on return.
+  virtual std::unique_ptr<PendingReduce> do_start_all_reduce(torch::Tensor& tensor, ReduceOp op);
 
  private:
   // Throws std::invalid_argument for a tensor no backend operation accepts.
@@ -92,9 +130,5 @@ class Communicator {
   std::string tensor_error(const torch::Tensor& tensor) const;
   std::string context(const char* op) const;
 };
-
-// Number of CUDA devices this process can use; 0 without a driver or without NCCL support.
-int cuda_device_count();
-bool cuda_device_available();
 
 }  // namespace hrere::comm

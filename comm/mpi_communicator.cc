@@ -135,6 +135,58 @@ void MpiCommunicator::do_all_reduce(torch::Tensor& tensor, ReduceOp op) {
   }
 }
 
+namespace {
+// Requests of one non-blocking all-reduce. MPI_Test drives Open MPI's progress engine, so
+// poll() between backward operations moves the reduction along while gradients are computed.
+class MpiPendingReduce : public PendingReduce {
+ public:
+  explicit MpiPendingReduce(std::vector<MPI_Request> requests) : requests_(std::move(requests)) {}
+  ~MpiPendingReduce() override {
+    // Unwinding before wait(): the buffer is about to go away, so finish the transfer first.
+    if (!requests_.empty()) MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(),
+                                        MPI_STATUSES_IGNORE);
+  }
+  void poll() override {
+    if (requests_.empty()) return;
+    int done = 0;
+    check_mpi(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done,
+                          MPI_STATUSES_IGNORE),
+              "MPI_Testall (MPI_Iallreduce)");
+    if (done) requests_.clear();
+  }
+  void wait() override {
+    if (requests_.empty()) return;
+    const int rc = MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(),
+                               MPI_STATUSES_IGNORE);
+    requests_.clear();
+    check_mpi(rc, "MPI_Waitall (MPI_Iallreduce)");
+  }
+
+ private:
+  std::vector<MPI_Request> requests_;
+};
+}  // namespace
+
+std::unique_ptr<PendingReduce> MpiCommunicator::do_start_all_reduce(torch::Tensor& tensor,
+                                                                    ReduceOp op) {
+  const MPI_Datatype type = mpi_type(tensor.scalar_type());
+  const int64_t n = tensor.numel();
+  const int64_t element = tensor.element_size();
+  std::vector<MPI_Request> requests;
+  for (int64_t offset = 0; offset < n; offset += max_elements_) {
+    const int count = static_cast<int>(std::min(max_elements_, n - offset));
+    requests.push_back(MPI_REQUEST_NULL);
+    const int rc = MPI_Iallreduce(MPI_IN_PLACE, bytes(tensor) + offset * element, count, type,
+                                  mpi_op(op), comm_, &requests.back());
+    if (rc != MPI_SUCCESS) {
+      requests.pop_back();
+      MpiPendingReduce started(std::move(requests));  // completes what did start
+      check(rc, "MPI_Iallreduce");
+    }
+  }
+  return std::make_unique<MpiPendingReduce>(std::move(requests));
+}
+
 void MpiCommunicator::do_broadcast(torch::Tensor& tensor, int root) {
   const MPI_Datatype type = mpi_type(tensor.scalar_type());
   const int64_t n = tensor.numel();
@@ -222,13 +274,5 @@ void MpiCommunicator::do_all_to_all(const torch::Tensor& send,
 }
 
 void MpiCommunicator::do_barrier() { check(MPI_Barrier(comm_), "MPI_Barrier"); }
-
-MpiCommunicator& world() {
-  // Construction order makes destruction order right: the communicator is freed before
-  // the runtime finalises MPI.
-  static MpiRuntime runtime;
-  static MpiCommunicator communicator(MPI_COMM_WORLD);
-  return communicator;
-}
 
 }  // namespace hrere::comm

@@ -53,6 +53,8 @@ class MpiCommunicator : public Communicator {
   void do_all_to_all(const torch::Tensor& send, const std::vector<int64_t>& send_counts,
                      const std::vector<int64_t>& recv_counts, torch::Tensor& output) override;
   void do_barrier() override;
+  // MPI_Iallreduce, one request per message of at most max_message_elements.
+  std::unique_ptr<PendingReduce> do_start_all_reduce(torch::Tensor& tensor, ReduceOp op) override;
 
  private:
   // Throws CommError naming `call` and this rank unless `rc` is MPI_SUCCESS.
@@ -63,10 +65,5 @@ class MpiCommunicator : public Communicator {
   int size_ = 1;
   int64_t max_elements_;
 };
-
-// The process-wide communicator over MPI_COMM_WORLD: initialises MPI on first use and
-// finalises it at exit. For programs without a main of their own (GoogleTest binaries); a
-// program with a main should hold an MpiRuntime there instead.
-MpiCommunicator& world();
 
 }  // namespace hrere::comm

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <limits>
 
+#include "comm/device.h"
 #include "data_pipeline/input_error.h"
 #include "kbe_shard/counter_random.h"
 
@@ -22,6 +23,7 @@ EmbeddingOptions entity_options(const ComplExOptions& options) {
   table.init_std = options.init_std;
   table.seed = mix(options.seed, kEntityStream);
   table.optimizer = options.optimizer;
+  table.device = options.device;
   return table;
 }
 
@@ -85,7 +87,8 @@ torch::Tensor complex_score(const torch::Tensor& h, const torch::Tensor& r, cons
 }
 
 torch::Tensor regularization(Regularizer regularizer, const std::vector<torch::Tensor>& factors) {
-  torch::Tensor total = torch::zeros({});
+  torch::Tensor total =
+      torch::zeros({}, factors.empty() ? torch::TensorOptions() : factors.front().options());
   if (regularizer == Regularizer::kNone) return total;
   for (const torch::Tensor& factor : factors) {
     const auto parts = factor.chunk(2, -1);
@@ -99,9 +102,11 @@ torch::Tensor sample_negatives(const torch::Tensor& triples, const std::vector<s
                                int negatives, std::int64_t num_entities,
                                const torch::Tensor& candidates) {
   const std::int64_t n = triples.size(0);
-  torch::Tensor out = triples.to(torch::kInt64).unsqueeze(1).repeat({1, negatives, 1}).contiguous();
-  const torch::Tensor pool = candidates.defined() ? candidates.to(torch::kInt64).contiguous()
-                                                  : torch::Tensor();
+  torch::Tensor out =
+      triples.to(torch::kCPU, torch::kInt64).unsqueeze(1).repeat({1, negatives, 1}).contiguous();
+  const torch::Tensor pool = candidates.defined()
+                                 ? candidates.to(torch::kCPU, torch::kInt64).contiguous()
+                                 : torch::Tensor();
   const std::int64_t* ids = pool.defined() ? pool.data_ptr<std::int64_t>() : nullptr;
   const std::uint64_t choices = static_cast<std::uint64_t>(ids ? pool.numel() : num_entities);
   auto rows = out.accessor<std::int64_t, 3>();
@@ -123,7 +128,7 @@ ShardedComplEx::ShardedComplEx(comm::Communicator& comm, const ComplExOptions& o
     : comm_(comm),
       options_(options),
       entities_(comm, entity_options(options)),
-      relation_optimizer_(options.optimizer, relation_rows(options), options.dim) {
+      relation_optimizer_(options.optimizer, relation_rows(options), options.dim, options.device) {
   if (options.dim <= 0 || options.dim % 2 != 0) {
     throw data::InputError("ComplEx dimension must be a positive even number (real and "
                            "imaginary halves), got " + std::to_string(options.dim));
@@ -174,27 +179,29 @@ double ShardedComplEx::one_vs_all_backward(const torch::Tensor& triples,
   const torch::Tensor rows = activate(entities_.lookup(torch::cat({h, t, t, h})));
   const torch::Tensor subject = rows.narrow(0, 0, n);
   const torch::Tensor object = rows.narrow(0, n, n);
-  const torch::Tensor relation =
-      relations_.index_select(0, torch::cat({r, r + options_.num_relations}));
+  const torch::Tensor relation = relations_.index_select(
+      0, comm::to_device(torch::cat({r, r + options_.num_relations}), options_.device));
   const torch::Tensor query = complex_product(subject, relation);
   const torch::Tensor positive = (query * object).sum(-1);
   const torch::Tensor penalty = options_.regularization_weight *
                                 regularization(options_.regularizer, {subject, relation, object});
 
   // Every rank scores every query of the global batch against its shard: gather the queries,
-  // padded to the largest rank's count.
+  // padded to the largest rank's count. The counts are exchanged on the host, where they are
+  // needed.
   torch::Tensor count = torch::tensor({n});
   all_reduce(count, comm::ReduceOp::Max);
   const std::int64_t width = count.item<std::int64_t>();
-  torch::Tensor padded = torch::zeros({width, dim});
+  torch::Tensor padded = torch::zeros({width, dim}, query.options());
   padded.narrow(0, 0, n).copy_(query.detach());
   torch::Tensor counts = torch::tensor({n});
   const torch::Tensor all_counts = all_gather(counts).reshape(-1);
   const torch::Tensor queries = all_gather(padded).reshape({size * width, dim});
   // Padding rows take no part: weight 0. Real rows weigh 1 / (global queries).
-  const torch::Tensor weight =
+  const torch::Tensor weight = comm::to_device(
       (torch::arange(width).unsqueeze(0) < all_counts.unsqueeze(1)).reshape(-1).to(torch::kFloat) /
-      global_queries;
+          global_queries,
+      options_.device);
 
   // Pass 1: per-query max and sum of exp over this shard's candidates, in chunks, then over
   // all ranks. A single chunk keeps exp(score - max) in the buffer for pass 2.
@@ -203,8 +210,9 @@ double ShardedComplEx::one_vs_all_backward(const torch::Tensor& triples,
   const std::int64_t chunk = candidate_chunk_rows(num_queries);
   const bool one_chunk = local <= chunk;
   torch::NoGradGuard no_grad;
-  torch::Tensor max = torch::full({num_queries}, -std::numeric_limits<float>::infinity());
-  torch::Tensor sum = torch::zeros({num_queries});
+  torch::Tensor max =
+      torch::full({num_queries}, -std::numeric_limits<float>::infinity(), queries.options());
+  torch::Tensor sum = torch::zeros({num_queries}, queries.options());
   torch::Tensor kept_vectors;
   for (std::int64_t begin = 0; begin < local; begin += chunk) {
     const std::int64_t rows_here = std::min(chunk, local - begin);
@@ -270,7 +278,8 @@ double ShardedComplEx::negative_backward(const torch::Tensor& triples,
   const std::int64_t m = all.size(0);
   const torch::Tensor heads = rows.narrow(0, 0, m);
   const torch::Tensor tails = rows.narrow(0, m, m);
-  const torch::Tensor relation = relations_.index_select(0, all.select(1, 1));
+  const torch::Tensor relation =
+      relations_.index_select(0, comm::to_device(all.select(1, 1), options_.device));
   const torch::Tensor scores = complex_score(heads, relation, tails);
   const double global = static_cast<double>(global_triples);
   const torch::Tensor penalty =
@@ -299,33 +308,37 @@ void ShardedComplEx::step() {
 
 torch::Tensor ShardedComplEx::tail_queries(const torch::Tensor& heads,
                                            const torch::Tensor& relations) {
-  return complex_product(activate(entities_.lookup(heads)), relations_.index_select(0, relations));
+  return complex_product(activate(entities_.lookup(heads)),
+                         relations_.index_select(0, comm::to_device(relations, options_.device)));
 }
 
 torch::Tensor ShardedComplEx::head_queries(const torch::Tensor& relations,
                                            const torch::Tensor& tails) {
   const torch::Tensor object = activate(entities_.lookup(tails));
   if (options_.reciprocal) {
-    return complex_product(object,
-                           relations_.index_select(0, relations + options_.num_relations));
+    return complex_product(
+        object, relations_.index_select(
+                    0, comm::to_device(relations + options_.num_relations, options_.device)));
   }
   // Re(<c, r, conj(t)>) = c . (conj(r) * t) in the [real | imaginary] dot product.
-  return complex_product(complex_conj(relations_.index_select(0, relations)), object);
+  return complex_product(
+      complex_conj(relations_.index_select(0, comm::to_device(relations, options_.device))),
+      object);
 }
 
 void ShardedComplEx::set_candidates(const torch::Tensor& global_ids) {
   const RowOwnership& ownership = entities_.shard().ownership();
-  const torch::Tensor ids = global_ids.to(torch::kInt64).reshape({-1});
+  const torch::Tensor ids = global_ids.to(torch::kCPU, torch::kInt64).reshape({-1});
   if (ids.numel() > 0 && (ids.min().item<std::int64_t>() < 0 ||
                           ids.max().item<std::int64_t>() >= options_.num_entities)) {
     throw std::invalid_argument("ShardedComplEx::set_candidates: entity id out of range");
   }
   const torch::Tensor mine = ids.index_select(0, ids.remainder(ownership.size).eq(ownership.rank)
                                                      .nonzero().squeeze(1));
-  candidate_rows_ = std::get<0>(mine.div(ownership.size, "floor").sort());
+  const torch::Tensor rows = std::get<0>(mine.div(ownership.size, "floor").sort());
   candidate_position_ = torch::full({ownership.local_rows()}, -1, torch::kInt64);
-  candidate_position_.index_copy_(0, candidate_rows_,
-                                  torch::arange(candidate_rows_.numel(), torch::kInt64));
+  candidate_position_.index_copy_(0, rows, torch::arange(rows.numel(), torch::kInt64));
+  candidate_rows_ = rows.to(options_.device);
 }
 
 std::int64_t ShardedComplEx::local_candidates() const {
@@ -355,7 +368,9 @@ void ShardedComplEx::add_candidate_gradient(std::int64_t begin, const torch::Ten
 
 torch::Tensor ShardedComplEx::score_buffer(std::int64_t queries, std::int64_t columns) {
   const std::int64_t size = queries * columns;
-  if (!scores_.defined() || scores_.numel() < size) scores_ = torch::empty({size});
+  if (!scores_.defined() || scores_.numel() < size) {
+    scores_ = torch::empty({size}, entities_.shard().table().options());
+  }
   return scores_.narrow(0, 0, size).view({queries, columns});
 }
 

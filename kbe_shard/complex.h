@@ -7,6 +7,10 @@
 // Relation vectors are small and replicated on every rank: their gradient is summed over
 // ranks (each rank's loss is already divided by the GLOBAL batch size) and every rank applies
 // the same dense update.
+//
+// Parameters, their optimizer state and scores live on the options' device. Triples, entity
+// and relation ids are taken on the host (ids on the device work, at the cost of a copy back):
+// the exchanges are planned there.
 #include <torch/types.h>
 
 #include <cstdint>
@@ -42,7 +46,7 @@ torch::Tensor regularization(Regularizer regularizer, const std::vector<torch::T
 // per-example counters (pretraining uses (seed, epoch, position in the epoch)), so the samples
 // do not depend on how the batch is split over ranks. The replacement is uniform over
 // [0, num_entities), or over `candidates` (int64 [K] entity ids) when given. Returns int64
-// [n, negatives, 3].
+// [n, negatives, 3] on the host (drawn there, so the samples are the same for every device).
 torch::Tensor sample_negatives(const torch::Tensor& triples, const std::vector<std::uint64_t>& keys,
                                int negatives, std::int64_t num_entities,
                                const torch::Tensor& candidates = {});
@@ -60,6 +64,7 @@ struct ComplExOptions {
   OptimizerOptions optimizer;
   Regularizer regularizer = Regularizer::kN3;
   double regularization_weight = 0;
+  torch::Device device = torch::kCPU;  // of the parameters, their optimizer state and scores
 };
 
 class ShardedComplEx {
@@ -102,8 +107,8 @@ class ShardedComplEx {
   void set_candidates(const torch::Tensor& global_ids);
   // This rank's candidates, in local row order; positions index them.
   std::int64_t local_candidates() const;
-  // Positions of local rows (int64 tensor of any shape) among this rank's candidates; -1 for
-  // rows that are not candidates.
+  // Positions of local rows (int64 tensor of any shape, on the host) among this rank's
+  // candidates, on the host; -1 for rows that are not candidates.
   torch::Tensor candidate_positions(const torch::Tensor& local_rows) const;
 
   // Collective (they look up entity rows). Query vectors q [n, D] with score(candidate c) =
@@ -136,7 +141,8 @@ class ShardedComplEx {
   ShardedEmbedding entities_;
   torch::Tensor relations_;
   RowOptimizer relation_optimizer_;
-  // Local rows of the candidates and each local row's position among them (-1: none); both
+  // Local rows of the candidates (on the device, they index the table) and each local row's
+  // position among them (-1: none; on the host, for the evaluation's bookkeeping); both
   // undefined while every entity is a candidate.
   torch::Tensor candidate_rows_;
   torch::Tensor candidate_position_;

@@ -27,9 +27,10 @@ struct KbeEmbeddings {
   bool entity_tanh = false;
 };
 
+// The tables may be on any device (they are copied to the host to be written).
 void write_kbe_embeddings(const std::string& path, const KbeEmbeddings& embeddings);
 
-// Reads and validates the file. Non-empty `entities` / `relations` must equal the stored name
+// Reads and validates the file, into host tensors. Non-empty `entities` / `relations` must equal the stored name
 // tables (the ids of the KB store the caller trains on) and `rank`, if positive, the stored
 // rank; a mismatch, a wrong dataset shape or a wrong format is a data::InputError naming the
 // file and the first difference.

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "comm/device.h"
+
 namespace hrere::kbe {
 namespace {
 
@@ -51,9 +53,11 @@ FilteredRanks filtered_ranks(ShardedComplEx& model, const std::vector<std::int32
   comm::Communicator& comm = model.comm();
   const int size = comm.size();
   const int rank = comm.rank();
+  const torch::Device device = model.options().device;
   const auto sum_over_ranks = [&](torch::Tensor& tensor) {
     if (size > 1) comm.all_reduce(tensor);
   };
+  const auto on_device = [&](const torch::Tensor& host) { return comm::to_device(host, device); };
   const std::int64_t local = model.local_candidates();
   const std::int64_t m = static_cast<std::int64_t>(triples.size() / 3);
   const torch::Tensor all = torch::tensor(triples, torch::kInt64).reshape({m, 3});
@@ -120,25 +124,28 @@ FilteredRanks filtered_ranks(ShardedComplEx& model, const std::vector<std::int32
         visit(begin, rows, scores);
       }
     };
-    torch::Tensor answer_score = torch::zeros({num_queries});
+    torch::Tensor answer_score = torch::zeros({num_queries}, queries.options());
     for_each_chunk(false, [&](std::int64_t begin, std::int64_t rows, const torch::Tensor& scores) {
       const torch::Tensor here =
           (answer_owned & answer_position.ge(begin) & answer_position.lt(begin + rows))
               .nonzero()
               .squeeze(1);
-      answer_score.index_put_({here}, scores.index({here, answer_position.index_select(0, here) - begin}));
+      const torch::Tensor query = on_device(here);
+      answer_score.index_put_(
+          {query}, scores.index({query, on_device(answer_position.index_select(0, here) - begin)}));
     });
     sum_over_ranks(answer_score);  // one rank holds each answer, the others add 0
 
-    torch::Tensor greater = torch::zeros({num_queries}, torch::kInt64);
-    torch::Tensor equal = torch::zeros({num_queries}, torch::kInt64);
+    torch::Tensor greater = torch::zeros({num_queries}, queries.options().dtype(torch::kInt64));
+    torch::Tensor equal = torch::zeros({num_queries}, queries.options().dtype(torch::kInt64));
     for_each_chunk(true, [&](std::int64_t begin, std::int64_t rows, const torch::Tensor& scores) {
       const torch::Tensor target = answer_score.unsqueeze(1);
       greater.add_(scores.gt(target).sum(1));
       equal.add_(scores.eq(target).sum(1));
       const torch::Tensor here = (skips.ge(begin) & skips.lt(begin + rows)).nonzero().squeeze(1);
-      const torch::Tensor query = skip_queries.index_select(0, here);
-      const torch::Tensor skipped = scores.index({query, skips.index_select(0, here) - begin});
+      const torch::Tensor query = on_device(skip_queries.index_select(0, here));
+      const torch::Tensor skipped =
+          scores.index({query, on_device(skips.index_select(0, here) - begin)});
       const torch::Tensor against = answer_score.index_select(0, query);
       greater.index_add_(0, query, -skipped.gt(against).to(torch::kInt64));
       equal.index_add_(0, query, -skipped.eq(against).to(torch::kInt64));
@@ -150,7 +157,7 @@ FilteredRanks filtered_ranks(ShardedComplEx& model, const std::vector<std::int32
     head_ranks.push_back(rank_of.narrow(0, b, b));
   }
   const auto join = [](const std::vector<torch::Tensor>& parts) {
-    return parts.empty() ? torch::empty({0}, torch::kDouble) : torch::cat(parts);
+    return parts.empty() ? torch::empty({0}, torch::kDouble) : torch::cat(parts).cpu();
   };
   return {join(head_ranks), join(tail_ranks)};
 }

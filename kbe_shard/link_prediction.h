@@ -13,6 +13,9 @@
 // against its own shard; the counts are summed over ranks, so the result does not depend on P.
 // MRR = mean(1 / rank), MR = mean(rank), Hits@k = fraction with rank <= k (a tie-averaged
 // rank of 10.5 is not a hit at 10).
+//
+// Scores are computed on the model's device; which entries to leave out or compare is worked
+// out on the host, so a batch needs no copy back from the device.
 #include <torch/types.h>
 
 #include <cstdint>
@@ -52,8 +55,8 @@ class FilterIndex {
 };
 
 struct FilteredRanks {
-  torch::Tensor head;  // float64 [M]
-  torch::Tensor tail;  // float64 [M]
+  torch::Tensor head;  // float64 [M], on the host
+  torch::Tensor tail;  // float64 [M], on the host
 };
 
 // Collective (every rank passes the same triples). `batch` triples are scored at a time.

@@ -82,6 +82,7 @@ ComplExOptions model_options(const PretrainOptions& options, std::int64_t entiti
   model.optimizer = options.optimizer;
   model.regularizer = options.regularizer;
   model.regularization_weight = options.regularization_weight;
+  model.device = options.device;
   return model;
 }
 
@@ -355,7 +356,7 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
 
 LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& kb_store_path,
                                    const std::string& embeddings_path, const std::string& split,
-                                   std::int64_t batch) {
+                                   std::int64_t batch, torch::Device device) {
   const KbData kb = read_kb(kb_store_path);
   if (kb.split(split).empty()) {
     throw data::InputError(kb_store_path + ": no '" + split + "' triples to evaluate");
@@ -367,6 +368,7 @@ LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& 
   options.dim = embeddings.entity.size(1);
   options.entity_tanh = embeddings.entity_tanh;
   options.reciprocal = embeddings.inverse_relation.defined();
+  options.device = device;
   ShardedComplEx model(comm, options);
   model.set_candidates(kb.candidates);
   model.assign(embeddings.entity, options.reciprocal ? torch::cat({embeddings.relation,

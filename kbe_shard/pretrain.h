@@ -58,6 +58,8 @@ struct PretrainOptions {
   int checkpoint_every = 1;       // epochs between checkpoints; 0: only at the end
   bool resume = false;            // continue from run_dir/checkpoint if there is one
   int threads = 1;                // torch intra-op threads per rank
+  // Of the model, its optimizer state and the scores; the batches are planned on the host.
+  torch::Device device = torch::kCPU;
 };
 
 struct PretrainProgress {
@@ -90,10 +92,10 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
                             const PretrainCallback& progress = {});
 
 // Collective. Filtered link prediction of exported embeddings on a split of the store (the
-// embeddings' name tables must match the store's).
+// embeddings' name tables must match the store's), scored on `device`.
 LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& kb_store_path,
                                    const std::string& embeddings_path, const std::string& split,
-                                   std::int64_t batch = 256);
+                                   std::int64_t batch = 256, torch::Device device = torch::kCPU);
 
 // Where training stands; saved with every checkpoint.
 struct TrainingPosition {

@@ -16,14 +16,16 @@ OptimizerKind parse_optimizer_kind(const std::string& name) {
   throw data::InputError("unknown optimizer '" + name + "' (expected adagrad or adam)");
 }
 
-RowOptimizer::RowOptimizer(const OptimizerOptions& options, std::int64_t rows, std::int64_t dim)
+RowOptimizer::RowOptimizer(const OptimizerOptions& options, std::int64_t rows, std::int64_t dim,
+                           torch::Device device)
     : options_(options) {
+  const torch::TensorOptions on_device = torch::TensorOptions().device(device);
   if (options.kind == OptimizerKind::kAdagrad) {
-    sum_ = torch::zeros({rows, dim});
+    sum_ = torch::zeros({rows, dim}, on_device);
   } else {
-    exp_avg_ = torch::zeros({rows, dim});
-    exp_avg_sq_ = torch::zeros({rows, dim});
-    steps_ = torch::zeros({rows}, torch::kInt64);
+    exp_avg_ = torch::zeros({rows, dim}, on_device);
+    exp_avg_sq_ = torch::zeros({rows, dim}, on_device);
+    steps_ = torch::zeros({rows}, on_device.dtype(torch::kInt64));
   }
 }
 

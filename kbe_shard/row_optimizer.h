@@ -40,12 +40,14 @@ struct OptimizerOptions {
 
 class RowOptimizer {
  public:
-  // State for a float32 table of `rows` x `dim`.
-  RowOptimizer(const OptimizerOptions& options, std::int64_t rows, std::int64_t dim);
+  // State for a float32 table of `rows` x `dim` on `device` (the table's).
+  RowOptimizer(const OptimizerOptions& options, std::int64_t rows, std::int64_t dim,
+               torch::Device device = torch::kCPU);
 
   const OptimizerOptions& options() const { return options_; }
 
-  // One update of `table` rows `rows` (int64 [n], distinct) with gradients `grad` [n, dim].
+  // One update of `table` rows `rows` (int64 [n], distinct) with gradients `grad` [n, dim],
+  // all on the state's device.
   void update(torch::Tensor& table, const torch::Tensor& rows, const torch::Tensor& grad);
   // The same update of every row, in place (no gather and scatter of table and state).
   void update_all(torch::Tensor& table, const torch::Tensor& grad);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "comm/device.h"
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
 #include "kbe_shard/counter_random.h"
@@ -45,7 +46,7 @@ torch::Tensor initial_rows(const EmbeddingOptions& options, const RowOwnership& 
       }
     }
   });
-  return table;
+  return table.to(options.device);
 }
 
 torch::Tensor RowOwnership::global_ids() const {
@@ -56,7 +57,7 @@ EmbeddingShard::EmbeddingShard(const EmbeddingOptions& options, int rank, int si
     : options_(options),
       ownership_{options.num_rows, rank, size},
       table_(initial_rows(options, ownership_)),
-      optimizer_(options.optimizer, ownership_.local_rows(), options.dim) {
+      optimizer_(options.optimizer, ownership_.local_rows(), options.dim, options.device) {
   if (options.num_rows < 0 || options.dim <= 0) {
     throw std::invalid_argument("EmbeddingShard: bad shape " + std::to_string(options.num_rows) +
                                 " x " + std::to_string(options.dim));
@@ -78,7 +79,7 @@ void EmbeddingShard::assign(const torch::Tensor& full) {
                                 std::to_string(options_.dim) + "] table");
   }
   torch::NoGradGuard no_grad;
-  table_.copy_(full.index_select(0, ownership_.global_ids()));
+  table_.copy_(full.index_select(0, ownership_.global_ids().to(full.device())));
 }
 
 void EmbeddingShard::save(const std::string& path) const {
@@ -129,10 +130,11 @@ void EmbeddingShard::load(const std::vector<std::string>& paths) {
       }
       const torch::Tensor mine = ids.remainder(size).eq(ownership_.rank).nonzero().squeeze(1);
       const torch::Tensor local = ids.index_select(0, mine).div(size, "floor");
+      const torch::Tensor local_on_device = local.to(options_.device);
       const auto keep = [&](torch::Tensor target, const std::string& name) {
         const torch::Tensor rows = read_tensor_rows(file, name, target.scalar_type(),
                                                     target.sizes().slice(1), start, count);
-        target.index_copy_(0, local, rows.index_select(0, mine));
+        target.index_copy_(0, local_on_device, rows.index_select(0, mine).to(options_.device));
       };
       keep(table_, "rows");
       for (const auto& [name, tensor] : optimizer_.state()) keep(tensor, "state/" + name);
@@ -207,7 +209,8 @@ torch::Tensor ShardedEmbedding::timed_all_to_all(const torch::Tensor& send,
 
 torch::Tensor ShardedEmbedding::lookup(const torch::Tensor& ids) {
   const int size = comm_.size();
-  const torch::Tensor flat = ids.reshape({-1}).to(torch::kInt64);
+  const torch::Device device = shard_.options().device;
+  const torch::Tensor flat = ids.reshape({-1}).to(torch::kCPU, torch::kInt64);
   if (flat.numel() > 0 &&
       (flat.min().item<std::int64_t>() < 0 || flat.max().item<std::int64_t>() >= num_rows())) {
     throw std::out_of_range("ShardedEmbedding::lookup: id out of range [0, " +
@@ -218,21 +221,28 @@ torch::Tensor ShardedEmbedding::lookup(const torch::Tensor& ids) {
   const torch::Tensor owner = distinct.remainder(size);
   const torch::Tensor order = std::get<1>(torch::sort(owner, c10::optional<bool>(true), /*dim=*/0));
   PendingLookup lookup;
-  lookup.order = order;
   lookup.send_counts = to_vector(torch::bincount(owner, {}, size));
   const torch::Tensor request = distinct.index_select(0, order).div(size, "floor");
   std::vector<std::int64_t> recv_counts;
   lookup.served_rows = timed_all_to_all(request, lookup.send_counts, &recv_counts);
-  const torch::Tensor reply = shard_.table().index_select(0, lookup.served_rows);
+  // The indices the device needs, in one copy.
+  const std::int64_t served = lookup.served_rows.numel();
+  const torch::Tensor indices =
+      comm::to_device(torch::cat({lookup.served_rows, order, inverse}), device);
+  lookup.served_on_device = indices.narrow(0, 0, served);
+  lookup.order = indices.narrow(0, served, order.numel());
+  const torch::Tensor inverse_on_device =
+      indices.narrow(0, served + order.numel(), inverse.numel());
+  const torch::Tensor reply = shard_.table().index_select(0, lookup.served_on_device);
   const torch::Tensor arrived = timed_all_to_all(reply, recv_counts);
-  torch::Tensor rows = torch::empty_like(arrived).index_copy_(0, order, arrived);
+  torch::Tensor rows = torch::empty_like(arrived).index_copy_(0, lookup.order, arrived);
 
   std::vector<std::int64_t> shape = ids.sizes().vec();
   shape.push_back(dim());
-  if (!torch::GradMode::is_enabled()) return rows.index_select(0, inverse).reshape(shape);
+  if (!torch::GradMode::is_enabled()) return rows.index_select(0, inverse_on_device).reshape(shape);
   lookup.leaf = rows.requires_grad_(true);
   pending_.push_back(lookup);
-  return lookup.leaf.index_select(0, inverse).reshape(shape);
+  return lookup.leaf.index_select(0, inverse_on_device).reshape(shape);
 }
 
 torch::Tensor& ShardedEmbedding::local_grad() {
@@ -250,33 +260,44 @@ void ShardedEmbedding::add_local_gradient(std::int64_t begin, const torch::Tenso
 }
 
 void ShardedEmbedding::add_local_gradient(const torch::Tensor& rows, const torch::Tensor& grad) {
-  local_grad().index_add_(0, rows, grad);
+  local_grad().index_add_(0, comm::to_device(rows, shard_.options().device), grad);
 }
 
 RowGradients ShardedEmbedding::exchange_gradients() {
   torch::NoGradGuard no_grad;
+  const torch::TensorOptions on_device = shard_.table().options();
   std::vector<torch::Tensor> rows;
+  std::vector<torch::Tensor> rows_on_device;
   std::vector<torch::Tensor> grads;
   for (const PendingLookup& lookup : pending_) {
     const torch::Tensor grad =
         lookup.leaf.grad().defined() ? lookup.leaf.grad() : torch::zeros_like(lookup.leaf);
     rows.push_back(lookup.served_rows);
+    rows_on_device.push_back(lookup.served_on_device);
     grads.push_back(timed_all_to_all(grad.index_select(0, lookup.order), lookup.send_counts));
   }
   pending_.clear();
   if (has_local_grad_) {
     // Local gradients (1-vs-all) cover the shard: update every row in place, with the
     // looked-up rows' gradients added.
-    RowGradients dense{torch::arange(shard_.ownership().local_rows(), torch::kInt64), local_grad_,
-                       /*all=*/true};
-    for (std::size_t i = 0; i < rows.size(); ++i) dense.grad.index_add_(0, rows[i], grads[i]);
+    RowGradients dense{
+        torch::arange(shard_.ownership().local_rows(), on_device.dtype(torch::kInt64)),
+        local_grad_, /*all=*/true};
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      dense.grad.index_add_(0, rows_on_device[i], grads[i]);
+    }
     has_local_grad_ = false;
     return dense;
   }
+  // Rows served several times are merged on the host, where their ids are.
   const torch::Tensor all_rows = rows.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(rows);
-  const torch::Tensor all_grads = rows.empty() ? torch::empty({0, dim()}) : torch::cat(grads);
+  const torch::Tensor all_grads =
+      rows.empty() ? torch::empty({0, dim()}, on_device) : torch::cat(grads);
   const auto [distinct, inverse] = at::_unique(all_rows, /*sorted=*/true, /*return_inverse=*/true);
-  return {distinct, torch::zeros({distinct.size(0), dim()}).index_add_(0, inverse, all_grads)};
+  const torch::Tensor indices = comm::to_device(torch::cat({distinct, inverse}), on_device.device());
+  return {indices.narrow(0, 0, distinct.numel()),
+          torch::zeros({distinct.size(0), dim()}, on_device)
+              .index_add_(0, indices.narrow(0, distinct.numel(), inverse.numel()), all_grads)};
 }
 
 void ShardedEmbedding::discard_gradients() {
@@ -286,8 +307,11 @@ void ShardedEmbedding::discard_gradients() {
 
 torch::Tensor ShardedEmbedding::gather_full() {
   const int size = comm_.size();
+  // One rank: no collective, so a host-only communicator serves any device.
+  if (size == 1) return shard_.table().clone();
   const std::int64_t max_rows = (num_rows() + size - 1) / size;
-  torch::Tensor padded = torch::zeros({std::max<std::int64_t>(max_rows, 1), dim()});
+  torch::Tensor padded =
+      torch::zeros({std::max<std::int64_t>(max_rows, 1), dim()}, shard_.table().options());
   padded.narrow(0, 0, shard_.table().size(0)).copy_(shard_.table());
   // gathered[r][l] is row l * P + r.
   const torch::Tensor gathered = comm_.all_gather(padded);
@@ -296,6 +320,7 @@ torch::Tensor ShardedEmbedding::gather_full() {
 
 torch::Tensor ShardedEmbedding::gather_to_root() {
   const int size = comm_.size();
+  if (size == 1) return shard_.table().clone();
   std::vector<std::int64_t> counts(size, 0);
   counts[0] = shard_.table().size(0);
   std::vector<std::int64_t> recv_counts;
@@ -304,7 +329,8 @@ torch::Tensor ShardedEmbedding::gather_to_root() {
   if (comm_.rank() != 0) return {};
   std::vector<torch::Tensor> ids;
   for (int r = 0; r < size; ++r) ids.push_back(torch::arange(recv_counts[r], torch::kInt64) * size + r);
-  return torch::empty({num_rows(), dim()}).index_copy_(0, torch::cat(ids), received);
+  return torch::empty({num_rows(), dim()}, received.options())
+      .index_copy_(0, comm::to_device(torch::cat(ids), received.device()), received);
 }
 
 void ShardedEmbedding::save(const std::string& dir, const std::string& name) const {

@@ -7,6 +7,11 @@
 // Row e starts as init_std * N(0, 1) drawn from (seed, e) alone (counter-based), so the
 // initial table is the same for every P. Shards are saved one file per rank, holding the
 // global ids of their rows; a table saved by P ranks loads into any P'.
+//
+// Rows, gradients and optimizer state live on the options' device; the bookkeeping of which
+// rows go where (ids, owners, counts) stays on the host, so a step needs no copy back from
+// the device to plan its exchanges. The collectives therefore carry host tensors (row ids)
+// and device tensors (rows, gradients): the communicator must accept both.
 #include <torch/types.h>
 
 #include <cstdint>
@@ -24,6 +29,7 @@ struct EmbeddingOptions {
   double init_std = 1e-3;
   std::uint64_t seed = 0;
   OptimizerOptions optimizer;
+  torch::Device device = torch::kCPU;  // of the rows and their optimizer state
 };
 
 // Which rank owns which row.
@@ -33,14 +39,16 @@ struct RowOwnership {
   int size = 1;
 
   std::int64_t local_rows() const { return (num_rows - rank + size - 1) / size; }
-  // Global ids of this rank's rows, in local order (int64 [local_rows]).
+  // Global ids of this rank's rows, in local order (int64 [local_rows], on the host).
   torch::Tensor global_ids() const;
 };
 
-// The initial rows of `ownership`'s shard: row e = init_std * N(0, 1) keyed by (seed, e).
+// The initial rows of `ownership`'s shard: row e = init_std * N(0, 1) keyed by (seed, e),
+// drawn on the host (the same on every device) and moved to the options' device.
 torch::Tensor initial_rows(const EmbeddingOptions& options, const RowOwnership& ownership);
 
-// Rows exchanged for an optimizer step: distinct local row indices and their summed gradients.
+// Rows exchanged for an optimizer step: distinct local row indices and their summed gradients,
+// on the table's device.
 struct RowGradients {
   torch::Tensor rows;  // int64 [n]
   torch::Tensor grad;  // float [n, D]
@@ -60,7 +68,7 @@ class EmbeddingShard {
   RowOptimizer& optimizer() { return optimizer_; }
 
   void apply(const RowGradients& gradients);
-  // Keeps this shard's rows of a full [N, D] table (optimizer state untouched).
+  // Keeps this shard's rows of a full [N, D] table on any device (optimizer state untouched).
   void assign(const torch::Tensor& full);
 
   // Writes `path` atomically: global ids, rows, optimizer state, and attributes naming the
@@ -94,15 +102,16 @@ class ShardedEmbedding {
   std::int64_t num_rows() const { return shard_.options().num_rows; }
   std::int64_t dim() const { return shard_.options().dim; }
 
-  // Collective. Rows for int64 `ids` (any shape; every id in [0, N)): shape ids.sizes() + [D].
+  // Collective. Rows for int64 `ids` (any shape; every id in [0, N)): shape ids.sizes() + [D],
+  // on the table's device. Ids are planned on the host: pass host ids to avoid a copy back.
   // With grad mode on, the result comes from a leaf holding each distinct row once, so
   // autograd accumulates one gradient per distinct row; the next exchange_gradients() sends
   // it to the owner. Under torch::NoGradGuard nothing is kept.
   torch::Tensor lookup(const torch::Tensor& ids);
 
   // Adds a gradient for local rows [begin, begin + grad.size(0)), or for the local rows
-  // `rows` (int64, distinct), computed on this rank (e.g. the 1-vs-all candidate gradient of
-  // this rank's shard); joins the next exchange_gradients().
+  // `rows` (int64, distinct, any device), computed on this rank (e.g. the 1-vs-all candidate
+  // gradient of this rank's shard); joins the next exchange_gradients().
   void add_local_gradient(std::int64_t begin, const torch::Tensor& grad);
   void add_local_gradient(const torch::Tensor& rows, const torch::Tensor& grad);
 
@@ -134,8 +143,9 @@ class ShardedEmbedding {
  private:
   struct PendingLookup {
     std::vector<std::int64_t> send_counts;  // rows requested from each rank
-    torch::Tensor order;                    // position of each distinct id in the request
-    torch::Tensor served_rows;              // local rows this rank served, in arrival order
+    torch::Tensor order;                    // position of each distinct id in the request (device)
+    torch::Tensor served_rows;              // local rows this rank served, in arrival order (host)
+    torch::Tensor served_on_device;         // the same on the device
     torch::Tensor leaf;                     // distinct rows, requires grad
   };
   torch::Tensor timed_all_to_all(const torch::Tensor& send, const std::vector<std::int64_t>& counts,

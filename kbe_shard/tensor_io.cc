@@ -29,7 +29,7 @@ std::uint64_t chunk_rows(const torch::Tensor& tensor) {
 }  // namespace
 
 void write_tensor(data::Hdf5File& file, const std::string& name, const torch::Tensor& tensor) {
-  const torch::Tensor data = tensor.contiguous();
+  const torch::Tensor data = tensor.cpu().contiguous();
   const std::vector<std::uint64_t> dims(data.sizes().begin(), data.sizes().end());
   switch (data.scalar_type()) {
     case torch::kFloat: file.write(name, dims, data.data_ptr<float>(), chunk_rows(data)); break;

@@ -1,6 +1,7 @@
 #pragma once
 // Tensors in and out of HDF5 files (data::Hdf5File stores std::vector-like buffers): float32
-// and int64 tensors of any rank, whole or by rows along dimension 0.
+// and int64 tensors of any rank, whole or by rows along dimension 0. Writes take tensors on any
+// device (copied to the host first); reads return host tensors.
 #include <torch/types.h>
 
 #include <cstdint>

@@ -44,4 +44,11 @@ inline std::string shared_data(const std::string& relative) {
   return std::string(from_env ? from_env : HRERE_SHARED_DATA) + "/" + relative;
 }
 
+// The device spec the device-parameterised tests compute on: HRERE_TEST_DEVICE (cpu, cuda,
+// cuda:N), cpu when unset. A GPU machine runs the same tests with HRERE_TEST_DEVICE=cuda.
+inline std::string test_device_spec() {
+  const char* from_env = std::getenv("HRERE_TEST_DEVICE");
+  return from_env && *from_env ? from_env : "cpu";
+}
+
 }  // namespace hrere::testing

@@ -29,7 +29,9 @@ void write_archive(const std::string& path, torch::serialize::OutputArchive& arc
 torch::serialize::InputArchive read_archive(const std::string& path, const char* what) {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    // Onto the host whatever device wrote it: a GPU run's file resumes on a CPU-only machine;
+    // the caller moves what it loaded to its own device.
+    archive.load_from(path, torch::Device(torch::kCPU));
   } catch (const c10::Error& e) {
     throw data::InputError(path + ": not a readable " + what + " (" + e.what_without_backtrace() + ")");
   }
@@ -61,6 +63,35 @@ std::vector<std::pair<std::int64_t, std::string>> checkpoints(const std::string&
   return found;
 }
 
+// The dropout generator of `device`: the CPU's, or the GPU's own (Philox) generator.
+at::Generator dropout_generator(const torch::Device& device) {
+  return device.is_cuda() ? at::globalContext().defaultGenerator(device)
+                          : at::detail::getDefaultCPUGenerator();
+}
+
+// The archive key of that generator's state: a checkpoint resumes its streams only on the
+// same kind of device (another kind re-seeds, as another number of ranks does).
+const char* generator_key(const torch::Device& device) {
+  return device.is_cuda() ? "cuda_rng" : "cpu_rng";
+}
+
+torch::Device device_of(torch::nn::Module& model) { return model.parameters().front().device(); }
+
+// Module::load leaves parameters where the archive had them (the host) and optimizer state
+// too: both go back to `device`.
+void move_to(const torch::Device& device, torch::nn::Module& model,
+             torch::optim::Optimizer* optimizer) {
+  model.to(device);
+  if (!optimizer) return;
+  for (auto& [key, state] : optimizer->state()) {
+    if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(state.get())) {
+      adam->exp_avg(adam->exp_avg().to(device));
+      adam->exp_avg_sq(adam->exp_avg_sq().to(device));
+      if (adam->max_exp_avg_sq().defined()) adam->max_exp_avg_sq(adam->max_exp_avg_sq().to(device));
+    }
+  }
+}
+
 }  // namespace
 
 std::string knowledge_dir(const std::string& path) {
@@ -85,9 +116,10 @@ void save_knowledge(comm::Communicator& comm, const std::string& path,
 void save_checkpoint(comm::Communicator& comm, const std::string& path, const TrainingState& state,
                      torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                      const KnowledgeModel* knowledge) {
+  const torch::Device device = device_of(model);
   torch::Tensor generator_state;
   {
-    auto generator = at::detail::getDefaultCPUGenerator();
+    at::Generator generator = dropout_generator(device);
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator_state = generator.get_state();
   }
@@ -109,7 +141,7 @@ void save_checkpoint(comm::Communicator& comm, const std::string& path, const Tr
                                            static_cast<double>(state.interval_steps),
                                            static_cast<double>(state.interval_bags)},
                                           torch::kFloat64));
-  archive.write("cpu_rng", generators);
+  archive.write(generator_key(device), generators);
   model.save(model_archive);
   optimizer.save(optimizer_archive);
   archive.write("model", model_archive);
@@ -121,6 +153,7 @@ TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
                               torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                               std::uint64_t seed, KnowledgeModel* knowledge) {
   torch::serialize::InputArchive archive = read_archive(path, "checkpoint");
+  const torch::Device device = device_of(model);
   TrainingState state;
   try {
     state.step = read_int(archive, "step");
@@ -143,11 +176,11 @@ TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
     archive.read("optimizer", optimizer_archive);
     model.load(model_archive);
     optimizer.load(optimizer_archive);
+    move_to(device, model, &optimizer);
     if (knowledge) knowledge->load(archive, knowledge_dir(path));
     torch::Tensor generators;
-    archive.read("cpu_rng", generators);
-    if (generators.size(0) == comm.size()) {
-      auto generator = at::detail::getDefaultCPUGenerator();
+    if (archive.try_read(generator_key(device), generators) && generators.size(0) == comm.size()) {
+      at::Generator generator = dropout_generator(device);
       std::lock_guard<std::mutex> lock(generator.mutex());
       generator.set_state(generators[comm.rank()].contiguous());
     } else {
@@ -176,8 +209,10 @@ std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, int rank) {
 
 void load_model(const std::string& path, torch::nn::Module& model, KnowledgeModel* knowledge) {
   torch::serialize::InputArchive archive = read_archive(path, "model file");
+  const torch::Device device = device_of(model);
   try {
     model.load(archive);
+    move_to(device, model, nullptr);
     if (knowledge) knowledge->load(archive, knowledge_dir(path));
   } catch (const c10::Error& e) {
     throw data::InputError(path + ": model file does not match the run's config (" +

@@ -14,7 +14,7 @@
 #include "data_pipeline/synth.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
-#include "comm/mpi_communicator.h"
+#include "comm/routing_communicator.h"
 #include "trainer/predict.h"
 #include "trainer/pretraining.h"
 #include "trainer/repeated_runs.h"
@@ -317,6 +317,11 @@ int run_cli(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitBadInput;
   }
 
+  // The GPU transport goes before main returns, not in static destruction, which may run
+  // after the CUDA runtime has been torn down.
+  struct ReleaseDevice {
+    ~ReleaseDevice() { comm::release_world_device(); }
+  } release_device;
   try {
     if (config->parsed()) return run_config(config_args);
     if (prepare->parsed()) return run_prepare(prepare_args, prepare_out, skip_bad_lines);

@@ -6,6 +6,8 @@
 #include <climits>
 #include <cstdlib>
 
+#include "comm/device.h"
+#include "comm/routing_communicator.h"
 #include "data_pipeline/corpus_reader.h"
 #include "data_pipeline/input_error.h"
 
@@ -230,6 +232,21 @@ void validate(const Config& c) {
   require(c.dist.heartbeat_s > 0 && c.dist.lost_after_s > 2 * c.dist.heartbeat_s,
           "dist.heartbeat_s, dist.lost_after_s",
           "must be positive, lost_after_s more than twice heartbeat_s");
+  require(c.dist.backend == "auto" || c.dist.backend == "mpi" || c.dist.backend == "nccl",
+          "dist.backend", "must be auto, mpi or nccl (found '" + c.dist.backend + "')");
+  require(c.dist.backend != "nccl" || comm::nccl_built(), "dist.backend",
+          "nccl: this build has no NCCL communicator (built where CMake finds a CUDA LibTorch "
+          "and NCCL); use auto or mpi");
+  // Probed at load time, so a GPU asked of a machine or build without one stops every
+  // command (even `hrere config`) with exit 2 before any work starts.
+  for (const auto& [key, spec] : {std::pair<const char*, const std::string&>{"train.device", c.train.device},
+                                  {"kbe.device", c.kbe.device}}) {
+    try {
+      comm::resolve_device(spec);
+    } catch (const comm::DeviceError& e) {
+      throw InputError(std::string("config: ") + key + ": " + e.what());
+    }
+  }
   require(c.kbe.eval_every >= 0 && c.kbe.checkpoint_every >= 0,
           "kbe.eval_every, kbe.checkpoint_every", "must not be negative");
 }
@@ -290,7 +307,9 @@ std::vector<Field> DistConfig::fields() {
   return {{"bucket_mib", &bucket_mib},
           {"checksum_every", &checksum_every},
           {"heartbeat_s", &heartbeat_s},
-          {"lost_after_s", &lost_after_s}};
+          {"lost_after_s", &lost_after_s},
+          {"backend", &backend},
+          {"overlap", &overlap}};
 }
 
 std::vector<Field> LoaderConfig::fields() {
@@ -321,7 +340,8 @@ std::vector<Field> KbeConfig::fields() {
           {"eval_batch", &eval_batch},
           {"log_every", &log_every},
           {"checkpoint_every", &checkpoint_every},
-          {"threads", &threads}};
+          {"threads", &threads},
+          {"device", &device}};
 }
 
 std::vector<Field> TrainConfig::fields() {
@@ -329,7 +349,8 @@ std::vector<Field> TrainConfig::fields() {
           {"batch_size", &batch_size}, {"lr_language", &lr_language},
           {"lr_knowledge", &lr_knowledge}, {"l2", &l2},
           {"alpha", &alpha},           {"seed", &seed},
-          {"threads", &threads},       {"dev_fraction", &dev_fraction},
+          {"threads", &threads},       {"device", &device},
+          {"dev_fraction", &dev_fraction},
           {"log_every", &log_every},   {"checkpoint_every", &checkpoint_every},
           {"keep_checkpoints", &keep_checkpoints}, {"eval_batch_size", &eval_batch_size},
           {"kbe_embeddings", &kbe_embeddings}};

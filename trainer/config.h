@@ -79,6 +79,8 @@ struct TrainConfig {
   double alpha = 0.6;
   std::int64_t seed = 2017;
   int threads = 2;
+  // cpu | cuda (this rank's GPU: local rank modulo the visible GPUs) | cuda:N
+  std::string device = "cpu";
   // Share of the training bags (whole store chunks, chosen by seed) held out as a dev set,
   // evaluated at every epoch end to keep the best epoch; 0 trains on everything.
   double dev_fraction = 0.0;
@@ -112,6 +114,7 @@ struct KbeConfig {
   std::int64_t log_every = 100;
   int checkpoint_every = 1;             // epochs between checkpoints (0: only at the end)
   int threads = 2;                      // per rank
+  std::string device = "cpu";           // cpu | cuda | cuda:N, as train.device
 
   std::vector<Field> fields();
 };
@@ -129,6 +132,13 @@ struct DistConfig {
   // declare a rank lost and stop instead of waiting in a collective forever.
   double heartbeat_s = 2;
   double lost_after_s = 30;
+  // Transport of the collectives: auto (NCCL for GPU tensors where the build has it, MPI
+  // for host tensors) | mpi (GPU tensors staged through host memory) | nccl (GPU tensors
+  // must go through NCCL; an error where the build lacks it).
+  std::string backend = "auto";
+  // Start each gradient bucket's all-reduce from backward, as soon as its gradients exist,
+  // instead of after the whole backward (same sums; false measures the difference).
+  bool overlap = true;
 
   std::vector<Field> fields();
 };

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "comm/device.h"
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/text_file.h"
@@ -84,19 +85,20 @@ torch::Tensor encode_test_sentences(LanguageModel& model, const data::BagStore& 
   const std::int64_t N = store.size("test"), P = comm.size(), H = model->options().lstm_hidden;
   auto share_begin = [&](std::int64_t rank) { return N * rank / P; };
   const std::int64_t first = share_begin(comm.rank()), mine = share_begin(comm.rank() + 1) - first;
-  std::vector<torch::Tensor> parts{torch::zeros({0, H})};
+  std::vector<torch::Tensor> parts{torch::zeros({0, H}, torch::TensorOptions(model->device()))};
   data::BagArrays arrays;
   for_blocks(mine, batch_size, [&](std::int64_t start, std::int64_t count) {
     const DistinctSentences distinct =
         distinct_sentences(read_batch(store, "test", first + start, count, arrays));
-    parts.push_back(model->encode(distinct.sentences).index_select(0, distinct.bags.slots.flatten()));
+    const torch::Tensor z = model->encode(distinct.sentences);
+    parts.push_back(z.index_select(0, comm::to_device(distinct.bags.slots.flatten(), z.device())));
   });
   torch::Tensor z = torch::cat(parts);
   if (P == 1 || N == 0) return z;
   // Shares differ by at most one sentence: pad to the largest for the all-gather, then trim.
   const std::int64_t largest = (N + P - 1) / P;
   const torch::Tensor gathered =
-      comm.all_gather(torch::cat({z, torch::zeros({largest - mine, H})}));  // [P, largest, H]
+      comm.all_gather(torch::cat({z, torch::zeros({largest - mine, H}, z.options())}));  // [P, largest, H]
   std::vector<torch::Tensor> shares;
   for (std::int64_t r = 0; r < P; ++r) {
     shares.push_back(gathered[r].narrow(0, 0, share_begin(r + 1) - share_begin(r)));
@@ -151,7 +153,7 @@ TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
   const BagSlots single{torch::arange(num_sentences, torch::kInt64).unsqueeze(1),
                         torch::ones({num_sentences, 1}, torch::kBool)};
   scores.sentence_probs =
-      scorer.probabilities(model->classify(z, single), torch::cat(heads), torch::cat(tails));
+      scorer.probabilities(model->classify(z, single), torch::cat(heads), torch::cat(tails)).cpu();
 
   const data::TestPairs pairs = store.read_test_pairs();
   const std::int64_t R = scores.sentence_probs.size(1);
@@ -161,7 +163,7 @@ TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
   for_blocks(pairs.size(), batch_size, [&](std::int64_t start, std::int64_t count) {
     pair_probs.push_back(scorer.probabilities(
         model->classify(z, contiguous_bags(pairs.offsets, start, count)),
-        pair_heads.narrow(0, start, count), pair_tails.narrow(0, start, count)));
+        pair_heads.narrow(0, start, count), pair_tails.narrow(0, start, count)).cpu());
   });
   scores.pair_probs = pair_probs.empty() ? torch::zeros({0, R}) : torch::cat(pair_probs);
   scores.pair_labels = torch::tensor(pairs.labels, torch::kUInt8).view({pairs.size(), R});
@@ -239,7 +241,7 @@ std::pair<torch::Tensor, torch::Tensor> score_bags(const Scorer& scorer,
   for (const auto& [first, count] : ranges) {
     for_blocks(count, batch_size, [&](std::int64_t start, std::int64_t n) {
       const data::Batch batch = read_batch(store, split, first + start, n, arrays);
-      probs.push_back(scorer.probabilities(model->forward(batch), batch.heads, batch.tails));
+      probs.push_back(scorer.probabilities(model->forward(batch), batch.heads, batch.tails).cpu());
       labels.push_back(batch.labels);
     });
   }

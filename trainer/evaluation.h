@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "comm/mpi_communicator.h"
+#include "comm/routing_communicator.h"
 #include "data_pipeline/bag_store.h"
 #include "trainer/knowledge_model.h"
 #include "trainer/language_model.h"

@@ -22,6 +22,7 @@ kbe::EmbeddingOptions entity_options(const KnowledgeModelOptions& o) {
   e.dim = o.dim;
   e.seed = o.seed;
   e.optimizer = adam(o.lr);
+  e.device = o.device;
   return e;
 }
 
@@ -30,9 +31,12 @@ kbe::EmbeddingOptions entity_options(const KnowledgeModelOptions& o) {
 KnowledgeModel::KnowledgeModel(comm::Communicator& comm, const KnowledgeModelOptions& options)
     : options_(options),
       entities_(comm, entity_options(options)),
-      relation_optimizer_(adam(options.lr), options.num_relations, options.dim) {
+      relation_optimizer_(adam(options.lr), options.num_relations, options.dim, options.device) {
   TORCH_CHECK(options.dim > 0 && options.dim % 2 == 0, "ComplEx needs an even dimension");
-  relations_ = (torch::randn({options.num_relations, options.dim}) * 1e-3).set_requires_grad(true);
+  // Drawn on the host, so every device starts from the same values.
+  relations_ = (torch::randn({options.num_relations, options.dim}) * 1e-3)
+                   .to(options.device)
+                   .set_requires_grad(true);
 }
 
 std::vector<std::string> KnowledgeModel::load_pretrained(const kbe::KbeEmbeddings& pretrained,
@@ -49,7 +53,8 @@ std::vector<std::string> KnowledgeModel::load_pretrained(const kbe::KbeEmbedding
   // Relations without a pretrained vector start at the pretrained vectors' scale, so their
   // logits are neither drowned out nor dominant.
   const double scale = pretrained.relation.numel() > 1 ? pretrained.relation.std().item<double>() : 1e-3;
-  relations_.normal_(0.0, scale);
+  // Drawn on the host (the same values on every device).
+  relations_.copy_(torch::empty(relations_.sizes()).normal_(0.0, scale));
   std::vector<std::string> matched;
   for (std::size_t r = 0; r < relations.size(); ++r) {
     const auto it = std::find(pretrained.relations.begin(), pretrained.relations.end(), relations[r]);

@@ -27,6 +27,7 @@ struct KnowledgeModelOptions {
   double lr = 1e-5;
   bool train_entities = true;      // false: entity rows stay as pretrained (variant weston)
   std::uint64_t seed = 0;
+  torch::Device device = torch::kCPU;  // entity shard, relation vectors and their optimizers
 };
 
 class KnowledgeModel {

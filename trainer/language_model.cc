@@ -1,5 +1,7 @@
 #include "trainer/language_model.h"
 
+#include "comm/device.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -116,28 +118,37 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   }
 }
 
-torch::Tensor LanguageModelImpl::encode(const Sentences& s) {
-  // Sorted by length, groups pad little; each group is one LSTM call per direction.
+torch::Tensor LanguageModelImpl::encode(const Sentences& host) {
+  // Sorted by length, groups pad little; each group is one LSTM call per direction. The
+  // plan is made from the lengths on the host, then the sentences move to the model's
+  // device once (a no-op for sentences already there).
   constexpr std::int64_t kGroup = 128;
-  const std::int64_t N = s.size();
-  const torch::Tensor order = s.lengths.argsort(/*dim=*/0, /*descending=*/true);
-  const torch::Tensor sorted_lengths = s.lengths.index_select(0, order);
+  const std::int64_t N = host.size();
+  const torch::Tensor lengths = host.lengths.cpu();
+  const torch::Tensor order = lengths.argsort(/*dim=*/0, /*descending=*/true);
+  const torch::Tensor sorted_lengths = order.numel() ? lengths.index_select(0, order) : lengths;
+  const torch::Device device = this->device();
+  const Sentences s{comm::to_device(host.words, device), comm::to_device(lengths, device),
+                    comm::to_device(host.head_positions, device),
+                    comm::to_device(host.tail_positions, device)};
+  const torch::Tensor order_here = comm::to_device(order, device);
+  const auto* widths = sorted_lengths.data_ptr<std::int64_t>();
   std::vector<torch::Tensor> parts;
   for (std::int64_t first = 0; first < N; first += kGroup) {
-    const torch::Tensor rows = order.slice(0, first, std::min(N, first + kGroup));
-    const std::int64_t width = sorted_lengths[first].item<std::int64_t>();
+    const torch::Tensor rows = order_here.slice(0, first, std::min(N, first + kGroup));
+    const std::int64_t width = widths[first];
     auto pick = [&](const torch::Tensor& t) { return t.index_select(0, rows).narrow(1, 0, width); };
     parts.push_back(encode_group({pick(s.words), s.lengths.index_select(0, rows),
                                   pick(s.head_positions), pick(s.tail_positions)}));
   }
-  return torch::cat(parts).index_select(0, order.argsort());
+  return torch::cat(parts).index_select(0, order_here.argsort());
 }
 
 namespace {
 // x [N, W, ...] with each row's first lengths[n] entries reversed and its padding in place.
 torch::Tensor reverse_real_tokens(const torch::Tensor& x, const torch::Tensor& lengths) {
   const std::int64_t W = x.size(1);
-  const torch::Tensor position = torch::arange(W, torch::kInt64).unsqueeze(0);
+  const torch::Tensor position = torch::arange(W, lengths.options()).unsqueeze(0);
   const torch::Tensor length = lengths.unsqueeze(1);
   torch::Tensor index = torch::where(position < length, length - 1 - position, position);
   for (std::int64_t d = 2; d < x.dim(); ++d) index = index.unsqueeze(d);
@@ -161,7 +172,7 @@ torch::Tensor LanguageModelImpl::encode_group(const Sentences& s) {
       torch::tanh(output_dropout_(forward) + output_dropout_(backward));  // [N, W, H]
 
   const torch::Tensor padding =
-      torch::arange(W, torch::kInt64).unsqueeze(0) >= lengths.unsqueeze(1);  // [N, W]
+      torch::arange(W, lengths.options()).unsqueeze(0) >= lengths.unsqueeze(1);  // [N, W]
   const torch::Tensor scores =
       h.matmul(word_query_).masked_fill(padding, -std::numeric_limits<float>::infinity());
   const torch::Tensor alpha = torch::softmax(scores, 1);
@@ -171,12 +182,13 @@ torch::Tensor LanguageModelImpl::encode_group(const Sentences& s) {
 torch::Tensor LanguageModelImpl::classify(const torch::Tensor& z, const BagSlots& bags) {
   const std::int64_t B = bags.slots.size(0), S = bags.slots.size(1), H = z.size(1);
   const torch::Tensor r = torch::tanh(z);
-  const torch::Tensor flat = bags.slots.reshape({B * S});
+  const torch::Tensor flat = comm::to_device(bags.slots.reshape({B * S}), z.device());
+  const torch::Tensor mask = comm::to_device(bags.mask, z.device());
   const torch::Tensor scores = (r * sentence_diag_).matmul(sentence_query_);  // [N]
   const torch::Tensor beta =
       torch::softmax(scores.index_select(0, flat)
                          .view({B, S})
-                         .masked_fill(bags.mask.logical_not(),
+                         .masked_fill(mask.logical_not(),
                                       -std::numeric_limits<float>::infinity()),
                      1);
   torch::Tensor h = beta.unsqueeze(1).bmm(r.index_select(0, flat).view({B, S, H})).squeeze(1);
@@ -209,7 +221,7 @@ void LanguageModelImpl::synchronize_batch_norm(comm::Communicator& comm) {
 }
 
 torch::Tensor LanguageModelImpl::l2_penalty() {
-  torch::Tensor total = torch::zeros({});
+  torch::Tensor total = torch::zeros({}, word_query_.options());
   for (const auto& p : parameters()) {
     const bool embedding = p.is_same(word_embedding_->weight) ||
                            p.is_same(head_position_embedding_->weight) ||

@@ -68,12 +68,16 @@ class LanguageModelImpl : public torch::nn::Module {
  public:
   explicit LanguageModelImpl(const LanguageModelOptions& options);
 
-  // z_i for every sentence: [N, lstm_hidden].
+  // z_i for every sentence: [N, lstm_hidden], on device(). The sentences may be on the host
+  // (they move once) or on device().
   torch::Tensor encode(const Sentences& sentences);
-  // Relation logits [B, R] of bags over encoded sentences `z`.
+  // Relation logits [B, R] of bags over encoded sentences `z` (slots may be on the host).
   torch::Tensor classify(const torch::Tensor& z, const BagSlots& bags);
-  // Relation logits [B, R] of a loader batch.
+  // Relation logits [B, R] of a loader batch (on the host: deduplicated there), on device().
   torch::Tensor forward(const data::Batch& batch);
+
+  // Where the parameters live (after `->to(device)`).
+  torch::Device device() const { return word_query_.device(); }
 
   // Starts the word embedding from `vectors` [V, word_dim] where `has_vector` [V] is set;
   // frozen unless `trainable`.

@@ -92,6 +92,7 @@ std::int64_t predict(const PredictOptions& options) {
         (with_knowledge ? run.scorer().probabilities(logits, torch::tensor({*head_id}),
                                                      torch::tensor({*tail_id}))
                         : torch::softmax(logits, 1))[0]
+            .cpu()
             .contiguous();
     std::vector<std::int64_t> order(relations.size());
     std::iota(order.begin(), order.end(), 0);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <sstream>
 
+#include "comm/routing_communicator.h"
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/prepare.h"
@@ -68,7 +69,8 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
     data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
   });
   const auto liveness = watch_ranks(comm, config.dist, run_dir);
-  const kbe::PretrainOptions options = pretrain_options(config.kbe, resume);
+  kbe::PretrainOptions options = pretrain_options(config.kbe, resume);
+  options.device = use_device(comm::world(), config.kbe.device, config.dist);
 
   const bool leader = comm.rank() == 0;
   std::unique_ptr<MetricsLog> log;
@@ -120,9 +122,11 @@ nlohmann::json evaluate_kbe_run(comm::Communicator& comm, const std::string& run
     throw data::InputError(run_dir + ": not a pretraining run folder (no config.yaml)");
   }
   const Config config = load_config((dir / "config.yaml").string(), {});
+  const torch::Device device = use_device(comm::world(), config.kbe.device, config.dist);
   const kbe::LinkPredictionMetrics metrics =
       kbe::evaluate_kbe(comm, prepared_file(config, run_dir, data::kKbStoreFile),
-                        (dir / kbe::kEmbeddingsFile).string(), split, config.kbe.eval_batch);
+                        (dir / kbe::kEmbeddingsFile).string(), split, config.kbe.eval_batch,
+                        device);
   nlohmann::json out = link_prediction_json(metrics);
   out["split"] = split;
   if (comm.rank() == 0) {

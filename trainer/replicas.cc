@@ -23,10 +23,25 @@ Replicas::Replicas(comm::Communicator& comm, std::vector<NamedTensor> state,
     buckets_.back().parameters.push_back(p);
     bytes += size;
   }
-  for (Bucket& bucket : buckets_) {
+  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+    Bucket& bucket = buckets_[b];
     std::int64_t elements = 0;
-    for (const torch::Tensor& p : bucket.parameters) elements += p.numel();
+    for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {
+      bucket.offsets.push_back(elements);
+      elements += bucket.parameters[i].numel();
+    }
     bucket.flat = torch::empty({elements}, bucket.parameters.front().options().requires_grad(false));
+    bucket.filled.assign(bucket.parameters.size(), false);
+    if (comm_.size() == 1) continue;
+    for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {
+      // The hook sees the parameter's whole gradient of this backward (autograd sums every
+      // path into a leaf before accumulating it) and leaves it unchanged.
+      const unsigned handle =
+          bucket.parameters[i].register_hook([this, b, i](const torch::Tensor& grad) {
+            if (overlapping_) on_gradient(b, i, grad);
+          });
+      hooks_.emplace_back(bucket.parameters[i], handle);
+    }
   }
 }
 
@@ -40,31 +55,83 @@ void Replicas::broadcast_from_rank0() {
   }
 }
 
+Replicas::~Replicas() {
+  for (auto& [parameter, handle] : hooks_) parameter.remove_hook(handle);
+}
+
+void Replicas::start_overlap() {
+  if (comm_.size() == 1) return;
+  for (Bucket& bucket : buckets_) {
+    bucket.filled.assign(bucket.parameters.size(), false);
+    bucket.missing = bucket.parameters.size();
+  }
+  next_bucket_ = 0;
+  overlapping_ = true;
+}
+
+void Replicas::on_gradient(std::size_t b, std::size_t i, const torch::Tensor& grad) {
+  const auto start = std::chrono::steady_clock::now();
+  Bucket& bucket = buckets_[b];
+  torch::NoGradGuard no_grad;
+  bucket.flat.narrow(0, bucket.offsets[i], grad.numel()).copy_(grad.reshape({-1}));
+  if (!bucket.filled[i]) {
+    bucket.filled[i] = true;
+    --bucket.missing;
+  }
+  start_ready_buckets();
+  // MPI moves non-blocking collectives along only inside MPI calls.
+  for (std::size_t k = 0; k < next_bucket_; ++k) {
+    if (buckets_[k].pending) buckets_[k].pending->poll();
+  }
+  all_reduce_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Replicas::start_ready_buckets() {
+  while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].missing == 0) {
+    start_bucket(buckets_[next_bucket_++]);
+    ++started_in_backward_;
+  }
+}
+
+void Replicas::start_bucket(Bucket& bucket) {
+  bucket.pending = comm_.start_all_reduce(bucket.flat);
+}
+
 void Replicas::sum_gradients() {
   if (comm_.size() == 1) return;
   const auto start = std::chrono::steady_clock::now();
   torch::NoGradGuard no_grad;
-  for (Bucket& bucket : buckets_) {
-    std::int64_t offset = 0;
-    for (const torch::Tensor& p : bucket.parameters) {
-      torch::Tensor slot = bucket.flat.narrow(0, offset, p.numel());
+  const bool overlapped = overlapping_;
+  overlapping_ = false;
+  for (std::size_t b = overlapped ? next_bucket_ : 0; b < buckets_.size(); ++b) {
+    // Parameters without a gradient this backward (unused, or frozen after the bucket was
+    // built) count as zero; without overlap every gradient is copied here.
+    Bucket& bucket = buckets_[b];
+    for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {
+      if (overlapped && bucket.filled[i]) continue;
+      const torch::Tensor& p = bucket.parameters[i];
+      torch::Tensor slot = bucket.flat.narrow(0, bucket.offsets[i], p.numel());
       if (p.grad().defined()) {
         slot.copy_(p.grad().reshape({-1}));
       } else {
         slot.zero_();
       }
-      offset += p.numel();
     }
-    comm_.all_reduce(bucket.flat);
-    offset = 0;
-    for (torch::Tensor& p : bucket.parameters) {
-      const torch::Tensor summed = bucket.flat.narrow(0, offset, p.numel()).view_as(p);
+    start_bucket(bucket);
+  }
+  next_bucket_ = buckets_.size();
+  for (Bucket& bucket : buckets_) {
+    bucket.pending->wait();
+    bucket.pending.reset();
+    for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {
+      torch::Tensor& p = bucket.parameters[i];
+      const torch::Tensor summed = bucket.flat.narrow(0, bucket.offsets[i], p.numel()).view_as(p);
       if (p.grad().defined()) {
         p.mutable_grad().copy_(summed);
       } else {
         p.mutable_grad() = summed.clone();
       }
-      offset += p.numel();
     }
   }
   all_reduce_seconds_ +=
@@ -72,7 +139,7 @@ void Replicas::sum_gradients() {
 }
 
 std::uint64_t tensor_hash(const torch::Tensor& tensor) {
-  const torch::Tensor bytes = tensor.detach().contiguous();
+  const torch::Tensor bytes = tensor.detach().cpu().contiguous();  // read on the host
   const auto* data = static_cast<const unsigned char*>(bytes.data_ptr());
   const std::size_t n = static_cast<std::size_t>(bytes.numel()) * bytes.element_size();
   std::uint64_t h = 1469598103934665603ULL;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "comm/device.h"
 #include "data_pipeline/prepare.h"
 
 namespace hrere::train {
@@ -28,13 +29,23 @@ void ensure_prepared(Config& config, const std::string& run_dir) {
   config.data.prepared = fs::absolute(dir).lexically_normal().string();
 }
 
+torch::Device use_device(comm::RoutingCommunicator& comm, const std::string& device_spec,
+                         const DistConfig& dist) {
+  const torch::Device device = comm::resolve_device(device_spec);
+  comm.use_device(device, comm::parse_backend(dist.backend), dist.lost_after_s);
+  return device;
+}
+
 std::unique_ptr<comm::RankLiveness> watch_ranks(comm::Communicator& comm, const DistConfig& dist,
                                                 const std::string& run_dir) {
   if (comm.size() == 1) return nullptr;
   return std::make_unique<comm::RankLiveness>(
       comm::LivenessOptions{(fs::path(run_dir) / ".ranks").string(), comm.rank(), comm.size(),
                             dist.heartbeat_s, dist.lost_after_s},
-      comm::exit_on_lost_rank(comm.rank(), comm.size()));
+      [&comm, stop = comm::exit_on_lost_rank(comm.rank(), comm.size())](const comm::LostRank& lost) {
+        comm.abort();  // ends NCCL kernels waiting for the lost rank before the exit
+        stop(lost);
+      });
 }
 
 }  // namespace hrere::train

@@ -7,6 +7,7 @@
 
 #include "comm/communicator.h"
 #include "comm/liveness.h"
+#include "comm/routing_communicator.h"
 #include "trainer/config.h"
 
 namespace hrere::train {
@@ -18,6 +19,12 @@ std::string prepared_file(const Config& config, const std::string& run_dir, cons
 // store already, then pins `data.prepared` to the absolute folder (so the run's config.yaml
 // finds its stores from anywhere).
 void ensure_prepared(Config& config, const std::string& run_dir);
+
+// Resolves `device_spec` (train.device or kbe.device; comm/device.h) and routes the
+// communicator's GPU tensors as dist.backend says (collective). DeviceError for a device
+// this machine or build cannot provide, std::invalid_argument for a backend it lacks.
+torch::Device use_device(comm::RoutingCommunicator& comm, const std::string& device_spec,
+                         const DistConfig& dist);
 
 // With more than one rank: heartbeats in RUN/.ranks that stop this rank, naming the lost
 // one, when another rank dies or hangs (comm/liveness.h; dist.heartbeat_s, lost_after_s).

@@ -60,10 +60,11 @@ torch::Tensor SyncBatchNorm1dImpl::forward(const torch::Tensor& input) {
   const torch::Tensor var = global.narrow(0, C, C) / count - mean.pow(2);  // biased, as BatchNorm
   {
     torch::NoGradGuard no_grad;
-    const double n = count.item<double>();
+    // Unbiased variance for the running estimate, as BatchNorm; kept on the device (no
+    // host read of the count).
+    const torch::Tensor unbiased = var * (count / (count - 1).clamp_min(1));
     running_mean_.mul_(1 - momentum_).add_(mean.to(running_mean_.scalar_type()), momentum_);
-    running_var_.mul_(1 - momentum_)
-        .add_((var * (n / std::max(n - 1, 1.0))).to(running_var_.scalar_type()), momentum_);
+    running_var_.mul_(1 - momentum_).add_(unbiased.to(running_var_.scalar_type()), momentum_);
   }
   const auto type = input.scalar_type();
   return (input - mean.to(type)) * torch::rsqrt(var.to(type) + eps_) * weight_ + bias_;

@@ -42,6 +42,8 @@ TrainStep::TrainStep(comm::Communicator& comm, LanguageModel model, KnowledgeMod
       variant_(parse_variant(train.variant)),
       l2_(train.l2),
       checksum_every_(dist.checksum_every),
+      overlap_(dist.overlap && comm.size() > 1 &&
+               comm.callable_from_backward_threads(model_->device())),
       optimizer_(trainable(language_state(model_)), torch::optim::AdamOptions(train.lr_language)),
       replicas_(comm, replicated_state(model_, knowledge),
                 static_cast<std::int64_t>(dist.bucket_mib * 1024 * 1024)) {
@@ -65,23 +67,28 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
   times_.forward += seconds_since(start) - exchanged;
   times_.exchange += exchanged;
 
-  // The global batch and the loss terms' global means, for the weights and the logs.
+  // The global batch and the loss terms' global sums, for the weights and the logs; they
+  // stay on the device (the weight b / B is a device scalar).
   start = Clock::now();
   const auto b = static_cast<double>(batch.size());
-  torch::Tensor sums = torch::stack({torch::tensor(b, torch::kFloat64),
+  const auto sum_options = terms.language.options().dtype(torch::kFloat64);
+  torch::Tensor sums = torch::stack({torch::full({}, b, sum_options),
                                      b * terms.language.detach().to(torch::kFloat64),
                                      b * terms.knowledge.detach().to(torch::kFloat64),
                                      b * terms.agreement.detach().to(torch::kFloat64)});
   if (comm_.size() > 1) comm_.all_reduce(sums);
-  const double global_bags = sums[0].item<double>();
+  const torch::Tensor weight = (b / sums[0]).to(terms.language.scalar_type());
   times_.all_reduce += seconds_since(start);
 
+  // With overlap the gradient hooks copy and start buckets inside backward: that time is
+  // the all-reduce's, so both columns show what each costs the step.
+  const double all_reduce_start = replicas_.all_reduce_seconds();
   start = Clock::now();
   optimizer_.zero_grad();
-  (terms.total() * (b / global_bags) + l2 / comm_.size()).backward();
-  times_.backward += seconds_since(start);
+  if (overlap_) replicas_.start_overlap();
+  (terms.total() * weight + l2 / comm_.size()).backward();
+  times_.backward += seconds_since(start) - (replicas_.all_reduce_seconds() - all_reduce_start);
 
-  const double all_reduce_start = replicas_.all_reduce_seconds();
   replicas_.sum_gradients();
   times_.all_reduce += replicas_.all_reduce_seconds() - all_reduce_start;
 
@@ -94,13 +101,9 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
   times_.exchange += exchanged;
   if (checksum_every_ > 0 && step % checksum_every_ == 0) replicas_.verify_identical(step);
 
-  StepLosses losses;
-  losses.bags = static_cast<std::int64_t>(global_bags);
-  losses.language = sums[1].item<double>() / global_bags;
-  losses.knowledge = sums[2].item<double>() / global_bags;
-  losses.agreement = sums[3].item<double>() / global_bags;
-  losses.l2 = l2.item<double>();
-  return losses;
+  const torch::Tensor global_bags = sums[0];
+  return {torch::cat({sums.slice(0, 1) / global_bags, l2.detach().to(torch::kFloat64).view({1}),
+                      global_bags.view({1})})};
 }
 
 }  // namespace hrere::train

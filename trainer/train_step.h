@@ -23,14 +23,13 @@
 
 namespace hrere::train {
 
-// Batch means over the global batch.
+// Batch means over the global batch, left where they were computed: reading them is a host
+// synchronisation on a GPU, which the training loop does once per log interval.
 struct StepLosses {
-  double language = 0;   // J_L
-  double knowledge = 0;  // J_G
-  double agreement = 0;  // J_D
-  double l2 = 0;         // lambda/2 ||Theta_L||^2
-  std::int64_t bags = 0;  // global batch
-  double total() const { return language + knowledge + agreement + l2; }
+  // float64 [5]: J_L, J_G, J_D, lambda/2 ||Theta_L||^2, global batch (bags)
+  torch::Tensor values;
+  enum Index { kLanguage, kKnowledge, kAgreement, kL2, kBags };
+  double read(Index index) const { return values[index].item<double>(); }
 };
 
 // Seconds spent so far in each part of a step. Batch-norm statistics are summed over the
@@ -47,7 +46,9 @@ struct StepTimes {
 class TrainStep {
  public:
   // Synchronises the language model's batch norm and starts every replica from rank 0's
-  // parameters (collective).
+  // parameters (collective). The models are already on their device. The gradient
+  // all-reduce overlaps backward when `dist.overlap` is set and the communicator can be
+  // called from the thread that runs backward on that device (see Communicator).
   TrainStep(comm::Communicator& comm, LanguageModel model, KnowledgeModel* knowledge,
             const TrainConfig& train, const DistConfig& dist);
 
@@ -58,6 +59,8 @@ class TrainStep {
   torch::optim::Adam& optimizer() { return optimizer_; }
   Replicas& replicas() { return replicas_; }
   const StepTimes& times() const { return times_; }
+  // Whether the gradient all-reduce overlaps backward (dist.overlap, where possible).
+  bool overlaps() const { return overlap_; }
 
  private:
   comm::Communicator& comm_;
@@ -66,6 +69,7 @@ class TrainStep {
   Variant variant_;
   double l2_;
   std::int64_t checksum_every_;
+  bool overlap_;
   torch::optim::Adam optimizer_;
   Replicas replicas_;
   StepTimes times_;

@@ -6,7 +6,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "comm/mpi_communicator.h"
+#include "comm/routing_communicator.h"
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/prepare.h"
@@ -40,7 +40,8 @@ double dev_average_precision(const Scorer& scorer, const data::BagStore& store,
 
 }  // namespace
 
-LanguageModel make_language_model(const Config& config, const data::BagStore& store) {
+LanguageModel make_language_model(const Config& config, const data::BagStore& store,
+                                  const torch::Device& device) {
   LanguageModelOptions o;
   o.vocab_size = static_cast<std::int64_t>(store.vocabulary().size());
   o.num_relations = static_cast<std::int64_t>(store.relations().size());
@@ -63,11 +64,13 @@ LanguageModel make_language_model(const Config& config, const data::BagStore& st
                              torch::from_blob(rows.has_vector.data(), {V}, torch::kUInt8),
                              config.model.train_word_vectors);
   }
+  model->to(device);
   return model;
 }
 
 std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
-                                                     const data::BagStore& store) {
+                                                     const data::BagStore& store,
+                                                     const torch::Device& device) {
   const TrainConfig& tc = config.train;
   const Variant variant = parse_variant(tc.variant);
   if (!uses_knowledge(variant)) return nullptr;
@@ -85,6 +88,7 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   o.lr = tc.lr_knowledge;
   o.train_entities = variant != Variant::kWeston;
   o.seed = static_cast<std::uint64_t>(tc.seed);
+  o.device = device;
   const bool leader = comm::world().rank() == 0;  // one rank reports
   if (!pretrained.entity_tanh && leader) {
     std::cerr << "note: " << tc.kbe_embeddings << " was pretrained without tanh on the entity "
@@ -124,12 +128,13 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
   });
   // Rank 0 resolved the prepared folder; the others derive the same path (shared storage).
   const auto liveness = watch_ranks(comm, config.dist, run_dir);
+  const torch::Device device = use_device(comm::world(), tc.device, config.dist);
 
   torch::set_num_threads(tc.threads);
   torch::manual_seed(static_cast<std::uint64_t>(tc.seed));
   auto store = std::make_shared<data::BagStore>(data::BagStore::open(prepared_file(config, run_dir, data::kBagStoreFile)));
-  LanguageModel model = make_language_model(config, *store);
-  std::unique_ptr<KnowledgeModel> knowledge = make_knowledge_model(config, *store);
+  LanguageModel model = make_language_model(config, *store, device);
+  std::unique_ptr<KnowledgeModel> knowledge = make_knowledge_model(config, *store, device);
   TrainStep trainer(comm, model, knowledge.get(), tc, config.dist);
   // Rank 0 keeps the single-process dropout stream; the others draw their own.
   if (!leader) torch::manual_seed(dropout_seed(static_cast<std::uint64_t>(tc.seed), 0, rank));
@@ -164,8 +169,10 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     std::cerr << "data parallel: " << ranks << " ranks (" << comm.backend() << "), global batch "
               << tc.batch_size << " = " << ranks << " x " << loader_options.batch_size
               << " bags per rank, " << trainer.replicas().buckets()
-              << " gradient bucket(s) of at most " << config.dist.bucket_mib << " MiB\n";
+              << " gradient bucket(s) of at most " << config.dist.bucket_mib << " MiB"
+              << (trainer.overlaps() ? ", all-reduce overlapping backward" : "") << "\n";
   }
+  if (leader && device.is_cuda()) std::cerr << "device: " << device << "\n";
   std::unique_ptr<MetricsLog> log;
   if (leader) log = std::make_unique<MetricsLog>((fs::path(run_dir) / "metrics.jsonl").string(), state.step);
   const std::int64_t total_steps = tc.epochs * loader.batches_per_epoch();
@@ -175,7 +182,26 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
   StepTimes interval_times_start = trainer.times();
   double interval_data_seconds = 0;
 
+  // The interval's summed step losses live on the device (kept in StepLosses' order), so a
+  // step adds to them without a host read; `state` gets a copy when a metrics line or a
+  // checkpoint needs them. A resumed run continues the same sum in the same order.
+  torch::Tensor interval_losses =
+      torch::tensor({state.interval_loss, state.interval_knowledge, state.interval_agreement,
+                     state.interval_l2, static_cast<double>(state.interval_bags)},
+                    torch::kFloat64)
+          .to(device);
+  std::string last_loss = "-";
+  auto copy_losses_to_state = [&] {
+    const torch::Tensor v = interval_losses.cpu();
+    const double* sums = v.data_ptr<double>();
+    state.interval_loss = sums[StepLosses::kLanguage];
+    state.interval_knowledge = sums[StepLosses::kKnowledge];
+    state.interval_agreement = sums[StepLosses::kAgreement];
+    state.interval_l2 = sums[StepLosses::kL2];
+    state.interval_bags = static_cast<std::int64_t>(sums[StepLosses::kBags]);
+  };
   auto write_interval = [&](nlohmann::json extra) {
+    copy_losses_to_state();
     nlohmann::json line = std::move(extra);
     line["step"] = state.step;
     line["epoch"] = loader.state().epoch;
@@ -187,6 +213,7 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
       const double n = static_cast<double>(state.interval_steps);
       line["loss"] = (state.interval_loss + state.interval_knowledge + state.interval_agreement +
                       state.interval_l2) / n;
+      last_loss = std::to_string(line["loss"].get<double>()).substr(0, 6);
       line["loss_language"] = state.interval_loss / n;
       line["loss_l2"] = state.interval_l2 / n;
       if (knowledge) {
@@ -210,11 +237,13 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     if (log) log->write(line);
     state.interval_loss = state.interval_knowledge = state.interval_agreement = state.interval_l2 = 0;
     state.interval_steps = state.interval_bags = 0;
+    interval_losses.zero_();
     interval_start = Clock::now();
     interval_times_start = trainer.times();
     interval_data_seconds = 0;
   };
   auto checkpoint = [&] {
+    copy_losses_to_state();
     state.loader = loader.state();
     save_checkpoint(comm, checkpoint_path(run_dir, state.step), state, *model, trainer.optimizer(),
                     knowledge.get());
@@ -255,15 +284,11 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     ++state.step;
     ++steps_this_call;
     const StepLosses losses = trainer.run(*batch, state.step);
-    state.interval_loss += losses.language;
-    state.interval_knowledge += losses.knowledge;
-    state.interval_agreement += losses.agreement;
-    state.interval_l2 += losses.l2;
+    interval_losses += losses.values;
     ++state.interval_steps;
-    state.interval_bags += losses.bags;
     std::ostringstream detail;
-    detail << "epoch " << loader.state().epoch + 1 << "/" << tc.epochs << " loss " << std::fixed
-           << std::setprecision(4) << losses.total() << " | " << std::setprecision(0)
+    detail << "epoch " << loader.state().epoch + 1 << "/" << tc.epochs << " loss " << last_loss
+           << " | " << std::fixed << std::setprecision(0)
            << steps_this_call * tc.batch_size / std::max(seconds_since(call_start), 1e-9)
            << " bags/s";
     bar.update(state.step, detail.str());
@@ -285,8 +310,9 @@ TrainedRun load_trained_run(const std::string& run_dir) {
   run.config = load_config((dir / "config.yaml").string(), {});
   run.store = std::make_shared<data::BagStore>(
       data::BagStore::open(prepared_file(run.config, run_dir, data::kBagStoreFile)));
-  run.model = make_language_model(run.config, *run.store);
-  run.knowledge = make_knowledge_model(run.config, *run.store);
+  const torch::Device device = use_device(comm::world(), run.config.train.device, run.config.dist);
+  run.model = make_language_model(run.config, *run.store, device);
+  run.knowledge = make_knowledge_model(run.config, *run.store, device);
   for (const char* name : {"best.pt", "model.pt"}) {
     if (fs::exists(dir / name)) {
       run.weights = (dir / name).string();

@@ -39,11 +39,15 @@ struct TrainOutcome {
 TrainOutcome train_run(const Config& config, const std::string& run_dir,
                        const TrainRunOptions& options);
 
-// The language model for a store's vocabulary, relations and L, with its word vectors.
-LanguageModel make_language_model(const Config& config, const data::BagStore& store);
-// The knowledge model of a joint variant, started from train.kbe_embeddings; null for base.
+// The language model for a store's vocabulary, relations and L, with its word vectors, on
+// `device` (initialised on the host first, so every device starts from the same values).
+LanguageModel make_language_model(const Config& config, const data::BagStore& store,
+                                  const torch::Device& device = torch::kCPU);
+// The knowledge model of a joint variant, started from train.kbe_embeddings, on `device`;
+// null for base.
 std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
-                                                     const data::BagStore& store);
+                                                     const data::BagStore& store,
+                                                     const torch::Device& device = torch::kCPU);
 
 // The run's config, its model with the weights eval uses (best.pt if a dev split chose one,
 // else model.pt) and its store.

@@ -1,5 +1,6 @@
 #include "trainer/variants.h"
 
+#include "comm/device.h"
 #include "data_pipeline/input_error.h"
 
 namespace hrere::train {
@@ -16,11 +17,12 @@ LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
                        const torch::Tensor& knowledge_logits, const torch::Tensor& labels) {
   namespace F = torch::nn::functional;
   LossTerms terms;
-  terms.language = F::cross_entropy(language_logits, labels);
-  terms.knowledge = torch::zeros({});
-  terms.agreement = torch::zeros({});
+  const torch::Tensor y = comm::to_device(labels, language_logits.device());
+  terms.language = F::cross_entropy(language_logits, y);
+  terms.knowledge = torch::zeros({}, language_logits.options());
+  terms.agreement = torch::zeros({}, language_logits.options());
   if (!uses_knowledge(variant)) return terms;
-  terms.knowledge = F::cross_entropy(knowledge_logits, labels);
+  terms.knowledge = F::cross_entropy(knowledge_logits, y);
   if (variant == Variant::kFull) {
     terms.agreement = F::cross_entropy(language_logits, knowledge_logits.detach().argmax(1));
   }

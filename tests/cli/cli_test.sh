@@ -28,6 +28,21 @@ expect bad-set 2 "--set data.nope=1: unknown key 'data.nope'" -- \
 expect bad-set-value 2 "train.variant" -- \
   "$hrere" config --config configs/nyt10.yaml --set train.variant=fancy
 
+# Devices and transports: printed by `config`; a GPU this build or machine lacks stops any
+# command with exit 2 naming the key, before any work.
+expect config-device-keys 0 "device: \"cpu\"" -- "$hrere" config
+expect config-dist-backend 0 "backend: \"auto\"" -- "$hrere" config
+expect config-dist-overlap 0 "overlap: true" -- "$hrere" config
+if ! "$hrere" config --set train.device=cuda >/dev/null 2>&1; then
+  expect train-device-cuda 2 "train.device: 'cuda' asks for a GPU" -- \
+    "$hrere" config --set train.device=cuda
+  expect kbe-device-cuda 2 "kbe.device: 'cuda:1' asks for a GPU" -- \
+    "$hrere" config --set kbe.device=cuda:1
+fi
+expect bad-device 2 "train.device: 'gpu' is not a device" -- "$hrere" config --set train.device=gpu
+expect bad-backend 2 "dist.backend must be auto, mpi or nccl" -- \
+  "$hrere" config --set dist.backend=gloo
+
 # The resolved config is itself a valid config that resolves to the same text.
 "$hrere" config --config configs/nyt10-paper.yaml --set data.bag_size=7 >"$work/resolved.yaml"
 expect resolved-round-trip 0 "bag_size: 7" -- "$hrere" config --config "$work/resolved.yaml"

@@ -1,6 +1,7 @@
 // Communicator tests. The same binary runs as one process (a world of size 1) and under
 // `mpirun -np 2` and `-np 3`; every expectation is a closed form in rank and size, so each
 // world size checks real data movement. MPI is initialised once, by hrere::comm::world().
+// GPU cases run where HRERE_TEST_DEVICE names a CUDA device (tools/gpu_check.sh).
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 #include <torch/types.h>
@@ -12,7 +13,10 @@
 #include <tuple>
 #include <vector>
 
+#include "comm/device.h"
 #include "comm/mpi_communicator.h"
+#include "comm/routing_communicator.h"
+#include "test_util.h"
 #ifdef HRERE_HAVE_NCCL
 #include "comm/nccl_communicator.h"
 #endif
@@ -179,10 +183,29 @@ void check_all_to_all_empty(Communicator& comm, const torch::TensorOptions& opti
 // The chunked communicator caps MPI messages at 3 elements, exercising the paths that keep
 // counts above INT_MAX working, with tensors small enough for a test.
 Communicator& mpi_communicator(bool chunked) {
-  MpiCommunicator& whole = world();
-  if (!chunked) return whole;
+  world();  // initialises MPI
+  static MpiCommunicator whole(MPI_COMM_WORLD);
   static MpiCommunicator small_messages(MPI_COMM_WORLD, 3);
-  return small_messages;
+  return chunked ? small_messages : whole;
+}
+
+// Several reductions in flight at once, completed in start order, as the gradient buckets.
+void check_start_all_reduce(Communicator& comm, const torch::TensorOptions& options) {
+  const int r = comm.rank(), p = comm.size();
+  const torch::Tensor i = grid();
+  std::vector<torch::Tensor> tensors;
+  std::vector<std::unique_ptr<PendingReduce>> pending;
+  for (int k = 0; k < 3; ++k) {
+    tensors.push_back(((r + 1) * (i + k)).to(options));
+    pending.push_back(comm.start_all_reduce(tensors.back()));
+    for (auto& earlier : pending) earlier->poll();
+  }
+  for (int k = 0; k < 3; ++k) {
+    pending[k]->wait();
+    pending[k]->wait();  // a second wait is a no-op
+    expect_values(tensors[k], (p * (p + 1) / 2) * (i + k), options,
+                  "started sum " + std::to_string(k));
+  }
 }
 
 using Params = std::tuple<torch::ScalarType, bool>;
@@ -198,6 +221,7 @@ TEST_P(MpiCollectives, Broadcast) { check_broadcast(comm(), options()); }
 TEST_P(MpiCollectives, AllGather) { check_all_gather(comm(), options()); }
 TEST_P(MpiCollectives, AllToAll) { check_all_to_all(comm(), options()); }
 TEST_P(MpiCollectives, AllToAllEmpty) { check_all_to_all_empty(comm(), options()); }
+TEST_P(MpiCollectives, StartAllReduce) { check_start_all_reduce(comm(), options()); }
 
 INSTANTIATE_TEST_SUITE_P(Types, MpiCollectives,
                          ::testing::Combine(::testing::Values(torch::kFloat, torch::kDouble,
@@ -216,6 +240,72 @@ TEST(Mpi, WorldMatchesLauncher) {
   EXPECT_EQ(world().size(), size ? std::atoi(size) : 1);
   EXPECT_EQ(world().rank(), rank ? std::atoi(rank) : 0);
   EXPECT_STREQ(world().backend(), "MPI");
+}
+
+// The routing communicator every command uses: host tensors over MPI, and the test device's
+// tensors as dist.backend says (staged through the host with mpi).
+TEST(Routing, HostAndDeviceTensors) {
+  RoutingCommunicator& comm = world();
+  const torch::TensorOptions host = torch::TensorOptions().dtype(torch::kFloat);
+  check_all_reduce(comm, host);
+  check_all_to_all(comm, host.dtype(torch::kLong));
+  check_start_all_reduce(comm, host);
+  const torch::Device device = resolve_device(testing::test_device_spec());
+  for (Backend backend : {Backend::kMpi, Backend::kAuto}) {
+    comm.use_device(device, backend, 30);
+    const auto options = torch::TensorOptions().dtype(torch::kFloat).device(device);
+    check_all_reduce(comm, options);
+    check_broadcast(comm, options);
+    check_all_gather(comm, options);
+    check_all_to_all(comm, options);
+    check_start_all_reduce(comm, options);
+    check_all_reduce(comm, host);  // host tensors still go over MPI
+  }
+  EXPECT_STREQ(comm.backend(), device.is_cuda() && nccl_built() ? "MPI+NCCL" : "MPI");
+  comm.release_device();
+  EXPECT_STREQ(comm.backend(), "MPI");
+}
+
+TEST(Routing, ParsesBackends) {
+  EXPECT_EQ(parse_backend("auto"), Backend::kAuto);
+  EXPECT_EQ(parse_backend("mpi"), Backend::kMpi);
+  EXPECT_EQ(parse_backend("nccl"), Backend::kNccl);
+  expect_invalid([] { parse_backend("gloo"); }, "'gloo' is not a backend");
+  if (!nccl_built()) {
+    expect_invalid([] { world().use_device(torch::kCPU, Backend::kNccl, 30); },
+                   "no NCCL communicator");
+  }
+}
+
+TEST(Device, SpecsAndErrors) {
+  EXPECT_EQ(resolve_device("cpu"), torch::Device(torch::kCPU));
+  check_device_spec("cuda");
+  check_device_spec("cuda:3");
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CUDA", "cuda:1:2", ""}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THROW(check_device_spec(bad), DeviceError);
+  }
+  if (!torch::cuda::is_available()) {
+    try {
+      resolve_device("cuda");
+      ADD_FAILURE() << "cuda resolved on a machine without CUDA";
+    } catch (const DeviceError& e) {
+      const std::string why = e.what();
+      EXPECT_TRUE(why.find("no CUDA support") != std::string::npos ||
+                  why.find("no CUDA device is visible") != std::string::npos)
+          << why;
+    }
+  } else {
+    const int visible = static_cast<int>(torch::cuda::device_count());
+    EXPECT_EQ(resolve_device("cuda").index(), local_rank() % visible);
+    EXPECT_THROW(resolve_device("cuda:" + std::to_string(visible)), DeviceError);
+  }
+}
+
+TEST(Device, LocalRankFromTheLauncher) {
+  // Under mpirun Open MPI names it; alone it is 0.
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  EXPECT_EQ(local_rank(), local ? std::atoi(local) : 0);
 }
 
 TEST(Mpi, AllToAllShapes) {
@@ -243,7 +333,8 @@ TEST(Mpi, RejectsBadTensors) {
   torch::Tensor half = torch::zeros({3}, torch::kHalf);
   expect_invalid([&] { comm.broadcast(half, 0); }, "Half is not supported");
   torch::Tensor meta = torch::empty({3}, torch::Device(torch::kMeta));
-  expect_invalid([&] { comm.all_reduce(meta); }, "expects a CPU tensor");
+  expect_invalid([&] { comm.all_reduce(meta); }, "got a tensor on meta, but this communicator serves the host");
+  expect_invalid([&] { mpi_communicator(false).all_reduce(meta); }, "expects a CPU tensor");
   torch::Tensor undefined;
   expect_invalid([&] { comm.all_reduce(undefined); }, "undefined");
   torch::Tensor fine = torch::zeros({3});
@@ -302,27 +393,19 @@ TEST(Mpi, DisagreeingShapesThrowOnAll) {
       "ranks disagree on row shape or dtype");
 }
 
-#ifdef HRERE_HAVE_NCCL
-// Built lazily: NCCL setup is collective, and every rank reaches the first NCCL test together.
-NcclCommunicator& nccl() {
-  world();
-  static NcclCommunicator communicator;
-  return communicator;
-}
-#endif
-
 TEST(Nccl, Collectives) {
-#ifndef HRERE_HAVE_NCCL
-  GTEST_SKIP()
-      << "built without NCCL (HRERE_WITH_NCCL=OFF, or CMake found no CUDA toolkit with NCCL)";
-#else
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "this LibTorch was built without CUDA";
-  if (world().size() > cuda_device_count()) {
-    GTEST_SKIP() << world().size() << " ranks but " << cuda_device_count()
+  if (!nccl_built()) {
+    GTEST_SKIP() << "built without NCCL (it is built where CMake finds a CUDA LibTorch and NCCL)";
+  }
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  const int visible = static_cast<int>(torch::cuda::device_count());
+  if (world().size() > visible) {
+    GTEST_SKIP() << world().size() << " ranks but " << visible
                  << " CUDA device(s): NCCL needs one GPU per rank";
   }
-  auto& comm = nccl();
+#ifdef HRERE_HAVE_NCCL
+  static MpiCommunicator control(MPI_COMM_WORLD);
+  NcclCommunicator comm(control, resolve_device("cuda").index(), 60);
   EXPECT_EQ(comm.rank(), world().rank());
   EXPECT_EQ(comm.size(), world().size());
   for (torch::ScalarType type :
@@ -334,11 +417,16 @@ TEST(Nccl, Collectives) {
     check_all_gather(comm, options);
     check_all_to_all(comm, options);
     check_all_to_all_empty(comm, options);
+    check_start_all_reduce(comm, options);
   }
   check_all_to_all_shapes(comm, torch::TensorOptions().device(torch::kCUDA, comm.device()));
   comm.barrier();
   torch::Tensor on_cpu = torch::zeros({3});
   expect_invalid([&] { comm.all_reduce(on_cpu); }, "expects a CUDA tensor");
+  // After an abort (what a lost peer triggers) operations fail instead of waiting.
+  comm.abort();
+  torch::Tensor after = torch::ones({3}, torch::TensorOptions().device(torch::kCUDA, comm.device()));
+  EXPECT_THROW(comm.all_reduce(after), CommError);
 #endif
 }
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "comm/mpi_communicator.h"
+#include "comm/routing_communicator.h"
 #include "data_pipeline/loader.h"
 #include "data_pipeline/prepare.h"
 #include "data_pipeline/nyt10_options.h"

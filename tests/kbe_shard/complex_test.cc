@@ -1,9 +1,10 @@
 // Sharded ComplEx losses, gradients and filtered ranks against unsharded computations on a
-// tiny KB. Runs as one process and under mpirun -np 2 and 3.
+// tiny KB. Runs as one process and under mpirun -np 2 and 3. The models compute on
+// testing::test_device(), the references on the host.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "comm/mpi_communicator.h"
+#include "comm/routing_communicator.h"
 #include "kbe_shard/complex.h"
 #include "kbe_shard/link_prediction.h"
 #include "kbe_test_util.h"
@@ -27,6 +28,7 @@ ComplExOptions tiny_model(bool reciprocal, bool tanh, Regularizer regularizer) {
   options.seed = 3;
   options.regularizer = regularizer;
   options.regularization_weight = 0.05;
+  options.device = testing::test_device();
   return options;
 }
 
@@ -50,10 +52,11 @@ std::pair<torch::Tensor, torch::Tensor> sharded_gradients(ShardedComplEx& model)
   comm::Communicator& comm = model.comm();
   const RowGradients rows = model.entities().exchange_gradients();
   torch::Tensor entity = torch::zeros({kEntities, model.options().dim});
-  entity.index_copy_(0, model.entities().shard().ownership().global_ids().index_select(0, rows.rows),
-                     rows.grad);
+  entity.index_copy_(
+      0, model.entities().shard().ownership().global_ids().index_select(0, rows.rows.cpu()),
+      rows.grad.cpu());
   comm.all_reduce(entity);  // each row is non-zero on its owner only
-  torch::Tensor relation = model.relations().grad().clone();
+  torch::Tensor relation = model.relations().grad().cpu().clone();
   comm.all_reduce(relation);
   return {entity, relation};
 }
@@ -96,8 +99,8 @@ TEST_P(OneVsAll, LossAndGradientsMatchUnshardedSoftmax) {
     const auto [entity_grad, relation_grad] = sharded_gradients(model);
 
     // Unsharded: softmax over the support for (h, r) -> t and (t, r + R) -> h.
-    const torch::Tensor entities = model.entities().gather_full().requires_grad_(true);
-    const torch::Tensor relations = model.relations().detach().clone().requires_grad_(true);
+    const torch::Tensor entities = model.entities().gather_full().cpu().requires_grad_(true);
+    const torch::Tensor relations = model.relations().detach().cpu().clone().requires_grad_(true);
     const torch::Tensor active = tanh ? entities.tanh() : entities;
     const torch::Tensor h = batch.select(1, 0), r = batch.select(1, 1), t = batch.select(1, 2);
     const torch::Tensor subject = active.index_select(0, torch::cat({h, t}));
@@ -145,8 +148,8 @@ TEST(NegativeSampling, LossAndGradientsMatchUnsharded) {
                                               corrupted.narrow(0, begin, count), 7);
   const auto [entity_grad, relation_grad] = sharded_gradients(model);
 
-  const torch::Tensor entities = model.entities().gather_full().requires_grad_(true);
-  const torch::Tensor relations = model.relations().detach().clone().requires_grad_(true);
+  const torch::Tensor entities = model.entities().gather_full().cpu().requires_grad_(true);
+  const torch::Tensor relations = model.relations().detach().cpu().clone().requires_grad_(true);
   const auto score = [&](const torch::Tensor& triples) {
     return complex_score(entities.index_select(0, triples.select(1, 0)).tanh(),
                          relations.index_select(0, triples.select(1, 1)),

@@ -6,12 +6,18 @@
 #include <string>
 
 #include "comm/communicator.h"
+#include "comm/device.h"
 #include "test_util.h"
 
 namespace hrere::kbe::testing {
 
 // One intra-op thread in every kbe test binary: ranks share the few cores here.
 inline const bool kSingleThreaded = (torch::set_num_threads(1), true);
+
+// The device the models under test compute on (HRERE_TEST_DEVICE; references stay on the host).
+inline torch::Device test_device() {
+  return comm::resolve_device(hrere::testing::test_device_spec());
+}
 
 // A temporary folder every rank sees: rank 0 creates it and broadcasts its path; it is
 // removed when rank 0's object goes (after a barrier, so no rank is still using it).
@@ -38,10 +44,12 @@ class SharedTempDir {
   std::string path_;
 };
 
-// Largest |a - b| relative to max(|b|max, tiny): one number to compare with a tolerance.
+// Largest |a - b| relative to max(|b|max, tiny): one number to compare with a tolerance; on
+// the host, so a and b may be on different devices.
 inline double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
   const double scale = std::max(b.abs().max().item<double>(), 1e-30);
-  return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>() / scale;
+  return (a.to(torch::kCPU, torch::kDouble) - b.to(torch::kCPU, torch::kDouble))
+             .abs().max().item<double>() / scale;
 }
 
 }  // namespace hrere::kbe::testing

@@ -1,12 +1,12 @@
 // Pretraining on a tiny KB store: P ranks against one rank, resume, P -> P' reload, export
 // and bad input. Runs as one process and under mpirun -np 2 and 3; the one-rank references
-// run on MPI_COMM_SELF inside the same processes.
+// run on MPI_COMM_SELF inside the same processes. Every run computes on testing::test_device().
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <filesystem>
 
-#include "comm/mpi_communicator.h"
+#include "comm/routing_communicator.h"
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/kb_store.h"
 #include "kbe_shard/embeddings_file.h"
@@ -66,6 +66,7 @@ PretrainOptions tiny_options(LossMode mode) {
   options.seed = 9;
   options.eval_every = 2;
   options.log_every = 2;
+  options.device = testing::test_device();
   return options;
 }
 
@@ -76,7 +77,7 @@ KbeEmbeddings read_export(const std::string& run_dir) {
 class Pretrain : public ::testing::TestWithParam<LossMode> {};
 
 TEST_P(Pretrain, RanksGiveTheSameRunAsOneRank) {
-  comm::MpiCommunicator& world = comm::world();
+  comm::Communicator& world = comm::world();
   comm::MpiCommunicator self(MPI_COMM_SELF);
   SharedTempDir dir(world);
   const std::string store = write_store(dir, "kb.h5", tiny_kb(40, 4), world);
@@ -109,12 +110,13 @@ TEST_P(Pretrain, RanksGiveTheSameRunAsOneRank) {
 
   // The export evaluates to the best validation MRR.
   const LinkPredictionMetrics again =
-      evaluate_kbe(world, store, dir.file("world") + "/" + kEmbeddingsFile, "valid");
+      evaluate_kbe(world, store, dir.file("world") + "/" + kEmbeddingsFile, "valid",
+                   options.eval_batch, options.device);
   EXPECT_NEAR(again.both.mrr, sharded.best_valid_mrr, 1e-12);
 }
 
 TEST_P(Pretrain, ResumeReproducesTheUninterruptedRun) {
-  comm::MpiCommunicator& world = comm::world();
+  comm::Communicator& world = comm::world();
   comm::MpiCommunicator self(MPI_COMM_SELF);
   SharedTempDir dir(world);
   const std::string store = write_store(dir, "kb.h5", tiny_kb(40, 4), world);
@@ -161,7 +163,7 @@ void expect_input_error(F&& call, const std::string& fragment) {
 }
 
 TEST(PretrainInput, BadStoresAndExportsAreInputErrors) {
-  comm::MpiCommunicator& world = comm::world();
+  comm::Communicator& world = comm::world();
   SharedTempDir dir(world);
   const PretrainOptions options = tiny_options(LossMode::kOneVsAll);
 

@@ -1,9 +1,10 @@
 // ShardedEmbedding against an unsharded table. The binary runs as one process and under
-// mpirun -np 2 and 3; expectations are computed from the full table on every rank.
+// mpirun -np 2 and 3; expectations are computed from the full table on every rank, on the
+// host, while the tables under test are on testing::test_device().
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "comm/mpi_communicator.h"
+#include "comm/routing_communicator.h"
 #include "data_pipeline/input_error.h"
 #include "kbe_shard/sharded_embedding.h"
 #include "kbe_test_util.h"
@@ -12,6 +13,7 @@ namespace hrere::kbe {
 namespace {
 
 using testing::relative_error;
+using testing::test_device;
 
 EmbeddingOptions small_table(OptimizerKind kind) {
   EmbeddingOptions options;
@@ -21,12 +23,18 @@ EmbeddingOptions small_table(OptimizerKind kind) {
   options.seed = 42;
   options.optimizer.kind = kind;
   options.optimizer.lr = 0.05;
+  options.device = test_device();
   return options;
 }
 
-// The full initial table, built as a world of one.
+EmbeddingOptions on_host(EmbeddingOptions options) {
+  options.device = torch::kCPU;
+  return options;
+}
+
+// The full initial table, built as a world of one on the host.
 torch::Tensor unsharded_initial(const EmbeddingOptions& options) {
-  return EmbeddingShard(options, 0, 1).table().clone();
+  return EmbeddingShard(on_host(options), 0, 1).table().clone();
 }
 
 // Rank q's batch of ids (with repeats) and the weights of its loss sum(lookup(ids) * weights).
@@ -41,12 +49,12 @@ TEST(ShardedEmbedding, InitialTableDoesNotDependOnRanks) {
   comm::Communicator& comm = comm::world();
   const EmbeddingOptions options = small_table(OptimizerKind::kAdagrad);
   ShardedEmbedding table(comm, options);
-  EXPECT_TRUE(torch::equal(table.gather_full(), unsharded_initial(options)));
+  EXPECT_TRUE(torch::equal(table.gather_full().cpu(), unsharded_initial(options)));
   EXPECT_NEAR(unsharded_initial(options).std().item<double>(), 0.5, 0.15);
   // The export's gather: the full table on rank 0, nothing on the others.
   const torch::Tensor root = table.gather_to_root();
   if (comm.rank() == 0) {
-    EXPECT_TRUE(torch::equal(root, unsharded_initial(options)));
+    EXPECT_TRUE(torch::equal(root.cpu(), unsharded_initial(options)));
   } else {
     EXPECT_FALSE(root.defined());
   }
@@ -60,8 +68,8 @@ TEST(ShardedEmbedding, LookupAndGradientsMatchUnshardedTable) {
 
   const auto [ids, weights] = batch_of(comm.rank(), 0, options);
   const torch::Tensor rows = table.lookup(ids);
-  EXPECT_TRUE(torch::equal(rows, full.index({ids})));
-  (rows * weights).sum().backward();
+  EXPECT_TRUE(torch::equal(rows.cpu(), full.index({ids})));
+  (rows * weights.to(rows.device())).sum().backward();
   const RowGradients received = table.exchange_gradients();
 
   // Reference: every rank's loss on the full table.
@@ -74,7 +82,7 @@ TEST(ShardedEmbedding, LookupAndGradientsMatchUnshardedTable) {
   }
   const torch::Tensor mine = table.shard().ownership().global_ids();
   const torch::Tensor expected_rows = touched.index_select(0, mine).nonzero().squeeze(1);
-  EXPECT_TRUE(torch::equal(received.rows, expected_rows));
+  EXPECT_TRUE(torch::equal(received.rows.cpu(), expected_rows));
   const torch::Tensor expected_grad = expected.index_select(0, mine.index_select(0, expected_rows));
   EXPECT_LT(relative_error(received.grad, expected_grad), 1e-6);
 }
@@ -84,10 +92,10 @@ void expect_steps_match_unsharded(OptimizerKind kind) {
   comm::Communicator& comm = comm::world();
   const EmbeddingOptions options = small_table(kind);
   ShardedEmbedding table(comm, options);
-  EmbeddingShard reference(options, 0, 1);
+  EmbeddingShard reference(on_host(options), 0, 1);
   for (int step = 0; step < 4; ++step) {
     const auto [ids, weights] = batch_of(comm.rank(), step, options);
-    (table.lookup(ids) * weights).sum().backward();
+    (table.lookup(ids) * weights.to(options.device)).sum().backward();
     table.step();
     torch::Tensor grad = torch::zeros({options.num_rows, options.dim});
     torch::Tensor touched = torch::zeros({options.num_rows}, torch::kBool);
@@ -109,9 +117,10 @@ TEST(ShardedEmbedding, AdamStepsMatchUnshardedRowUpdate) {
   expect_steps_match_unsharded(OptimizerKind::kAdam);
 }
 
-// With every row updated each step the row optimizers are PyTorch's dense ones; lazy Adagrad
-// equals dense Adagrad even for rows left out (their gradient is zero).
+// With every row updated each step the row optimizers are PyTorch's dense ones (on the host);
+// lazy Adagrad equals dense Adagrad even for rows left out (their gradient is zero).
 TEST(RowOptimizer, MatchesTorchOptimizers) {
+  const torch::Device device = test_device();
   torch::manual_seed(7);
   const torch::Tensor initial = torch::randn({5, 4});
   for (OptimizerKind kind : {OptimizerKind::kAdagrad, OptimizerKind::kAdam}) {
@@ -119,8 +128,8 @@ TEST(RowOptimizer, MatchesTorchOptimizers) {
     options.kind = kind;
     options.lr = 0.01;
     options.eps = 1e-8;
-    torch::Tensor ours = initial.clone();
-    RowOptimizer optimizer(options, 5, 4);
+    torch::Tensor ours = initial.clone().to(device);
+    RowOptimizer optimizer(options, 5, 4, device);
     torch::Tensor theirs = initial.clone().requires_grad_(true);
     std::unique_ptr<torch::optim::Optimizer> torch_optimizer;
     if (kind == OptimizerKind::kAdam) {
@@ -136,7 +145,7 @@ TEST(RowOptimizer, MatchesTorchOptimizers) {
       const bool sparse = kind == OptimizerKind::kAdagrad && step % 2 == 1;
       if (sparse) grad.index_fill_(0, torch::tensor({1, 3}), 0.0);
       const torch::Tensor rows = sparse ? torch::tensor({0, 2, 4}) : torch::arange(5);
-      optimizer.update(ours, rows, grad.index_select(0, rows));
+      optimizer.update(ours, rows.to(device), grad.index_select(0, rows).to(device));
       theirs.mutable_grad() = grad.clone();
       torch_optimizer->step();
     }
@@ -150,11 +159,11 @@ TEST(ShardedEmbedding, SaveLoadsIntoAnyNumberOfRanks) {
   const EmbeddingOptions options = small_table(OptimizerKind::kAdam);
   ShardedEmbedding table(comm, options);
   const auto [ids, weights] = batch_of(comm.rank(), 0, options);
-  (table.lookup(ids) * weights).sum().backward();
+  (table.lookup(ids) * weights.to(options.device)).sum().backward();
   table.step();  // non-trivial optimizer state
   testing::SharedTempDir dir(comm);
   table.save(dir.path(), "entities");
-  const torch::Tensor full = table.gather_full();
+  const torch::Tensor full = table.gather_full().cpu();
 
   for (int size = 1; size <= 3; ++size) {
     EmbeddingOptions fresh = options;
@@ -163,7 +172,7 @@ TEST(ShardedEmbedding, SaveLoadsIntoAnyNumberOfRanks) {
       EmbeddingShard shard(fresh, rank, size);
       shard.load(find_shard_files(dir.path(), "entities"));
       const torch::Tensor mine = shard.ownership().global_ids();
-      EXPECT_TRUE(torch::equal(shard.table(), full.index_select(0, mine)))
+      EXPECT_TRUE(torch::equal(shard.table().cpu(), full.index_select(0, mine)))
           << "rank " << rank << " of " << size;
     }
   }
@@ -172,10 +181,37 @@ TEST(ShardedEmbedding, SaveLoadsIntoAnyNumberOfRanks) {
   reloaded.load(dir.path(), "entities");
   for (ShardedEmbedding* t : {&table, &reloaded}) {
     const auto [ids2, weights2] = batch_of(comm.rank(), 1, options);
-    (t->lookup(ids2) * weights2).sum().backward();
+    (t->lookup(ids2) * weights2.to(options.device)).sum().backward();
     t->step();
   }
-  EXPECT_TRUE(torch::equal(reloaded.gather_full(), table.gather_full()));
+  EXPECT_TRUE(torch::equal(reloaded.gather_full().cpu(), table.gather_full().cpu()));
+}
+
+// Shards saved from the test device load on the host with the same rows and optimizer state
+// (with HRERE_TEST_DEVICE=cpu a host-to-host round trip).
+TEST(ShardedEmbedding, SaveFromDeviceLoadsOnHost) {
+  comm::Communicator& comm = comm::world();
+  const EmbeddingOptions options = small_table(OptimizerKind::kAdam);
+  ShardedEmbedding table(comm, options);
+  const auto [ids, weights] = batch_of(comm.rank(), 0, options);
+  (table.lookup(ids) * weights.to(options.device)).sum().backward();
+  table.step();
+  testing::SharedTempDir dir(comm);
+  table.save(dir.path(), "entities");
+
+  EmbeddingShard host(on_host(options), 0, 1);
+  host.load(find_shard_files(dir.path(), "entities"));
+  EXPECT_TRUE(host.table().is_cpu());
+  const torch::Tensor mine = table.shard().ownership().global_ids();
+  EXPECT_TRUE(torch::equal(host.table().index_select(0, mine), table.shard().table().cpu()));
+  const auto saved = table.shard().optimizer().state();
+  const auto loaded = host.optimizer().state();
+  ASSERT_EQ(saved.size(), loaded.size());
+  for (std::size_t i = 0; i < saved.size(); ++i) {
+    EXPECT_TRUE(loaded[i].second.is_cpu()) << loaded[i].first;
+    EXPECT_TRUE(torch::equal(loaded[i].second.index_select(0, mine), saved[i].second.cpu()))
+        << loaded[i].first;
+  }
 }
 
 TEST(ShardedEmbedding, LoadRejectsMismatchedShapeAndMissingShards) {

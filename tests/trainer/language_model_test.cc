@@ -4,6 +4,8 @@
 
 #include <functional>
 
+#include "comm/device.h"
+#include "test_util.h"
 #include "trainer/random_batch.h"
 
 namespace hrere::train {
@@ -36,12 +38,17 @@ BagSlots slots_of_every_slot(const data::Batch& batch) {
   return {torch::arange(B * T).view({B, T}), torch::ones({B, T}, torch::kBool)};
 }
 
-// A tiny model in evaluation mode (dropout off, batch norm deterministic), seeded.
+// The device of the device-parameterised tests (HRERE_TEST_DEVICE, cpu by default).
+torch::Device test_device() { return comm::resolve_device(hrere::testing::test_device_spec()); }
+
+// A tiny model in evaluation mode (dropout off, batch norm deterministic), seeded, on the
+// test device; batches stay on the host, as the loader makes them.
 class EvalModel : public ::testing::Test {
  protected:
   void SetUp() override {
     torch::manual_seed(1);
     model_ = LanguageModel(tiny_options());
+    model_->to(test_device());
     model_->eval();
   }
   LanguageModel model_{nullptr};
@@ -159,10 +166,12 @@ TEST(LanguageModel, AttentionAndLossGradientsMatchFiniteDifferences) {
   torch::manual_seed(8);
   LanguageModel model(tiny_options());
   model->to(torch::kFloat64);
+  model->to(test_device());
   model->eval();  // dropout off, batch norm deterministic
   const data::Batch batch = random_batch(4, 3, 9);
+  const torch::Tensor labels = batch.labels.to(test_device());
   auto loss = [&] {
-    return torch::nn::functional::cross_entropy(model->forward(batch), batch.labels) +
+    return torch::nn::functional::cross_entropy(model->forward(batch), labels) +
            3e-4 * model->l2_penalty();
   };
   const auto params = model->named_parameters();

@@ -60,6 +60,7 @@ class TrainingTest : public ::testing::Test {
     c.train.log_every = 3;
     c.train.checkpoint_every = 4;
     c.train.dev_fraction = 0.2;
+    c.train.device = testing::test_device_spec();
     return c;
   }
   static TrainRunOptions quiet() {
@@ -119,6 +120,35 @@ TEST_F(TrainingTest, ResumeGivesTheSameLossesAndWeightsAsAnUninterruptedRun) {
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, tensor] : a) EXPECT_TRUE(torch::equal(tensor, b.at(name))) << name;
   EXPECT_TRUE(std::filesystem::exists(straight + "/best.pt"));
+}
+
+// A checkpoint holds host copies, so a run stopped on the test device resumes on the CPU
+// (with HRERE_TEST_DEVICE=cuda: written on the GPU, finished on the CPU; its dropout streams
+// re-seed, as the generator state of another kind of device cannot continue them).
+TEST_F(TrainingTest, ARunStoppedOnTheTestDeviceResumesOnTheCpu) {
+  TempDir runs;
+  const std::string straight = runs.file("straight"), stopped = runs.file("stopped");
+  Config on_cpu = tiny_config();
+  on_cpu.train.device = "cpu";
+  train_run(on_cpu, straight, quiet());
+
+  TrainRunOptions first = quiet();
+  first.max_steps = 5;
+  train_run(tiny_config(), stopped, first);
+  TrainRunOptions again = quiet();
+  again.resume = true;
+  const TrainOutcome resumed = train_run(on_cpu, stopped, again);
+  EXPECT_TRUE(resumed.completed);
+  const auto a = weights(straight), b = weights(stopped);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, tensor] : a) {
+    EXPECT_TRUE(b.at(name).device().is_cpu()) << name;
+    if (tiny_config().train.device == "cpu") {
+      EXPECT_TRUE(torch::equal(tensor, b.at(name))) << name;  // the same run throughout
+    } else {
+      EXPECT_TRUE(torch::isfinite(b.at(name)).all().item<bool>()) << name;
+    }
+  }
 }
 
 // A stand-in for a `hrere pretrain` export over the store's entities: random vectors of

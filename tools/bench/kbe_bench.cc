@@ -5,11 +5,14 @@
 //
 //   kbe_bench [--mode both|sharded|dense] [--entities 3000000] [--relations 1000]
 //             [--dim 200] [--batch 1000] [--negatives 10] [--steps 20] [--threads 1]
+//             [--device cpu|cuda|cuda:N]
 //   mpirun -np 2 kbe_bench --mode sharded ...    # the sharded path on 2 ranks
 //
+// Both run on --device (tables, optimizer state, scores; the batches are drawn on the host).
 // Prints triples/s of each (timed after one warm-up step), the ratio, the sharded path's
 // split of time into compute and exchange (collectives), and VmRSS/VmHWM after each mode (run
 // one mode per process for a clean peak).
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -19,7 +22,8 @@
 #include <map>
 #include <string>
 
-#include "comm/mpi_communicator.h"
+#include "comm/device.h"
+#include "comm/routing_communicator.h"
 #include "kbe_shard/complex.h"
 #include "kbe_shard/counter_random.h"
 
@@ -55,6 +59,7 @@ struct Options {
   int negatives = 10;
   int steps = 20;
   int threads = 1;
+  std::string device = "cpu";
 };
 
 Options parse(int argc, char** argv) {
@@ -70,6 +75,7 @@ Options parse(int argc, char** argv) {
     else if (key == "--negatives") o.negatives = std::stoi(value);
     else if (key == "--steps") o.steps = std::stoi(value);
     else if (key == "--threads") o.threads = std::stoi(value);
+    else if (key == "--device") o.device = value;
     else throw std::invalid_argument("unknown option " + key);
   }
   return o;
@@ -97,7 +103,12 @@ struct Timing {
   double sent_bytes = 0;  // entity rows, ids and gradients rank 0 sent to other ranks
 };
 
-Timing run_sharded(const Options& o, comm::Communicator& comm) {
+// Waits for the device's queued work, so the clock measures it.
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+Timing run_sharded(const Options& o, comm::Communicator& comm, const torch::Device& device) {
   kbe::ComplExOptions model_options;
   model_options.num_entities = o.entities;
   model_options.num_relations = o.relations;
@@ -106,11 +117,13 @@ Timing run_sharded(const Options& o, comm::Communicator& comm) {
   model_options.optimizer.lr = 1e-3;
   model_options.optimizer.eps = 1e-8;
   model_options.regularizer = kbe::Regularizer::kNone;
+  model_options.device = device;
   kbe::ShardedComplEx model(comm, model_options);
   Timing timing;
   Clock::time_point start;
   for (int step = 0; step <= o.steps; ++step) {
     if (step == 1) {  // after the warm-up step
+      synchronize(device);
       comm.barrier();
       start = Clock::now();
       timing.comm_seconds = -model.comm_seconds();
@@ -122,6 +135,7 @@ Timing run_sharded(const Options& o, comm::Communicator& comm) {
     model.negative_backward(triples.narrow(0, begin, count), negatives.narrow(0, begin, count), o.batch);
     model.step();
   }
+  synchronize(device);
   comm.barrier();
   timing.seconds = seconds_since(start);
   timing.comm_seconds += model.comm_seconds();
@@ -129,16 +143,21 @@ Timing run_sharded(const Options& o, comm::Communicator& comm) {
   return timing;
 }
 
-Timing run_dense(const Options& o) {
-  torch::Tensor entities = (torch::randn({o.entities, o.dim}) * 1e-3).requires_grad_(true);
-  torch::Tensor relations = (torch::randn({o.relations, o.dim}) * 1e-3).requires_grad_(true);
+Timing run_dense(const Options& o, const torch::Device& device) {
+  const torch::TensorOptions on_device = torch::TensorOptions().device(device);
+  torch::Tensor entities = (torch::randn({o.entities, o.dim}, on_device) * 1e-3).requires_grad_(true);
+  torch::Tensor relations = (torch::randn({o.relations, o.dim}, on_device) * 1e-3).requires_grad_(true);
   torch::optim::Adam optimizer({entities, relations}, torch::optim::AdamOptions(1e-3));
   Timing timing;
   Clock::time_point start;
   for (int step = 0; step <= o.steps; ++step) {
-    if (step == 1) start = Clock::now();
+    if (step == 1) {
+      synchronize(device);
+      start = Clock::now();
+    }
     const auto [triples, negatives] = global_batch(o, step);
-    const torch::Tensor all = torch::cat({triples, negatives.reshape({-1, 3})});
+    const torch::Tensor all =
+        comm::to_device(torch::cat({triples, negatives.reshape({-1, 3})}), device);
     const torch::Tensor scores =
         kbe::complex_score(entities.index_select(0, all.select(1, 0)),
                            relations.index_select(0, all.select(1, 1)),
@@ -151,6 +170,7 @@ Timing run_dense(const Options& o) {
     loss.backward();
     optimizer.step();
   }
+  synchronize(device);
   timing.seconds = seconds_since(start);
   return timing;
 }
@@ -158,24 +178,26 @@ Timing run_dense(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  int status = 0;
   try {
     const Options o = parse(argc, argv);
-    comm::MpiRuntime runtime;
-    comm::MpiCommunicator comm;
+    comm::RoutingCommunicator& comm = comm::world();
     torch::set_num_threads(o.threads);
+    const torch::Device device = comm::resolve_device(o.device);
+    comm.use_device(device, comm::Backend::kAuto, /*timeout_s=*/60);
     const bool print = comm.rank() == 0;
     const double triples = static_cast<double>(o.batch) * o.steps;
     if (print) {
       std::printf("synthetic KB: %lld entities x dim %lld, %lld relations; batch %lld, %d negatives, "
-                  "%d timed steps, %d rank(s), %d thread(s) each\n",
+                  "%d timed steps, %d rank(s), %d thread(s) each; device %s (rank 0)\n",
                   static_cast<long long>(o.entities), static_cast<long long>(o.dim),
                   static_cast<long long>(o.relations), static_cast<long long>(o.batch),
-                  o.negatives, o.steps, comm.size(), o.threads);
+                  o.negatives, o.steps, comm.size(), o.threads, device.str().c_str());
     }
     double sharded_rate = 0;
     double dense_rate = 0;
     if (o.mode == "both" || o.mode == "sharded") {
-      const Timing t = run_sharded(o, comm);
+      const Timing t = run_sharded(o, comm, device);
       sharded_rate = triples / t.seconds;
       if (print) {
         std::printf("sharded lazy Adam: %.0f triples/s (%.3f s/step: compute %.3f, exchange %.3f; "
@@ -185,7 +207,7 @@ int main(int argc, char** argv) {
       }
     }
     if ((o.mode == "both" || o.mode == "dense") && print) {
-      const Timing t = run_dense(o);
+      const Timing t = run_dense(o, device);
       dense_rate = triples / t.seconds;
       std::printf("dense torch::optim::Adam (1 process): %.0f triples/s (%.3f s/step); %s\n",
                   dense_rate, t.seconds / o.steps, memory_text().c_str());
@@ -194,9 +216,10 @@ int main(int argc, char** argv) {
       std::printf("ratio sharded / dense: %.1fx\n", sharded_rate / dense_rate);
     }
     comm.barrier();
-    return 0;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "error: %s\n", error.what());
-    return 1;
+    status = 1;
   }
+  comm::release_world_device();
+  return status;
 }

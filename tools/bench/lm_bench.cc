@@ -2,9 +2,11 @@
 // side by side in one run.
 //
 //   build/tools/bench/lm_bench PREPARED_DIR [--steps N] [--eval-sentences N] [--threads N]
+//                              [--device cpu|cuda|cuda:N]
 //
 // ours:            each batch reduced to its distinct sentences (oversampled bags repeat
-//                  them), the LSTM packed to real tokens; a test sentence encoded once.
+//                  them), sentences grouped by length so the LSTM runs over little padding
+//                  (unpacked: see language_model.h); a test sentence encoded once.
 // straightforward: every bag slot encoded, every sentence run over all L positions; a test
 //                  sentence scored as a bag of T copies of itself.
 // Reports training bags/s and real tokens/s, test-set evaluation time, and model FLOP
@@ -15,6 +17,9 @@
 #include <cstring>
 #include <string>
 
+#include <torch/cuda.h>
+
+#include "comm/device.h"
 #include "data_pipeline/loader.h"
 #include "trainer/config.h"
 #include "trainer/evaluation.h"
@@ -36,12 +41,20 @@ double lstm_flops_per_token(const train::LanguageModelOptions& o) {
   return 2 * 2 * 4 * H * (in + H);
 }
 
-double gemm_peak_flops() {
-  const auto a = torch::randn({2048, 2048}), b = torch::randn({2048, 2048});
+// Waits for the device's queued work, so wall-clock times measure it.
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+double gemm_peak_flops(const torch::Device& device) {
+  const auto options = torch::TensorOptions().device(device);
+  const auto a = torch::randn({2048, 2048}, options), b = torch::randn({2048, 2048}, options);
   torch::mm(a, b);
-  const int reps = 10;
+  synchronize(device);
+  const int reps = device.is_cuda() ? 100 : 10;
   const auto start = Clock::now();
   for (int i = 0; i < reps; ++i) torch::mm(a, b);
+  synchronize(device);
   return reps * 2.0 * 2048 * 2048 * 2048 / seconds_since(start);
 }
 
@@ -88,10 +101,12 @@ TrainResult time_training(train::LanguageModel& model, const std::shared_ptr<dat
     } else {
       logits = model->forward(*batch);
     }
-    const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, batch->labels);
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(
+        logits, comm::to_device(batch->labels, logits.device()));
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
+    synchronize(logits.device());
     if (step < 0) continue;
     seconds += seconds_since(start);
     bags += batch->size();
@@ -131,6 +146,7 @@ std::pair<double, double> time_eval(train::LanguageModel& model, const data::Bag
       executed_tokens += batch.lengths.sum().item<double>();
     }
   }
+  synchronize(model->device());
   const double seconds = seconds_since(start);
   return {seconds, executed_tokens * flops_token / seconds};
 }
@@ -139,16 +155,20 @@ std::pair<double, double> time_eval(train::LanguageModel& model, const data::Bag
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: lm_bench PREPARED_DIR [--steps N] [--eval-sentences N] [--threads N]\n");
+    std::fprintf(stderr, "usage: lm_bench PREPARED_DIR [--steps N] [--eval-sentences N] "
+                         "[--threads N] [--device cpu|cuda|cuda:N]\n");
     return 2;
   }
   int steps = 3, threads = 2;
+  std::string device_spec = "cpu";
   std::int64_t eval_sentences = 1024;
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--eval-sentences")) eval_sentences = std::atoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--device")) device_spec = argv[i + 1];
   }
+  const torch::Device device = comm::resolve_device(device_spec);
   torch::set_num_threads(threads);
   torch::manual_seed(1);
   const std::string store_path = std::string(argv[1]) + "/bags.h5";
@@ -158,16 +178,16 @@ int main(int argc, char** argv) {
   eval_sentences = std::min(eval_sentences, store->size("test"));
   const int T = store->T("train");
 
-  const double peak = gemm_peak_flops();
-  std::printf("machine: %d threads, measured float32 GEMM peak %.1f GFLOP/s (2048^3 mm)\n", threads,
-              peak / 1e9);
+  const double peak = gemm_peak_flops(device);
+  std::printf("machine: %s, %d threads, measured float32 GEMM peak %.1f GFLOP/s (2048^3 mm)\n",
+              device.str().c_str(), threads, peak / 1e9);
   std::printf("model: Table 1 sizes (d_w %d, d_p %d, d_s %d, hidden %d), batch 128, T %d, L %d\n",
               config.model.word_dim, config.model.position_dim, config.model.lstm_hidden,
               config.model.classifier_hidden, T, store->L());
   TrainResult train_result[2];
   std::pair<double, double> eval_result[2];
   for (int straightforward = 0; straightforward < 2; ++straightforward) {
-    train::LanguageModel model = train::make_language_model(config, *store);
+    train::LanguageModel model = train::make_language_model(config, *store, device);
     train_result[straightforward] = time_training(model, store, steps, straightforward);
     eval_result[straightforward] = time_eval(model, *store, eval_sentences, T, straightforward);
   }

@@ -10,7 +10,8 @@
 # 1 rank x 2 threads and 2 ranks x 1 thread. Scaling efficiency = speed at P ranks /
 # (P x speed at 1 rank), both with one thread per rank. REPEATS=K (default 2) runs the three
 # layouts K times in turn, so a noisy minute of a shared machine hits all of them; the
-# table averages the repeats.
+# table averages the repeats. OVERLAP_COMPARE=1 adds 2 ranks x 1 thread with
+# dist.overlap=false (the gradient all-reduce after backward instead of during it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=$1 kbe=$2 steps=${3:-40}
@@ -20,13 +21,15 @@ mpi=(mpirun --oversubscribe --bind-to none)  # Open MPI binds 1-2 ranks to one c
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+layouts=("1 1 true" "1 2 true" "2 1 true")
+[ -n "${OVERLAP_COMPARE:-}" ] && layouts+=("2 1 false")
 for repeat in $(seq "${REPEATS:-2}"); do
-  for layout in "1 1" "1 2" "2 1"; do
-    read -r ranks threads <<<"$layout"
+  for layout in "${layouts[@]}"; do
+    read -r ranks threads overlap <<<"$layout"
     "${mpi[@]}" -np "$ranks" "$hrere" train --config configs/nyt10.yaml --set "data.prepared=$data" \
       --set train.variant=full --set "train.kbe_embeddings=$kbe" --set "train.threads=$threads" \
-      --set train.log_every=10 "$@" --max-steps "$steps" --no-eval \
-      --out "$out/ranks$ranks-threads$threads/$repeat" >/dev/null 2>&1
+      --set train.log_every=10 --set "dist.overlap=$overlap" "$@" --max-steps "$steps" --no-eval \
+      --out "$out/ranks$ranks-threads$threads-overlap$overlap/$repeat" >/dev/null 2>&1
   done
 done
 /usr/bin/python3 - "$out" <<'PY'
@@ -42,13 +45,19 @@ for run in sorted(glob.glob(os.path.join(sys.argv[1], "ranks*"))):
     mean = {p: sum(l["step_seconds"][p] for l in lines) / n for p in parts}
     bags = sum(l["bags_per_second"] for l in lines) / n
     rows[os.path.basename(run)] = (lines[0]["ranks"], mean, bags)
-print("| ranks x threads | " + " | ".join(parts) + " | step (s) | bags/s |")
-print("|---" * (len(parts) + 3) + "|")
+print("| ranks x threads | overlap | " + " | ".join(parts) + " | step (s) | bags/s |")
+print("|---" * (len(parts) + 4) + "|")
 for name, (ranks, mean, bags) in rows.items():
-    threads = name.split("threads")[1]
+    threads, overlap = name.split("threads")[1].split("-overlap")
     cells = " | ".join("%.4f" % mean[p] for p in parts)
-    print("| %d x %s | %s | %.4f | %.1f |" % (ranks, threads, cells, sum(mean.values()), bags))
-one, two = rows["ranks1-threads1"][2], rows["ranks2-threads1"][2]
+    print("| %d x %s | %s | %s | %.4f | %.1f |" % (ranks, threads, overlap, cells,
+                                                  sum(mean.values()), bags))
+one, two = rows["ranks1-threads1-overlaptrue"][2], rows["ranks2-threads1-overlaptrue"][2]
 print("\nscaling efficiency at 2 ranks (1 thread each): %.2f (speed-up %.2f)" % (two / (2 * one), two / one))
-print("2 ranks x 1 thread vs 1 rank x 2 threads: %.2f" % (two / rows["ranks1-threads2"][2]))
+print("2 ranks x 1 thread vs 1 rank x 2 threads: %.2f" % (two / rows["ranks1-threads2-overlaptrue"][2]))
+if "ranks2-threads1-overlapfalse" in rows:
+    after = rows["ranks2-threads1-overlapfalse"]
+    print("2 ranks, overlap on vs off: %.3f x the bags/s; all-reduce %.4f vs %.4f s per step"
+          % (two / after[2], rows["ranks2-threads1-overlaptrue"][1]["all_reduce"],
+             after[1]["all_reduce"]))
 PY

@@ -1,0 +1,37 @@
+#pragma once
+// Which device a command computes on (`train.device`, `kbe.device`; docs/DISTRIBUTED.md).
+//
+//   cpu     the host (default)
+//   cuda    this rank's GPU: its rank among the ranks of its node, modulo the GPUs it sees
+//           (so one GPU per rank when a launcher hides the others, or all of a node's GPUs
+//           shared out when it does not)
+//   cuda:N  GPU N as this process numbers them
+#include <torch/types.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace hrere::comm {
+
+// A device spec that cannot be honoured here: bad syntax, CUDA asked of a LibTorch built
+// without it, no visible GPU, or an index past the visible ones. The message says which.
+class DeviceError : public std::invalid_argument {
+ public:
+  explicit DeviceError(const std::string& message) : std::invalid_argument(message) {}
+};
+
+// Throws DeviceError unless `spec` is cpu, cuda or cuda:N (syntax only; nothing is probed).
+void check_device_spec(const std::string& spec);
+
+// The device `spec` names for this process, probing CUDA when it is asked for.
+torch::Device resolve_device(const std::string& spec);
+
+// This process's index among the ranks of its node, from the launcher's environment
+// (Open MPI, Slurm, MPICH/PMI); 0 when started alone.
+int local_rank();
+
+// Host memory that a copy to `device` can read without staging: pinned for CUDA, so that
+// `.to(device, non_blocking)` overlaps with the host's next work; the tensor itself on CPU.
+torch::Tensor to_device(const torch::Tensor& host, const torch::Device& device);
+
+}  // namespace hrere::comm
