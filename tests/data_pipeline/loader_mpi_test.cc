@@ -14,7 +14,7 @@ namespace {
 
 
 TEST(LoaderMpi, RanksShareEachEpochDisjointlyAndCompletely) {
-  comm::MpiCommunicator& world = comm::world();
+  comm::Communicator& world = comm::world();
   hrere::testing::TempDir dir;  // each rank prepares its own (identical) store
   prepare_data(hrere::testing::nyt10_partial_options(16), dir.file("store"));
   auto store = std::make_shared<const BagStore>(BagStore::open(dir.file("store/bags.h5")));
