@@ -100,7 +100,9 @@ interrupt_training() {
 }
 expect rank-hangs 0 "hrere: rank 1 of 2 \(pid [0-9]+ on host .*\) has sent no heartbeat" -- \
   interrupt_training hung STOP
-expect rank-dies 0 "process rank 1 .*signal 9" -- interrupt_training killed KILL
+# Open MPI 4 prints "process rank 1 ... exited on signal 9"; Open MPI 5 breaks the line
+# before "signal 9".
+expect rank-dies 0 "process rank 1 .*exited on( signal 9|$)" -- interrupt_training killed KILL
 expect pretrain-rank-hangs 0 "hrere: rank 1 of 2 .* has sent no heartbeat" -- \
   interrupt "$work/kbe-hung" STOP "$work/kbe-hung/metrics.jsonl" \
   "${mpi[@]}" -np 2 "$hrere" pretrain --config configs/synth.yaml --set "data.prepared=$work/data" \
