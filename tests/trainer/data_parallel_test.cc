@@ -183,7 +183,9 @@ TEST_F(DataParallelTest, OverlappedAllReduceTrainsTheSameBits) {
   }
   // The hooks really started buckets before backward ended (all but the last ones to get
   // their gradients, which wait for sum_gradients).
-  if (overlapped.step.overlaps()) EXPECT_GT(overlapped.step.replicas().buckets_started_in_backward(), 3);
+  if (overlapped.step.overlaps()) {
+    EXPECT_GT(overlapped.step.replicas().buckets_started_in_backward(), 3);
+  }
   EXPECT_EQ(after_backward.step.replicas().buckets_started_in_backward(), 0);
   const auto reference = after_backward.model->named_parameters();
   for (const auto& p : overlapped.model->named_parameters()) {
