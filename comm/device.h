@@ -30,8 +30,8 @@ torch::Device resolve_device(const std::string& spec);
 // (Open MPI, Slurm, MPICH/PMI); 0 when started alone.
 int local_rank();
 
-// Host memory that a copy to `device` can read without staging: pinned for CUDA, so that
-// `.to(device, non_blocking)` overlaps with the host's next work; the tensor itself on CPU.
+// `host` on `device`: itself when it is there already; for a GPU, copied through pinned
+// memory without blocking, so the host goes on with its next work while the copy runs.
 torch::Tensor to_device(const torch::Tensor& host, const torch::Device& device);
 
 }  // namespace hrere::comm
