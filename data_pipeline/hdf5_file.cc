@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 
@@ -62,6 +63,19 @@ hid_t new_utf8_string_type() {
 
 void check(herr_t status, const std::string& what) {
   if (status < 0) throw std::runtime_error("HDF5: " + what + " failed");
+}
+
+// Chunks of `chunk_rows` rows (whole trailing dimensions) on a non-empty dataset; returns
+// whether it set them (an empty dataset stays contiguous).
+bool set_row_chunks(hid_t create_props, const std::vector<hsize_t>& shape,
+                    std::uint64_t chunk_rows, const std::string& where) {
+  if (shape.empty() || shape[0] == 0) return false;
+  std::vector<hsize_t> chunk = shape;
+  chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(chunk_rows, shape[0]));
+  for (std::size_t d = 1; d < chunk.size(); ++d) chunk[d] = std::max<hsize_t>(1, chunk[d]);
+  check(H5Pset_chunk(create_props, static_cast<int>(chunk.size()), chunk.data()),
+        "chunk layout of " + where);
+  return true;
 }
 
 }  // namespace
@@ -126,12 +140,7 @@ void Hdf5File::write(const std::string& name, const std::vector<std::uint64_t>& 
   Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(link_props.get(), 1);
   Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (!shape.empty() && shape[0] > 0) {
-    std::vector<hsize_t> chunk = shape;
-    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(chunk_rows, shape[0]));
-    for (std::size_t d = 1; d < chunk.size(); ++d) chunk[d] = std::max<hsize_t>(1, chunk[d]);
-    check(H5Pset_chunk(create_props.get(), static_cast<int>(chunk.size()), chunk.data()),
-          "chunk layout of " + where(name));
+  if (set_row_chunks(create_props.get(), shape, chunk_rows, where(name))) {
     H5Pset_shuffle(create_props.get());
     H5Pset_deflate(create_props.get(), 4);
   }
@@ -143,6 +152,79 @@ void Hdf5File::write(const std::string& name, const std::vector<std::uint64_t>& 
     check(H5Dwrite(dataset.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
           "writing " + where(name));
   }
+}
+
+template <typename T>
+void Hdf5File::create_dataset(const std::string& name, const std::vector<std::uint64_t>& dims,
+                              std::uint64_t chunk_rows) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  std::vector<hsize_t> shape(dims.begin(), dims.end());
+  Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr),
+               H5Sclose);
+  Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  set_row_chunks(create_props.get(), shape, chunk_rows, where(name));
+  Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT,
+                            create_props.get(), H5P_DEFAULT),
+                 H5Dclose);
+  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where(name));
+}
+
+template <typename T>
+void Hdf5File::write_rows(const std::string& name, std::uint64_t start, std::uint64_t count,
+                          const T* data) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dataset.ok()) throw std::runtime_error("HDF5: no dataset " + where(name) + " to write");
+  Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(file_space.get());
+  std::vector<hsize_t> shape(std::max(rank, 0));
+  H5Sget_simple_extent_dims(file_space.get(), shape.data(), nullptr);
+  if (shape.empty() || start + count > shape[0]) {
+    throw std::out_of_range(where(name) + ": rows " + std::to_string(start) + "+" +
+                            std::to_string(count) + " out of range");
+  }
+  if (count == 0) return;
+  std::vector<hsize_t> offset(shape.size(), 0), extent = shape;
+  offset[0] = start;
+  extent[0] = count;
+  check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr,
+                            extent.data(), nullptr),
+        "selecting rows of " + where(name));
+  Handle memory_space(H5Screate_simple(rank, extent.data(), nullptr), H5Sclose);
+  check(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
+                 H5P_DEFAULT, data),
+        "writing rows of " + where(name));
+}
+
+void Hdf5File::create_virtual_float_rows(const std::string& name,
+                                         const std::vector<std::uint64_t>& dims,
+                                         const std::vector<VirtualRows>& sources) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (dims.size() != 2) throw std::logic_error("create_virtual_float_rows: 2-D only");
+  const hsize_t shape[2] = {dims[0], dims[1]};
+  Handle space(H5Screate_simple(2, shape, nullptr), H5Sclose);
+  Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  const float fill = std::numeric_limits<float>::quiet_NaN();
+  check(H5Pset_fill_value(create_props.get(), H5T_NATIVE_FLOAT, &fill), "fill value of " + where(name));
+  for (const VirtualRows& source : sources) {
+    if (source.rows == 0) continue;
+    const hsize_t start[2] = {source.first_row, 0};
+    const hsize_t stride[2] = {source.stride, 1};
+    const hsize_t count[2] = {source.rows, 1};
+    const hsize_t block[2] = {1, dims[1]};
+    Handle target(H5Scopy(space.get()), H5Sclose);
+    check(H5Sselect_hyperslab(target.get(), H5S_SELECT_SET, start, stride, count, block),
+          "virtual rows of " + where(name));
+    const hsize_t source_shape[2] = {source.rows, dims[1]};
+    Handle source_space(H5Screate_simple(2, source_shape, nullptr), H5Sclose);
+    check(H5Pset_virtual(create_props.get(), target.get(), source.file.c_str(),
+                         source.dataset.c_str(), source_space.get()),
+          "mapping " + source.file + " into " + where(name));
+  }
+  Handle dataset(H5Dcreate2(id_, name.c_str(), H5T_NATIVE_FLOAT, space.get(), H5P_DEFAULT,
+                            create_props.get(), H5P_DEFAULT),
+                 H5Dclose);
+  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create virtual dataset " + where(name));
 }
 
 std::vector<std::uint64_t> Hdf5File::dims(const std::string& name) const {
@@ -333,7 +415,10 @@ void require_schema(const Hdf5File& file, const std::string& format, std::int64_
   template void Hdf5File::write<T>(const std::string&, const std::vector<std::uint64_t>&, \
                                    const T*, std::uint64_t);                               \
   template std::vector<T> Hdf5File::read<T>(const std::string&) const;                     \
-  template void Hdf5File::read_rows<T>(const std::string&, std::uint64_t, std::uint64_t, T*) const;
+  template void Hdf5File::read_rows<T>(const std::string&, std::uint64_t, std::uint64_t, T*) const; \
+  template void Hdf5File::create_dataset<T>(const std::string&,                            \
+                                            const std::vector<std::uint64_t>&, std::uint64_t); \
+  template void Hdf5File::write_rows<T>(const std::string&, std::uint64_t, std::uint64_t, const T*);
 HRERE_HDF5_INSTANTIATE(std::int32_t)
 HRERE_HDF5_INSTANTIATE(std::int64_t)
 HRERE_HDF5_INSTANTIATE(std::uint8_t)

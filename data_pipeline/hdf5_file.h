@@ -35,6 +35,28 @@ class Hdf5File {
              std::uint64_t chunk_rows);
   template <typename T>
   std::vector<T> read(const std::string& name) const;
+  // A dataset written later, block by block with write_rows (so no copy of the whole table
+  // is needed): chunked along dimension 0, uncompressed (float tables barely compress).
+  template <typename T>
+  void create_dataset(const std::string& name, const std::vector<std::uint64_t>& dims,
+                      std::uint64_t chunk_rows);
+  // Rows [start, start + count) of a dataset made by create_dataset, from `data` (row-major).
+  template <typename T>
+  void write_rows(const std::string& name, std::uint64_t start, std::uint64_t count,
+                  const T* data);
+  // A float32 virtual dataset of shape `dims` (2-D) whose rows come from other files: row i
+  // of `source.dataset` in `source.file` is row first_row + i * stride here. Rows no source
+  // covers, or whose file is missing when read, read as NaN (HDF5 reads a missing source
+  // as the fill value, and NaN makes that visible).
+  struct VirtualRows {
+    std::string file;  // relative names resolve against this file's folder
+    std::string dataset;
+    std::uint64_t first_row = 0;
+    std::uint64_t stride = 1;
+    std::uint64_t rows = 0;
+  };
+  void create_virtual_float_rows(const std::string& name, const std::vector<std::uint64_t>& dims,
+                                 const std::vector<VirtualRows>& sources);
   // Rows [start, start + count) along dimension 0, into `out` (row-major).
   template <typename T>
   void read_rows(const std::string& name, std::uint64_t start, std::uint64_t count, T* out) const;

@@ -333,12 +333,11 @@ void ShardedComplEx::set_candidates(const torch::Tensor& global_ids) {
                           ids.max().item<std::int64_t>() >= options_.num_entities)) {
     throw std::invalid_argument("ShardedComplEx::set_candidates: entity id out of range");
   }
-  const torch::Tensor mine = ids.index_select(0, ids.remainder(ownership.size).eq(ownership.rank)
-                                                     .nonzero().squeeze(1));
-  const torch::Tensor rows = std::get<0>(mine.div(ownership.size, "floor").sort());
+  const torch::Tensor rows = std::get<0>(ownership.owned(ids).local_rows.sort());
   candidate_position_ = torch::full({ownership.local_rows()}, -1, torch::kInt64);
   candidate_position_.index_copy_(0, rows, torch::arange(rows.numel(), torch::kInt64));
   candidate_rows_ = rows.to(options_.device);
+  candidate_ids_ = std::get<0>(ids.sort());
 }
 
 std::int64_t ShardedComplEx::local_candidates() const {
@@ -358,6 +357,10 @@ torch::Tensor ShardedComplEx::candidates(std::int64_t begin, std::int64_t count)
                       : table.narrow(0, begin, count));
 }
 
+torch::Tensor ShardedComplEx::entity_vectors(const torch::Tensor& local_rows) const {
+  return activate(entities_.shard().table().index_select(0, local_rows.to(options_.device)));
+}
+
 void ShardedComplEx::add_candidate_gradient(std::int64_t begin, const torch::Tensor& grad) {
   if (candidate_rows_.defined()) {
     entities_.add_local_gradient(candidate_rows_.narrow(0, begin, grad.size(0)), grad);
@@ -374,12 +377,12 @@ torch::Tensor ShardedComplEx::score_buffer(std::int64_t queries, std::int64_t co
   return scores_.narrow(0, 0, size).view({queries, columns});
 }
 
-void ShardedComplEx::assign(const torch::Tensor& entities, const torch::Tensor& relations) {
+void ShardedComplEx::assign(const torch::Tensor& entity_rows, const torch::Tensor& relations) {
   torch::NoGradGuard no_grad;
   if (relations.sizes() != relations_.sizes()) {
     throw std::invalid_argument("ShardedComplEx::assign: relation table of the wrong shape");
   }
-  entities_.shard().assign(entities);
+  entities_.shard().assign_local(entity_rows);
   relations_.copy_(relations);
 }
 

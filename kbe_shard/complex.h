@@ -117,12 +117,18 @@ class ShardedComplEx {
   torch::Tensor head_queries(const torch::Tensor& relations, const torch::Tensor& tails);
   // This rank's candidate vectors (tanh applied if set) at positions [begin, begin + count).
   torch::Tensor candidates(std::int64_t begin, std::int64_t count) const;
+  // All candidates' global ids (int64, ascending, on the host); undefined while every entity
+  // is a candidate.
+  const torch::Tensor& candidate_ids() const { return candidate_ids_; }
+  // Vectors (tanh applied if set) of this rank's local rows (int64, on the host).
+  torch::Tensor entity_vectors(const torch::Tensor& local_rows) const;
   // A [queries, columns] scratch matrix for candidate scores, reused between calls so the
   // largest tensor of a step is not allocated (and page-faulted) anew every time.
   torch::Tensor score_buffer(std::int64_t queries, std::int64_t columns);
 
-  // Replaces all parameters: full [N, D] entity and [R or 2R, D] relation tables.
-  void assign(const torch::Tensor& entities, const torch::Tensor& relations);
+  // Replaces all parameters: this rank's entity rows [local_rows, D] (RowOwnership order)
+  // and the [R or 2R, D] relation table.
+  void assign(const torch::Tensor& entity_rows, const torch::Tensor& relations);
 
   // Seconds spent in collectives (entity exchanges, query gathers, reductions).
   double comm_seconds() const { return comm_seconds_ + entities_.exchange_seconds(); }
@@ -146,6 +152,7 @@ class ShardedComplEx {
   // undefined while every entity is a candidate.
   torch::Tensor candidate_rows_;
   torch::Tensor candidate_position_;
+  torch::Tensor candidate_ids_;
   torch::Tensor scores_;
   double comm_seconds_ = 0;
 };

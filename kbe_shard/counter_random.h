@@ -18,6 +18,11 @@ inline std::uint64_t splitmix64(std::uint64_t x) {
 // Hash of an ordered pair; chain it for more indices: mix(mix(seed, a), b).
 inline std::uint64_t mix(std::uint64_t a, std::uint64_t b) { return splitmix64(a ^ splitmix64(b)); }
 
+// Uniform in [0, n) from 64 random bits (multiply-shift: no modulo bias worth naming).
+inline std::uint64_t uniform_below(std::uint64_t bits, std::uint64_t n) {
+  return static_cast<std::uint64_t>((static_cast<unsigned __int128>(bits) * n) >> 64);
+}
+
 // Uniform in (0, 1] from the top 53 bits.
 inline double unit_interval(std::uint64_t bits) {
   return static_cast<double>((bits >> 11) + 1) * 0x1.0p-53;

@@ -2,13 +2,26 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
 #include "data_pipeline/atomic_output.h"
 #include "data_pipeline/hdf5_file.h"
 #include "data_pipeline/input_error.h"
+#include "kbe_shard/sharded_embedding.h"
 #include "kbe_shard/tensor_io.h"
 
 namespace hrere::kbe {
 namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kShardFormat = "hrere-kbe-embeddings-shard";
+constexpr std::int64_t kShardVersion = 1;
+// Rows staged on the host per HDF5 call when writing or reading the entity table: the
+// export and the readers hold their shard plus this much.
+constexpr std::int64_t kBlockRows = 1 << 16;
 
 void write_complex(data::Hdf5File& file, const std::string& name, const torch::Tensor& table) {
   const auto parts = table.chunk(2, 1);
@@ -38,30 +51,193 @@ void require_names(const std::string& path, const std::string& table,
   }
 }
 
-}  // namespace
+std::string shard_prefix(const fs::path& index) { return index.stem().string() + ".entities."; }
 
-void write_kbe_embeddings(const std::string& path, const KbeEmbeddings& embeddings) {
-  data::AtomicOutput output(path);
-  {
-    data::Hdf5File file = data::Hdf5File::create(output.temp_path());
-    data::write_schema(file, kEmbeddingsFormat, kEmbeddingsVersion);
-    file.set_attribute("rank", embeddings.entity.size(1) / 2);
-    file.set_attribute("entity_tanh", static_cast<std::int64_t>(embeddings.entity_tanh));
-    file.write_strings("entities", embeddings.entities);
-    file.write_strings("relations", embeddings.relations);
-    write_complex(file, "entity", embeddings.entity);
-    write_complex(file, "relation", embeddings.relation);
-    if (embeddings.inverse_relation.defined()) {
-      write_complex(file, "inverse_relation", embeddings.inverse_relation);
-    }
-  }
-  output.commit();
+// The file name (in the index's folder) of shard r of P of export `id`.
+std::string shard_file_name(const fs::path& index, const std::string& id, int r, int size) {
+  return shard_prefix(index) + id + "." + std::to_string(r) + "-of-" + std::to_string(size) + ".h5";
 }
 
-KbeEmbeddings read_kbe_embeddings(const std::string& path, const std::vector<std::string>& entities,
-                                  const std::vector<std::string>& relations, std::int64_t rank) {
+// 16 hex digits drawn on rank 0 and shared: names this export's shard files.
+std::string new_export_id(comm::Communicator& comm) {
+  torch::Tensor bits = torch::zeros({1}, torch::kInt64);
+  if (comm.rank() == 0) {
+    std::random_device device;
+    bits[0] = static_cast<std::int64_t>((static_cast<std::uint64_t>(device()) << 32) ^ device());
+  }
+  if (comm.size() > 1) comm.broadcast(bits, 0);
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx",
+                static_cast<unsigned long long>(bits[0].item<std::int64_t>()));
+  return text;
+}
+
+// Writes `rows` [n, 2k] (any device) as `<name>_real` and `<name>_imag`, block by block.
+void write_complex_rows(data::Hdf5File& file, const std::string& name, const torch::Tensor& rows) {
+  const std::int64_t n = rows.size(0);
+  const std::int64_t k = rows.size(1) / 2;
+  const std::vector<std::uint64_t> dims{static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(k)};
+  const std::uint64_t chunk = static_cast<std::uint64_t>(std::max<std::int64_t>(1, (1 << 20) / (4 * std::max<std::int64_t>(1, k))));
+  for (const char* half : {"_real", "_imag"}) file.create_dataset<float>(name + half, dims, chunk);
+  for (std::int64_t start = 0; start < n; start += kBlockRows) {
+    const std::int64_t count = std::min(kBlockRows, n - start);
+    const torch::Tensor block = rows.narrow(0, start, count).to(torch::kCPU, torch::kFloat);
+    for (const auto& [half, column] : {std::pair<const char*, std::int64_t>{"_real", 0}, {"_imag", k}}) {
+      const torch::Tensor part = block.narrow(1, column, k).contiguous();
+      file.write_rows(name + half, static_cast<std::uint64_t>(start),
+                      static_cast<std::uint64_t>(count), part.data_ptr<float>());
+    }
+  }
+}
+
+// Rows first, first + stride, ... of the entity table live as rows 0, 1, ... of `path`.
+struct RowSource {
+  std::string path;
+  std::int64_t first = 0;
+  std::int64_t stride = 1;
+  std::int64_t rows = 0;
+};
+
+// Where the index's entity rows are: itself (version 1) or its shard files, each validated.
+std::vector<RowSource> entity_sources(const data::Hdf5File& index, std::int64_t version,
+                                      std::int64_t n, std::int64_t k) {
+  if (version == 1) return {{index.path(), 0, 1, n}};
+  const std::string id = index.string_attribute("export").value_or("");
+  const std::int64_t size = require_int_attribute(index, "shards");
+  if (id.empty() || size <= 0) {
+    throw data::InputError(index.path() + ": no valid 'export' and 'shards' attributes");
+  }
+  std::vector<RowSource> sources;
+  for (int r = 0; r < size; ++r) {
+    const fs::path path = fs::path(index.path()).parent_path() /
+                          shard_file_name(index.path(), id, r, static_cast<int>(size));
+    const data::Hdf5File shard = data::Hdf5File::open(path.string());
+    data::require_schema(shard, kShardFormat, kShardVersion);
+    const RowOwnership ownership{n, r, static_cast<int>(size)};
+    const std::vector<std::pair<std::string, std::int64_t>> expected{
+        {"shard", r}, {"shards", size}, {"num_entities", n}, {"rank", k}};
+    for (const auto& [name, value] : expected) {
+      const std::int64_t found = require_int_attribute(shard, name);
+      if (found != value) {
+        throw data::InputError(path.string() + ": " + name + " = " + std::to_string(found) +
+                               ", the index " + index.path() + " expects " + std::to_string(value));
+      }
+    }
+    if (shard.string_attribute("export").value_or("") != id) {
+      throw data::InputError(path.string() + ": belongs to another export than " + index.path());
+    }
+    sources.push_back({path.string(), r, size, ownership.local_rows()});
+  }
+  return sources;
+}
+
+// The rows of `sources` that `ownership` owns, in local order [local_rows, 2k].
+torch::Tensor read_owned_rows(const std::vector<RowSource>& sources, const RowOwnership& ownership,
+                              std::int64_t k) {
+  torch::Tensor out = torch::empty({ownership.local_rows(), 2 * k});
+  std::int64_t filled = 0;
+  for (const RowSource& source : sources) {
+    const data::Hdf5File file = data::Hdf5File::open(source.path);
+    const std::int64_t stored = static_cast<std::int64_t>(file.dims("entity_real").at(0));
+    if (stored != source.rows) {
+      throw data::InputError(source.path + ":/entity_real: " + std::to_string(stored) +
+                             " rows, expected " + std::to_string(source.rows));
+    }
+    for (std::int64_t start = 0; start < source.rows; start += kBlockRows) {
+      const std::int64_t count = std::min(kBlockRows, source.rows - start);
+      const torch::Tensor ids =
+          source.first + (start + torch::arange(count, torch::kInt64)) * source.stride;
+      const RowOwnership::Owned owned = ownership.owned(ids);
+      if (owned.positions.numel() == 0) continue;
+      const torch::Tensor rows =
+          torch::cat({read_tensor_rows(file, "entity_real", torch::kFloat, {k}, start, count),
+                      read_tensor_rows(file, "entity_imag", torch::kFloat, {k}, start, count)},
+                     1);
+      out.index_copy_(0, owned.local_rows, rows.index_select(0, owned.positions));
+      filled += owned.positions.numel();
+    }
+  }
+  if (filled != ownership.local_rows()) {
+    throw data::InputError(sources.front().path + " ...: " + std::to_string(filled) + " of " +
+                           std::to_string(ownership.local_rows()) + " entity rows found");
+  }
+  return out;
+}
+
+}  // namespace
+
+void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
+                          const KbeEmbeddings& embeddings) {
+  const fs::path index(path);
+  const std::string id = new_export_id(comm);
+  const int size = comm.size();
+  const std::int64_t k = embeddings.entity.size(1) / 2;
+  const std::int64_t n = static_cast<std::int64_t>(embeddings.entities.size());
+  {
+    data::AtomicOutput output(
+        (index.parent_path() / shard_file_name(index, id, comm.rank(), size)).string());
+    {
+      data::Hdf5File file = data::Hdf5File::create(output.temp_path());
+      data::write_schema(file, kShardFormat, kShardVersion);
+      file.set_attribute("export", id);
+      file.set_attribute("shard", static_cast<std::int64_t>(comm.rank()));
+      file.set_attribute("shards", static_cast<std::int64_t>(size));
+      file.set_attribute("num_entities", n);
+      file.set_attribute("rank", k);
+      write_complex_rows(file, "entity", embeddings.entity);
+    }
+    output.commit();
+  }
+  comm.barrier();
+  if (comm.rank() == 0) {
+    data::AtomicOutput output(path);
+    {
+      data::Hdf5File file = data::Hdf5File::create(output.temp_path());
+      data::write_schema(file, kEmbeddingsFormat, kEmbeddingsVersion);
+      file.set_attribute("rank", k);
+      file.set_attribute("entity_tanh", static_cast<std::int64_t>(embeddings.entity_tanh));
+      file.set_attribute("export", id);
+      file.set_attribute("shards", static_cast<std::int64_t>(size));
+      file.write_strings("entities", embeddings.entities);
+      file.write_strings("relations", embeddings.relations);
+      for (const char* half : {"_real", "_imag"}) {
+        std::vector<data::Hdf5File::VirtualRows> sources;
+        for (int r = 0; r < size; ++r) {
+          sources.push_back({shard_file_name(index, id, r, size), std::string("entity") + half,
+                             static_cast<std::uint64_t>(r), static_cast<std::uint64_t>(size),
+                             static_cast<std::uint64_t>(RowOwnership{n, r, size}.local_rows())});
+        }
+        file.create_virtual_float_rows(std::string("entity") + half,
+                                       {static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(k)},
+                                       sources);
+      }
+      write_complex(file, "relation", embeddings.relation);
+      if (embeddings.inverse_relation.defined()) {
+        write_complex(file, "inverse_relation", embeddings.inverse_relation);
+      }
+    }
+    output.commit();
+    // The shard files of earlier exports, now unreferenced.
+    std::error_code error;
+    const std::string prefix = shard_prefix(index);
+    for (const auto& entry : fs::directory_iterator(index.parent_path().empty() ? "." : index.parent_path(), error)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(prefix, 0) == 0 && name.size() > 3 && name.substr(name.size() - 3) == ".h5" &&
+          name.rfind(prefix + id + ".", 0) != 0) {
+        fs::remove(entry.path(), error);
+      }
+    }
+  }
+  comm.barrier();
+}
+
+KbeEmbeddings read_kbe_embeddings_shard(const std::string& path, int shard, int shards,
+                                        const std::vector<std::string>& entities,
+                                        const std::vector<std::string>& relations,
+                                        std::int64_t rank) {
   const data::Hdf5File file = data::Hdf5File::open(path);
-  data::require_schema(file, kEmbeddingsFormat, kEmbeddingsVersion);
+  const std::int64_t version = file.int_attribute("version").value_or(0) == 1 ? 1 : kEmbeddingsVersion;
+  data::require_schema(file, kEmbeddingsFormat, version);
   const std::int64_t stored_rank = require_int_attribute(file, "rank");
   if (rank > 0 && stored_rank != rank) {
     throw data::InputError(path + ": embeddings of rank " + std::to_string(stored_rank) +
@@ -75,12 +251,18 @@ KbeEmbeddings read_kbe_embeddings(const std::string& path, const std::vector<std
   embeddings.entity_tanh = require_int_attribute(file, "entity_tanh") != 0;
   const auto n = static_cast<std::int64_t>(embeddings.entities.size());
   const auto r = static_cast<std::int64_t>(embeddings.relations.size());
-  embeddings.entity = read_complex(file, "entity", n, stored_rank);
+  embeddings.entity = read_owned_rows(entity_sources(file, version, n, stored_rank),
+                                      RowOwnership{n, shard, shards}, stored_rank);
   embeddings.relation = read_complex(file, "relation", r, stored_rank);
   if (file.exists("inverse_relation_real")) {
     embeddings.inverse_relation = read_complex(file, "inverse_relation", r, stored_rank);
   }
   return embeddings;
+}
+
+KbeEmbeddings read_kbe_embeddings(const std::string& path, const std::vector<std::string>& entities,
+                                  const std::vector<std::string>& relations, std::int64_t rank) {
+  return read_kbe_embeddings_shard(path, 0, 1, entities, relations, rank);
 }
 
 }  // namespace hrere::kbe

@@ -22,12 +22,13 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kCheckpointFormat = "hrere-kbe-checkpoint";
-constexpr std::int64_t kCheckpointVersion = 1;
+constexpr std::int64_t kCheckpointVersion = 2;  // 2: mid-epoch position
 const std::string kStateFile = "state.h5";
 const std::string kEntityShards = "entities";
 // Streams of the seed (the model uses 1 and 2 for its tables).
 constexpr std::uint64_t kNegativeStream = 3;
 constexpr std::uint64_t kPermutationStream = 4;
+constexpr std::uint64_t kSubsetStream = 6;  // 5: sampled evaluation candidates
 
 using Clock = std::chrono::steady_clock;
 
@@ -35,10 +36,10 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The epoch's visiting order: Fisher-Yates over std::mt19937_64 seeded from (seed, epoch)
+// A permutation of [0, size): Fisher-Yates over std::mt19937_64 seeded with `key`
 // (standard-library shuffles differ between vendors).
-torch::Tensor epoch_permutation(std::int64_t size, std::uint64_t seed, int epoch) {
-  std::mt19937_64 generator(mix(mix(seed, kPermutationStream), static_cast<std::uint64_t>(epoch)));
+torch::Tensor shuffled_indices(std::int64_t size, std::uint64_t key) {
+  std::mt19937_64 generator(key);
   torch::Tensor order = torch::arange(size, torch::kInt64);
   std::int64_t* data = order.data_ptr<std::int64_t>();
   for (std::int64_t i = size - 1; i > 0; --i) {
@@ -174,7 +175,11 @@ void save_checkpoint(ShardedComplEx& model, const std::string& dir,
       }
       file.set_attribute("optimizer", std::string(to_string(model.options().optimizer.kind)));
       file.set_attribute("epoch", static_cast<std::int64_t>(position.epoch));
+      file.set_attribute("epoch_step", position.epoch_step);
       file.set_attribute("step", position.step);
+      file.set_attribute("unreported_loss", exact_text(position.unreported_loss));
+      file.set_attribute("unreported_steps", position.unreported_steps);
+      file.set_attribute("unreported_triples", position.unreported_triples);
       file.set_attribute("best_epoch", static_cast<std::int64_t>(position.best_epoch));
       file.set_attribute("best_mrr", exact_text(position.best_mrr));
       file.set_attribute("shards", static_cast<std::int64_t>(comm.size()));
@@ -213,7 +218,11 @@ TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) 
   }
   TrainingPosition position;
   position.epoch = static_cast<int>(require_int_attribute(file, "epoch"));
+  position.epoch_step = require_int_attribute(file, "epoch_step");
   position.step = require_int_attribute(file, "step");
+  position.unreported_loss = std::stod(file.string_attribute("unreported_loss").value_or("0"));
+  position.unreported_steps = require_int_attribute(file, "unreported_steps");
+  position.unreported_triples = require_int_attribute(file, "unreported_triples");
   position.best_epoch = static_cast<int>(require_int_attribute(file, "best_epoch"));
   position.best_mrr = std::stod(file.string_attribute("best_mrr").value_or("-1"));
   {
@@ -230,26 +239,40 @@ TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) 
 void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& entities,
                        const std::vector<std::string>& relations, const std::string& path) {
   KbeEmbeddings embeddings;
-  embeddings.entity = model.entities().gather_to_root();
-  if (model.comm().rank() == 0) {
-    const std::int64_t r = model.options().num_relations;
-    const torch::Tensor table = model.relations().detach();
-    embeddings.entities = entities;
-    embeddings.relations = relations;
-    embeddings.relation = table.narrow(0, 0, r);
-    if (model.options().reciprocal) embeddings.inverse_relation = table.narrow(0, r, r);
-    embeddings.entity_tanh = model.options().entity_tanh;
-    write_kbe_embeddings(path, embeddings);
+  embeddings.entity = model.entities().shard().table().detach();
+  const std::int64_t r = model.options().num_relations;
+  const torch::Tensor table = model.relations().detach();
+  embeddings.entities = entities;
+  embeddings.relations = relations;
+  embeddings.relation = table.narrow(0, 0, r);
+  if (model.options().reciprocal) embeddings.inverse_relation = table.narrow(0, r, r);
+  embeddings.entity_tanh = model.options().entity_tanh;
+  write_kbe_embeddings(model.comm(), path, embeddings);
+}
+
+std::vector<std::int32_t> evaluation_subset(const std::vector<std::int32_t>& split,
+                                            std::int64_t max_triples, std::uint64_t seed) {
+  const std::int64_t m = static_cast<std::int64_t>(split.size() / 3);
+  if (max_triples <= 0 || max_triples >= m) return split;
+  torch::Tensor chosen =
+      std::get<0>(shuffled_indices(m, mix(seed, kSubsetStream)).narrow(0, 0, max_triples).sort());
+  std::vector<std::int32_t> subset;
+  subset.reserve(static_cast<std::size_t>(3 * max_triples));
+  for (std::int64_t i = 0; i < max_triples; ++i) {
+    const std::int64_t row = chosen[i].item<std::int64_t>();
+    subset.insert(subset.end(), split.begin() + 3 * row, split.begin() + 3 * row + 3);
   }
-  model.comm().barrier();
+  return subset;
 }
 
 PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_store_path,
                             const std::string& run_dir, const PretrainOptions& options,
                             const PretrainCallback& progress) {
-  if (options.batch_size <= 0 || options.epochs < 0 || options.negatives <= 0) {
-    throw data::InputError("KBE pretraining: batch_size and negatives must be positive, epochs "
-                           "not negative");
+  if (options.batch_size <= 0 || options.epochs < 0 || options.negatives <= 0 ||
+      options.checkpoint_every_steps < 0 || options.checkpoint_every_minutes < 0 ||
+      options.max_steps < 0) {
+    throw data::InputError("KBE pretraining: batch_size and negatives must be positive; epochs, "
+                           "checkpoint intervals and max_steps not negative");
   }
   if (options.threads > 0) torch::set_num_threads(options.threads);
   const Clock::time_point start = Clock::now();
@@ -266,7 +289,10 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
     position = load_checkpoint(model, checkpoint_dir);
   }
 
-  const std::vector<std::int32_t>& valid = kb.split("valid");
+  RankingProtocol validation = options.eval;
+  validation.seed = options.seed;
+  const std::vector<std::int32_t> valid =
+      evaluation_subset(kb.split("valid"), options.eval_max_triples, options.seed);
   const std::int64_t m = static_cast<std::int64_t>(kb.split("train").size() / 3);
   const torch::Tensor train = torch::tensor(kb.split("train"), torch::kInt64).reshape({m, 3});
   const std::int64_t steps_per_epoch = (m + options.batch_size - 1) / options.batch_size;
@@ -275,31 +301,50 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
 
   PretrainProgress report;
   report.steps_per_epoch = steps_per_epoch;
-  double loss_sum = 0;
-  std::int64_t loss_steps = 0;
-  std::int64_t triples_since = 0;
   Clock::time_point since = Clock::now();
   const auto emit = [&](int epoch, bool epoch_end) {
     report.epoch = epoch;
     report.step = position.step;
-    report.loss = loss_steps > 0 ? loss_sum / static_cast<double>(loss_steps) : 0;
-    report.triples_per_second = static_cast<double>(triples_since) / std::max(1e-9, seconds_since(since));
+    report.loss = position.unreported_steps > 0
+                      ? position.unreported_loss / static_cast<double>(position.unreported_steps)
+                      : 0;
+    report.triples_per_second =
+        static_cast<double>(position.unreported_triples) / std::max(1e-9, seconds_since(since));
     report.seconds = seconds_since(start);
     report.comm_seconds = model.comm_seconds();
     report.epoch_end = epoch_end;
     if (progress) progress(report);
     report.valid.reset();
     report.best = false;
-    loss_sum = 0;
-    loss_steps = 0;
-    triples_since = 0;
+    position.unreported_loss = 0;
+    position.unreported_steps = 0;
+    position.unreported_triples = 0;
     since = Clock::now();
   };
+  // Mid-epoch checkpoints: by steps, or by rank 0's clock (shared, so every rank saves).
+  Clock::time_point last_checkpoint = Clock::now();
+  const auto checkpoint_due = [&] {
+    bool due = options.checkpoint_every_steps > 0 && position.step % options.checkpoint_every_steps == 0;
+    if (options.checkpoint_every_minutes > 0) {
+      torch::Tensor late = torch::tensor(
+          {rank == 0 && seconds_since(last_checkpoint) >= 60 * options.checkpoint_every_minutes ? 1L : 0L});
+      if (size > 1) comm.broadcast(late, 0);
+      due = due || late.item<std::int64_t>() != 0;
+    }
+    return due;
+  };
+  const auto checkpoint = [&] {
+    save_checkpoint(model, checkpoint_dir, position);
+    last_checkpoint = Clock::now();
+  };
 
-  for (int epoch = position.epoch + 1; epoch <= options.epochs; ++epoch) {
-    const torch::Tensor order = epoch_permutation(m, options.seed, epoch);
+  std::int64_t steps_this_call = 0;
+  bool stopped = false;
+  for (int epoch = position.epoch + 1; epoch <= options.epochs && !stopped; ++epoch) {
+    const torch::Tensor order = shuffled_indices(m, mix(mix(options.seed, kPermutationStream),
+                                                        static_cast<std::uint64_t>(epoch)));
     const std::uint64_t negative_key = mix(mix(options.seed, kNegativeStream), epoch);
-    for (std::int64_t batch = 0; batch < steps_per_epoch; ++batch) {
+    for (std::int64_t batch = position.epoch_step; batch < steps_per_epoch; ++batch) {
       const std::int64_t begin = batch * options.batch_size;
       const std::int64_t n = std::min(options.batch_size, m - begin);
       const std::int64_t mine = begin + n * rank / size;
@@ -319,17 +364,22 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
       }
       model.step();
       ++position.step;
-      loss_sum += loss;
-      ++loss_steps;
-      triples_since += n;
-      if (options.log_every > 0 && position.step % options.log_every == 0 &&
-          batch + 1 < steps_per_epoch) {
-        emit(epoch, false);
-      }
+      ++steps_this_call;
+      position.epoch_step = batch + 1;
+      position.unreported_loss += loss;
+      ++position.unreported_steps;
+      position.unreported_triples += n;
+      if (batch + 1 == steps_per_epoch) break;  // the epoch end reports and checkpoints
+      if (options.log_every > 0 && position.step % options.log_every == 0) emit(epoch, false);
+      stopped = options.max_steps > 0 && steps_this_call >= options.max_steps;
+      if (checkpoint_due() || stopped) checkpoint();
+      if (stopped) break;
     }
+    if (stopped) break;
     position.epoch = epoch;
+    position.epoch_step = 0;
     if (options.eval_every > 0 && epoch % options.eval_every == 0 && !valid.empty()) {
-      report.valid = evaluate_link_prediction(model, valid, kb.filter, options.eval_batch);
+      report.valid = evaluate_link_prediction(model, valid, kb.filter, validation);
       if (report.valid->both.mrr > position.best_mrr) {
         position.best_mrr = report.valid->both.mrr;
         position.best_epoch = epoch;
@@ -337,14 +387,17 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
         save_checkpoint(model, best_dir, position);
       }
     }
-    if (epoch == options.epochs ||
-        (options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0)) {
-      save_checkpoint(model, checkpoint_dir, position);
-    }
     emit(epoch, true);
+    stopped = epoch < options.epochs && options.max_steps > 0 && steps_this_call >= options.max_steps;
+    if (epoch == options.epochs || stopped || checkpoint_due() ||
+        (options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0)) {
+      checkpoint();
+    }
   }
 
   PretrainResult result;
+  result.completed = !stopped;
+  result.steps = position.step;
   result.epochs = position.epoch;
   result.best_epoch = position.best_epoch;
   result.best_valid_mrr = std::max(0.0, position.best_mrr);
@@ -356,12 +409,14 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
 
 LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& kb_store_path,
                                    const std::string& embeddings_path, const std::string& split,
-                                   std::int64_t batch, torch::Device device) {
+                                   const RankingProtocol& protocol, std::int64_t max_triples,
+                                   torch::Device device) {
   const KbData kb = read_kb(kb_store_path);
   if (kb.split(split).empty()) {
     throw data::InputError(kb_store_path + ": no '" + split + "' triples to evaluate");
   }
-  const KbeEmbeddings embeddings = read_kbe_embeddings(embeddings_path, kb.entities, kb.relations);
+  const KbeEmbeddings embeddings = read_kbe_embeddings_shard(
+      embeddings_path, comm.rank(), comm.size(), kb.entities, kb.relations);
   ComplExOptions options;
   options.num_entities = static_cast<std::int64_t>(kb.entities.size());
   options.num_relations = static_cast<std::int64_t>(kb.relations.size());
@@ -374,7 +429,8 @@ LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& 
   model.assign(embeddings.entity, options.reciprocal ? torch::cat({embeddings.relation,
                                                                    embeddings.inverse_relation})
                                                      : embeddings.relation);
-  return evaluate_link_prediction(model, kb.split(split), kb.filter, batch);
+  return evaluate_link_prediction(
+      model, evaluation_subset(kb.split(split), max_triples, protocol.seed), kb.filter, protocol);
 }
 
 }  // namespace hrere::kbe

@@ -17,13 +17,17 @@
 // Their rows keep their initial values.
 //
 // Files under `run_dir`:
-//   checkpoint/   after every `checkpoint_every` epochs and at the end: state.h5 (rank 0:
-//                 relations and their optimizer state, position, shapes) and
-//                 entities.<r>-of-<P>.h5 (each rank's rows and optimizer state). Written as
-//                 checkpoint.tmp/ and renamed into place, so a crash leaves the previous one.
+//   checkpoint/   after every `checkpoint_every` epochs, every `checkpoint_every_steps` steps
+//                 or `checkpoint_every_minutes` minutes inside an epoch, and at the end:
+//                 state.h5 (rank 0: relations and their optimizer state, position, shapes)
+//                 and entities.<r>-of-<P>.h5 (each rank's rows and optimizer state). Written
+//                 as checkpoint.tmp/ and renamed into place, so a crash leaves the previous
+//                 one. A run resumes from it exactly (mid-epoch too: the position in the
+//                 epoch's permutation and the unreported loss sums are saved) on any P.
 //   best/         the same, for the epoch with the best validation MRR.
-//   embeddings.h5 the exported embeddings (embeddings_file.h) of the best epoch (of the last
-//                 one without validation).
+//   embeddings.h5 the exported embeddings (embeddings_file.h; each rank writes its own rows)
+//                 of the best epoch (of the last one without validation), also written when
+//                 `max_steps` stops the run.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -53,9 +57,14 @@ struct PretrainOptions {
   int epochs = 10;
   std::uint64_t seed = 1;
   int eval_every = 1;  // epochs between validation runs; 0: none
-  std::int64_t eval_batch = 256;  // evaluation triples scored at a time
+  RankingProtocol eval;  // validation ranking (its seed is set from `seed`)
+  std::int64_t eval_max_triples = 0;  // validate on a seeded subset of this size; 0: all
   std::int64_t log_every = 100;   // steps between progress reports (and one per epoch)
   int checkpoint_every = 1;       // epochs between checkpoints; 0: only at the end
+  std::int64_t checkpoint_every_steps = 0;  // also every this many steps; 0: not by steps
+  double checkpoint_every_minutes = 0;      // also after this much time (rank 0's clock)
+  std::int64_t max_steps = 0;     // stop, checkpointed and exported, after this many steps
+                                  // in this call; 0: run all epochs
   bool resume = false;            // continue from run_dir/checkpoint if there is one
   int threads = 1;                // torch intra-op threads per rank
   // Of the model, its optimizer state and the scores; the batches are planned on the host.
@@ -78,6 +87,8 @@ struct PretrainProgress {
 using PretrainCallback = std::function<void(const PretrainProgress&)>;
 
 struct PretrainResult {
+  bool completed = false;  // all epochs done (false when max_steps stopped the run)
+  std::int64_t steps = 0;  // optimizer steps since training began
   int epochs = 0;       // completed
   int best_epoch = 0;   // 0 without validation
   double best_valid_mrr = 0;
@@ -91,18 +102,31 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
                             const std::string& run_dir, const PretrainOptions& options,
                             const PretrainCallback& progress = {});
 
+// The triples `split` evaluates: all of them, or (max_triples > 0 and fewer than the split)
+// a subset of max_triples drawn without replacement from `seed`, in the split's order.
+std::vector<std::int32_t> evaluation_subset(const std::vector<std::int32_t>& split,
+                                            std::int64_t max_triples, std::uint64_t seed);
+
 // Collective. Filtered link prediction of exported embeddings on a split of the store (the
-// embeddings' name tables must match the store's), scored on `device`.
+// embeddings' name tables must match the store's), scored on `device`; each rank reads only
+// its shard of the entity table. `max_triples` as evaluation_subset with `protocol.seed`.
 LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& kb_store_path,
                                    const std::string& embeddings_path, const std::string& split,
-                                   std::int64_t batch = 256, torch::Device device = torch::kCPU);
+                                   const RankingProtocol& protocol = {},
+                                   std::int64_t max_triples = 0,
+                                   torch::Device device = torch::kCPU);
 
 // Where training stands; saved with every checkpoint.
 struct TrainingPosition {
   int epoch = 0;          // completed epochs
+  std::int64_t epoch_step = 0;  // steps done in epoch `epoch + 1`
   std::int64_t step = 0;  // optimizer steps
   int best_epoch = 0;
   double best_mrr = -1;
+  // Since the last progress report: the summed batch losses, their count and the triples.
+  double unreported_loss = 0;
+  std::int64_t unreported_steps = 0;
+  std::int64_t unreported_triples = 0;
 };
 
 // Collective. Writes `dir` (see above) atomically; `dir`'s parent must exist.
@@ -112,8 +136,8 @@ void save_checkpoint(ShardedComplEx& model, const std::string& dir, const Traini
 TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir);
 bool checkpoint_exists(const std::string& dir);
 
-// Collective. Writes the model as an embeddings file: the entity shards are gathered to rank 0
-// only, which writes (rank 0 needs memory for the full table; the others do not).
+// Collective. Writes the model as an embeddings file: each rank writes its own rows, rank 0
+// the names and relations (no rank holds more than its shard).
 void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& entities,
                        const std::vector<std::string>& relations, const std::string& path);
 

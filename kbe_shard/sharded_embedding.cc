@@ -53,6 +53,11 @@ torch::Tensor RowOwnership::global_ids() const {
   return torch::arange(local_rows(), torch::kInt64) * size + rank;
 }
 
+RowOwnership::Owned RowOwnership::owned(const torch::Tensor& ids) const {
+  const torch::Tensor positions = ids.remainder(size).eq(rank).nonzero().squeeze(1);
+  return {positions, ids.index_select(0, positions).div(size, "floor")};
+}
+
 EmbeddingShard::EmbeddingShard(const EmbeddingOptions& options, int rank, int size)
     : options_(options),
       ownership_{options.num_rows, rank, size},
@@ -78,8 +83,17 @@ void EmbeddingShard::assign(const torch::Tensor& full) {
                                 std::to_string(options_.num_rows) + ", " +
                                 std::to_string(options_.dim) + "] table");
   }
+  assign_local(full.index_select(0, ownership_.global_ids().to(full.device())));
+}
+
+void EmbeddingShard::assign_local(const torch::Tensor& rows) {
+  if (!rows.sizes().equals(table_.sizes())) {
+    throw std::invalid_argument("EmbeddingShard::assign_local: expected [" +
+                                std::to_string(table_.size(0)) + ", " +
+                                std::to_string(options_.dim) + "] rows");
+  }
   torch::NoGradGuard no_grad;
-  table_.copy_(full.index_select(0, ownership_.global_ids().to(full.device())));
+  table_.copy_(rows);
 }
 
 void EmbeddingShard::save(const std::string& path) const {
@@ -128,8 +142,7 @@ void EmbeddingShard::load(const std::vector<std::string>& paths) {
         throw data::InputError(path + ":/ids: row id out of range [0, " +
                                std::to_string(num_rows) + ")");
       }
-      const torch::Tensor mine = ids.remainder(size).eq(ownership_.rank).nonzero().squeeze(1);
-      const torch::Tensor local = ids.index_select(0, mine).div(size, "floor");
+      const auto [mine, local] = ownership_.owned(ids);
       const torch::Tensor local_on_device = local.to(options_.device);
       const auto keep = [&](torch::Tensor target, const std::string& name) {
         const torch::Tensor rows = read_tensor_rows(file, name, target.scalar_type(),

@@ -41,6 +41,12 @@ struct RowOwnership {
   std::int64_t local_rows() const { return (num_rows - rank + size - 1) / size; }
   // Global ids of this rank's rows, in local order (int64 [local_rows], on the host).
   torch::Tensor global_ids() const;
+  // Of int64 global ids on the host: the positions of those this rank owns, and their local rows.
+  struct Owned {
+    torch::Tensor positions;
+    torch::Tensor local_rows;
+  };
+  Owned owned(const torch::Tensor& ids) const;
 };
 
 // The initial rows of `ownership`'s shard: row e = init_std * N(0, 1) keyed by (seed, e),
@@ -70,6 +76,8 @@ class EmbeddingShard {
   void apply(const RowGradients& gradients);
   // Keeps this shard's rows of a full [N, D] table on any device (optimizer state untouched).
   void assign(const torch::Tensor& full);
+  // Replaces the rows with `rows` [local_rows, D] on any device (optimizer state untouched).
+  void assign_local(const torch::Tensor& rows);
 
   // Writes `path` atomically: global ids, rows, optimizer state, and attributes naming the
   // shape, optimizer and (rank, size).

@@ -182,6 +182,13 @@ int run_predict(const PredictOptions& options) {
   return kExitOk;
 }
 
+// The ranking protocol of eval-kbe metrics, for the report line.
+std::string ranking_of(const nlohmann::json& m) {
+  return m["candidates"].is_number()
+             ? "filtered, " + m["candidates"].dump() + " sampled candidates per batch"
+             : std::string("filtered, all candidates");
+}
+
 std::string format_link_prediction(const nlohmann::json& m) {
   std::ostringstream out;
   out << std::fixed << std::setprecision(3) << "MRR " << m["mrr"].get<double>() << "  MR "
@@ -191,26 +198,36 @@ std::string format_link_prediction(const nlohmann::json& m) {
   return out.str();
 }
 
-int run_pretrain(const ConfigArgs& args, const std::string& out_dir, bool resume) {
+int run_pretrain(const ConfigArgs& args, const std::string& out_dir, bool resume,
+                 std::int64_t max_steps) {
   const Config config = args.load_for_run(out_dir, resume);
   comm::Communicator& comm = comm::world();
-  const nlohmann::json result = pretrain_run(comm, config, out_dir, resume);
+  const nlohmann::json result = pretrain_run(comm, config, out_dir, resume, max_steps);
+  if (!result["completed"].get<bool>()) {
+    if (comm.rank() == 0) {
+      std::cout << "stopped after " << max_steps << " steps (--max-steps) at step "
+                << result["steps"] << "; exported " << result["embeddings"].get<std::string>()
+                << "; continue with --resume\n";
+    }
+    return kExitOk;
+  }
   const nlohmann::json test = evaluate_kbe_run(comm, out_dir, "test");
   if (comm.rank() == 0) {
     std::cout << "pretrained " << result["epochs"] << " epochs on " << comm.size()
               << " rank(s); best validation epoch " << result["best_epoch"] << " (MRR "
               << result["best_valid_mrr"].get<double>() << ")\n"
-              << "test (filtered): " << format_link_prediction(test) << "\n"
+              << "test (" << ranking_of(test) << "): " << format_link_prediction(test) << "\n"
               << "embeddings: " << result["embeddings"].get<std::string>() << "\n";
   }
   return kExitOk;
 }
 
-int run_eval_kbe(const std::string& run_dir, const std::string& split) {
+int run_eval_kbe(const std::string& run_dir, const std::string& split,
+                 const std::vector<std::string>& overrides) {
   comm::Communicator& comm = comm::world();
-  const nlohmann::json metrics = evaluate_kbe_run(comm, run_dir, split);
+  const nlohmann::json metrics = evaluate_kbe_run(comm, run_dir, split, overrides);
   if (comm.rank() == 0) {
-    std::cout << split << " (filtered, " << metrics["queries"] << " queries): "
+    std::cout << split << " (" << ranking_of(metrics) << ", " << metrics["queries"] << " queries): "
               << format_link_prediction(metrics) << "\n";
   }
   return kExitOk;
@@ -277,12 +294,21 @@ int run_cli(int argc, char** argv) {
   pretrain->add_option("--out,-o", pretrain_out, "run folder")->required();
   pretrain->add_flag("--resume", pretrain_resume,
                      "continue from the run folder's checkpoint (with any number of ranks)");
+  std::int64_t pretrain_max_steps = 0;
+  pretrain->add_option("--max-steps", pretrain_max_steps,
+                       "stop after this many steps, checkpointed and exported (e.g. within a "
+                       "Slurm time limit); continue with --resume")
+      ->check(CLI::NonNegativeNumber);
 
   std::string eval_kbe_run, eval_kbe_split = "test";
   CLI::App* eval_kbe = app.add_subcommand(
       "eval-kbe", "filtered link prediction (MRR, MR, Hits@1/3/10) of a pretraining run");
   eval_kbe->add_option("--run", eval_kbe_run, "pretraining run folder")->required();
   eval_kbe->add_option("--split", eval_kbe_split, "valid or test")->capture_default_str();
+  std::vector<std::string> eval_kbe_overrides;
+  eval_kbe->add_option("--set", eval_kbe_overrides,
+                       "override a key of the run's config, e.g. kbe.eval_candidates=1000 "
+                       "(repeatable)");
 
   std::string eval_run, eval_pairs;
   CLI::App* eval = app.add_subcommand(
@@ -329,8 +355,8 @@ int run_cli(int argc, char** argv) {
     if (inspect->parsed()) return run_inspect(inspect_path, inspect_json);
     if (train->parsed()) return run_train(train_args);
     if (eval->parsed()) return run_eval(eval_run, eval_pairs);
-    if (pretrain->parsed()) return run_pretrain(pretrain_args, pretrain_out, pretrain_resume);
-    if (eval_kbe->parsed()) return run_eval_kbe(eval_kbe_run, eval_kbe_split);
+    if (pretrain->parsed()) return run_pretrain(pretrain_args, pretrain_out, pretrain_resume, pretrain_max_steps);
+    if (eval_kbe->parsed()) return run_eval_kbe(eval_kbe_run, eval_kbe_split, eval_kbe_overrides);
     if (predict_command->parsed()) return run_predict(predict_options);
   } catch (const data::InputError& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -249,6 +249,13 @@ void validate(const Config& c) {
   }
   require(c.kbe.eval_every >= 0 && c.kbe.checkpoint_every >= 0,
           "kbe.eval_every, kbe.checkpoint_every", "must not be negative");
+  require(c.kbe.checkpoint_every_steps >= 0 && c.kbe.checkpoint_every_minutes >= 0 &&
+              c.kbe.eval_max_triples >= 0,
+          "kbe.checkpoint_every_steps, kbe.checkpoint_every_minutes, kbe.eval_max_triples",
+          "must not be negative");
+  require(c.kbe.sampled_eval_candidates() >= 0, "kbe.eval_candidates",
+          "must be all or a positive number of sampled candidates (found '" +
+              c.kbe.eval_candidates + "')");
 }
 
 void emit_value(YAML::Emitter& out, const FieldPointer& value) {
@@ -323,6 +330,13 @@ std::vector<Field> ModelConfig::fields() {
           {"train_word_vectors", &train_word_vectors}};
 }
 
+std::int64_t KbeConfig::sampled_eval_candidates() const {
+  if (eval_candidates == "all") return 0;
+  const bool digits = !eval_candidates.empty() && eval_candidates.size() < 12 &&
+                      eval_candidates.find_first_not_of("0123456789") == std::string::npos;
+  return digits && std::stoll(eval_candidates) > 0 ? std::stoll(eval_candidates) : -1;
+}
+
 std::vector<Field> KbeConfig::fields() {
   return {{"dim", &dim},
           {"loss", &loss},
@@ -338,8 +352,12 @@ std::vector<Field> KbeConfig::fields() {
           {"seed", &seed},
           {"eval_every", &eval_every},
           {"eval_batch", &eval_batch},
+          {"eval_candidates", &eval_candidates},
+          {"eval_max_triples", &eval_max_triples},
           {"log_every", &log_every},
           {"checkpoint_every", &checkpoint_every},
+          {"checkpoint_every_steps", &checkpoint_every_steps},
+          {"checkpoint_every_minutes", &checkpoint_every_minutes},
           {"threads", &threads},
           {"device", &device}};
 }

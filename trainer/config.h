@@ -111,12 +111,20 @@ struct KbeConfig {
   std::int64_t seed = 1;
   int eval_every = 1;                   // epochs between validation MRR runs (0: none)
   std::int64_t eval_batch = 256;
+  // Link prediction ranks against every KB entity ("all") or against N candidates sampled
+  // per evaluation batch (as PBG and DGL-KE do at Freebase scale).
+  std::string eval_candidates = "all";
+  std::int64_t eval_max_triples = 0;    // evaluate a seeded subset of this size (0: all)
   std::int64_t log_every = 100;
   int checkpoint_every = 1;             // epochs between checkpoints (0: only at the end)
+  std::int64_t checkpoint_every_steps = 0;  // and every this many steps (0: not by steps)
+  double checkpoint_every_minutes = 0;      // and every this many minutes (0: not by time)
   int threads = 2;                      // per rank
   std::string device = "cpu";           // cpu | cuda | cuda:N, as train.device
 
   std::vector<Field> fields();
+  // eval_candidates as a number: 0 for "all".
+  std::int64_t sampled_eval_candidates() const;
 };
 
 // Data-parallel training (`hrere train` under mpirun or srun; docs/DISTRIBUTED.md). With one

@@ -42,14 +42,15 @@ KnowledgeModel::KnowledgeModel(comm::Communicator& comm, const KnowledgeModelOpt
 std::vector<std::string> KnowledgeModel::load_pretrained(const kbe::KbeEmbeddings& pretrained,
                                                          const std::vector<std::string>& entities,
                                                          const std::vector<std::string>& relations) {
-  if (pretrained.entities != entities || pretrained.entity.size(1) != options_.dim) {
+  if (pretrained.entities != entities || pretrained.entity.size(1) != options_.dim ||
+      pretrained.entity.size(0) != entities_.shard().ownership().local_rows()) {
     throw data::InputError("KB embeddings: " + std::to_string(pretrained.entities.size()) +
                            " entities of dimension " + std::to_string(pretrained.entity.size(1)) +
                            " do not match the bag store's " + std::to_string(entities.size()) +
                            " entities of dimension " + std::to_string(options_.dim));
   }
   torch::NoGradGuard no_grad;
-  entities_.shard().assign(pretrained.entity);
+  entities_.shard().assign_local(pretrained.entity);
   // Relations without a pretrained vector start at the pretrained vectors' scale, so their
   // logits are neither drowned out nor dominant.
   const double scale = pretrained.relation.numel() > 1 ? pretrained.relation.std().item<double>() : 1e-3;

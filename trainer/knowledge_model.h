@@ -34,8 +34,9 @@ class KnowledgeModel {
  public:
   KnowledgeModel(comm::Communicator& comm, const KnowledgeModelOptions& options);
 
-  // Collective. Takes entity rows and matching relation vectors from `pretrained`, whose
-  // entity names must equal `entities` (the bag store's, same ids). Returns the RE relations
+  // Collective. Takes this rank's entity rows (`pretrained` read as this rank's shard) and
+  // matching relation vectors from `pretrained`, whose entity names must equal `entities`
+  // (the bag store's, same ids). Returns the RE relations
   // that found a KB relation of their name.
   std::vector<std::string> load_pretrained(const kbe::KbeEmbeddings& pretrained,
                                            const std::vector<std::string>& entities,

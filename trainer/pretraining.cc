@@ -18,7 +18,15 @@ namespace hrere::train {
 namespace fs = std::filesystem;
 namespace {
 
-kbe::PretrainOptions pretrain_options(const KbeConfig& c, bool resume) {
+kbe::RankingProtocol ranking_protocol(const KbeConfig& c) {
+  kbe::RankingProtocol protocol;
+  protocol.sampled_candidates = c.sampled_eval_candidates();
+  protocol.seed = static_cast<std::uint64_t>(c.seed);
+  protocol.batch = c.eval_batch;
+  return protocol;
+}
+
+kbe::PretrainOptions pretrain_options(const KbeConfig& c, bool resume, std::int64_t max_steps) {
   kbe::PretrainOptions o;
   o.dim = c.dim;
   o.mode = kbe::parse_loss_mode(c.loss);
@@ -33,9 +41,13 @@ kbe::PretrainOptions pretrain_options(const KbeConfig& c, bool resume) {
   o.epochs = c.epochs;
   o.seed = static_cast<std::uint64_t>(c.seed);
   o.eval_every = c.eval_every;
-  o.eval_batch = c.eval_batch;
+  o.eval = ranking_protocol(c);
+  o.eval_max_triples = c.eval_max_triples;
   o.log_every = c.log_every;
   o.checkpoint_every = c.checkpoint_every;
+  o.checkpoint_every_steps = c.checkpoint_every_steps;
+  o.checkpoint_every_minutes = c.checkpoint_every_minutes;
+  o.max_steps = max_steps;
   o.resume = resume;
   o.threads = c.threads;
   return o;
@@ -50,13 +62,15 @@ nlohmann::json link_prediction_json(const kbe::LinkPredictionMetrics& m) {
   nlohmann::json out = metrics_json(m.both);
   out["head"] = metrics_json(m.head);
   out["tail"] = metrics_json(m.tail);
+  // Which ranking produced the numbers: sampled candidates give higher MRR than all.
+  out["candidates"] = m.sampled_candidates > 0 ? nlohmann::json(m.sampled_candidates) : "all";
   return out;
 }
 
 }  // namespace
 
 nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config,
-                            const std::string& run_dir, bool resume) {
+                            const std::string& run_dir, bool resume, std::int64_t max_steps) {
   Config config = input_config;
   on_rank_zero(comm, [&] {
     fs::create_directories(run_dir);
@@ -69,7 +83,7 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
     data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
   });
   const auto liveness = watch_ranks(comm, config.dist, run_dir);
-  kbe::PretrainOptions options = pretrain_options(config.kbe, resume);
+  kbe::PretrainOptions options = pretrain_options(config.kbe, resume, max_steps);
   options.device = use_device(comm::world(), config.kbe.device, config.dist);
 
   const bool leader = comm.rank() == 0;
@@ -109,28 +123,35 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
       kbe::pretrain_kbe(comm, prepared_file(config, run_dir, data::kKbStoreFile), run_dir,
                         options, report);
   if (bar) bar->finish();
-  return {{"epochs", result.epochs},
+  return {{"completed", result.completed},
+          {"steps", result.steps},
+          {"epochs", result.epochs},
           {"best_epoch", result.best_epoch},
           {"best_valid_mrr", result.best_valid_mrr},
           {"embeddings", result.embeddings_path}};
 }
 
 nlohmann::json evaluate_kbe_run(comm::Communicator& comm, const std::string& run_dir,
-                                const std::string& split) {
+                                const std::string& split, const std::vector<std::string>& overrides) {
   const fs::path dir(run_dir);
   if (!fs::exists(dir / "config.yaml")) {
     throw data::InputError(run_dir + ": not a pretraining run folder (no config.yaml)");
   }
-  const Config config = load_config((dir / "config.yaml").string(), {});
+  const Config config = load_config((dir / "config.yaml").string(), overrides);
   const torch::Device device = use_device(comm::world(), config.kbe.device, config.dist);
-  const kbe::LinkPredictionMetrics metrics =
-      kbe::evaluate_kbe(comm, prepared_file(config, run_dir, data::kKbStoreFile),
-                        (dir / kbe::kEmbeddingsFile).string(), split, config.kbe.eval_batch,
-                        device);
+  const kbe::LinkPredictionMetrics metrics = kbe::evaluate_kbe(
+      comm, prepared_file(config, run_dir, data::kKbStoreFile),
+      (dir / kbe::kEmbeddingsFile).string(), split, ranking_protocol(config.kbe),
+      config.kbe.eval_max_triples, device);
   nlohmann::json out = link_prediction_json(metrics);
   out["split"] = split;
+  if (config.kbe.eval_max_triples > 0) out["max_triples"] = config.kbe.eval_max_triples;
+  // One report per protocol, so exact and sampled numbers of a run sit side by side.
+  std::string name = "eval_kbe_" + split;
+  if (metrics.sampled_candidates > 0) name += "_sampled-" + std::to_string(metrics.sampled_candidates);
+  if (config.kbe.eval_max_triples > 0) name += "_subset-" + std::to_string(config.kbe.eval_max_triples);
   if (comm.rank() == 0) {
-    data::write_text_atomically((dir / ("eval_kbe_" + split + ".json")).string(), out.dump(2) + "\n");
+    data::write_text_atomically((dir / (name + ".json")).string(), out.dump(2) + "\n");
   }
   return out;
 }

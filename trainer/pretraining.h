@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 #include "comm/communicator.h"
 #include "trainer/config.h"
@@ -11,13 +12,16 @@
 namespace hrere::train {
 
 // Collective. Pretrains into `run_dir` (RUN/config.yaml, RUN/metrics.jsonl, and kbe_shard's
-// checkpoint/, best/, embeddings.h5); returns the result as JSON.
+// checkpoint/, best/, embeddings.h5); `max_steps` > 0 stops (checkpointed and exported)
+// after that many steps. Returns the result as JSON ("completed": false after such a stop).
 nlohmann::json pretrain_run(comm::Communicator& comm, const Config& config,
-                            const std::string& run_dir, bool resume);
+                            const std::string& run_dir, bool resume, std::int64_t max_steps = 0);
 
-// Collective. Filtered link prediction of RUN/embeddings.h5 on `split` of the run's KB store;
-// rank 0 writes RUN/eval_kbe_<split>.json.
+// Collective. Filtered link prediction of RUN/embeddings.h5 on `split` of the run's KB store,
+// with RUN/config.yaml and `overrides` (e.g. kbe.eval_candidates=1000); rank 0 writes
+// RUN/eval_kbe_<split>[_sampled-N][_subset-M].json.
 nlohmann::json evaluate_kbe_run(comm::Communicator& comm, const std::string& run_dir,
-                                const std::string& split);
+                                const std::string& split,
+                                const std::vector<std::string>& overrides = {});
 
 }  // namespace hrere::train

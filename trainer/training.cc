@@ -80,7 +80,9 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   }
   const std::vector<std::string> entities = store.entities();
   const std::vector<std::string> relations = store.relations();
-  const kbe::KbeEmbeddings pretrained = kbe::read_kbe_embeddings(tc.kbe_embeddings, entities);
+  // Each rank reads only the rows its shard owns, whatever P wrote the export.
+  const kbe::KbeEmbeddings pretrained = kbe::read_kbe_embeddings_shard(
+      tc.kbe_embeddings, comm::world().rank(), comm::world().size(), entities);
   KnowledgeModelOptions o;
   o.num_entities = static_cast<std::int64_t>(entities.size());
   o.num_relations = static_cast<std::int64_t>(relations.size());

@@ -109,10 +109,21 @@ expect predict-bad-writes-nothing 1 "" -- test -e "$work/never.jsonl"
 
 kbe=(--config configs/synth.yaml --set "data.prepared=$work/synth-data" --set kbe.dim=8
      --set kbe.epochs=2 --set kbe.batch_size=500 --set kbe.threads=1)
-expect pretrain 0 "test \(filtered\): MRR [0-9.]+ .*Hits@10" -- "$hrere" pretrain "${kbe[@]}" --out "$work/kbe"
+expect pretrain 0 "test \(filtered, all candidates\): MRR [0-9.]+ .*Hits@10" -- "$hrere" pretrain "${kbe[@]}" --out "$work/kbe"
 expect pretrain-metrics 0 '"valid"' -- cat "$work/kbe/metrics.jsonl"
-expect eval-kbe 0 "valid \(filtered, [0-9]+ queries\): MRR" -- \
+expect eval-kbe 0 "valid \(filtered, all candidates, [0-9]+ queries\): MRR" -- \
   "$hrere" eval-kbe --run "$work/kbe" --split valid
+# A Slurm-style run: stopped by --max-steps (checkpointed and exported), then resumed, with
+# sampled-candidate evaluation on a subset of the triples.
+expect pretrain-max-steps 0 "stopped after 3 steps \(--max-steps\) at step 3; exported" -- \
+  "$hrere" pretrain "${kbe[@]}" --set kbe.eval_candidates=50 --set kbe.eval_max_triples=40 \
+  --set kbe.checkpoint_every_steps=2 --out "$work/kbe-slurm" --max-steps 3
+expect pretrain-resumed 0 "test \(filtered, 50 sampled candidates per batch\): MRR" -- \
+  "$hrere" pretrain --out "$work/kbe-slurm" --resume
+expect eval-kbe-sampled 0 '"candidates": 50' -- cat "$work/kbe-slurm/eval_kbe_test_sampled-50_subset-40.json"
+expect eval-kbe-exact 0 "test \(filtered, all candidates, [0-9]+ queries\)" -- \
+  "$hrere" eval-kbe --run "$work/kbe-slurm" --set kbe.eval_candidates=all --set kbe.eval_max_triples=0
+expect kbe-bad-candidates 2 "kbe.eval_candidates" -- "$hrere" config --set kbe.eval_candidates=some
 expect kbe-bad-key 2 "kbe.loss" -- "$hrere" config --set kbe.loss=hinge
 expect dist-bad-value 2 "dist.heartbeat_s, dist.lost_after_s" -- "$hrere" config --set dist.lost_after_s=1
 expect dist-bad-type 2 "dist.checksum_every" -- "$hrere" config --set dist.checksum_every=often
@@ -121,6 +132,13 @@ if command -v mpirun >/dev/null; then
   [ "$(id -u)" -eq 0 ] && as_root=(--allow-run-as-root)
   expect pretrain-2-ranks 0 "on 2 rank\(s\)" -- mpirun -np 2 --oversubscribe "${as_root[@]}" \
     "$hrere" pretrain "${kbe[@]}" --out "$work/kbe2"
+  # Each rank wrote its rows; h5py reads the whole table through the index, from any folder.
+  expect export-h5py 0 "rows ok" -- bash -c "cd / && ${HRERE_PYTHON:-python3} -c '
+import h5py, numpy, sys
+f = h5py.File(sys.argv[1], \"r\")
+real = f[\"entity_real\"][:]
+assert real.shape[0] == len(f[\"entities\"]) and numpy.isfinite(real).all(), real
+print(\"rows ok\")' $work/kbe2/embeddings.h5"
 fi
 
 finish

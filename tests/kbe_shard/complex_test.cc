@@ -173,7 +173,7 @@ TEST(NegativeSampling, LossAndGradientsMatchUnsharded) {
 // Brute force in double over the full tables: rank = 1 + #greater + #equal / 2 over the
 // candidates that are neither the answer nor another known answer.
 double brute_force_rank(const torch::Tensor& scores, std::int64_t answer,
-                        const std::vector<std::int32_t>& known, const torch::Tensor& candidates) {
+                        const KnownAnswers& known, const torch::Tensor& candidates) {
   const double target = scores[answer].item<double>();
   double rank = 1;
   for (std::int64_t c = 0; c < scores.size(0); ++c) {
@@ -181,6 +181,20 @@ double brute_force_rank(const torch::Tensor& scores, std::int64_t answer,
         !candidates.eq(c).any().item<bool>()) {
       continue;
     }
+    const double s = scores[c].item<double>();
+    rank += s > target ? 1.0 : s == target ? 0.5 : 0.0;
+  }
+  return rank;
+}
+
+// The same over a list of drawn candidates, each draw compared once.
+double brute_force_sampled_rank(const torch::Tensor& scores, std::int64_t answer,
+                                const KnownAnswers& known, const torch::Tensor& drawn) {
+  const double target = scores[answer].item<double>();
+  double rank = 1;
+  for (std::int64_t j = 0; j < drawn.numel(); ++j) {
+    const std::int64_t c = drawn[j].item<std::int64_t>();
+    if (c == answer || std::find(known.begin(), known.end(), c) != known.end()) continue;
     const double s = scores[c].item<double>();
     rank += s > target ? 1.0 : s == target ? 0.5 : 0.0;
   }
@@ -200,7 +214,8 @@ TEST(LinkPrediction, FilteredRanksMatchBruteForceWithTies) {
     const torch::Tensor entities = torch::randint(-1, 2, {kEntities, 8}).to(torch::kFloat);
     const torch::Tensor relations =
         torch::randint(-1, 2, {model.relations().size(0), 8}).to(torch::kFloat);
-    model.assign(entities, relations);
+    model.assign(entities.index_select(0, model.entities().shard().ownership().global_ids()),
+                 relations);
 
     const torch::Tensor known =
         restricted ? among_candidates(random_triples(30, 13)) : random_triples(30, 13);
@@ -212,7 +227,14 @@ TEST(LinkPrediction, FilteredRanksMatchBruteForceWithTies) {
     };
     FilterIndex filter;
     filter.add(flat(known));
-    const FilteredRanks ranks = filtered_ranks(model, flat(evaluated), filter, /*batch=*/5);
+    RankingProtocol protocol;
+    protocol.batch = 5;
+    const FilteredRanks ranks = filtered_ranks(model, flat(evaluated), filter, protocol);
+    // Sampled candidates: 9 drawn per batch of 5 triples, with replacement (duplicates count
+    // twice), so some are known answers and some repeat.
+    protocol.sampled_candidates = 9;
+    protocol.seed = 17;
+    const FilteredRanks sampled = filtered_ranks(model, flat(evaluated), filter, protocol);
 
     const torch::Tensor e = entities.to(torch::kDouble);
     for (std::int64_t i = 0; i < evaluated.size(0); ++i) {
@@ -233,6 +255,16 @@ TEST(LinkPrediction, FilteredRanksMatchBruteForceWithTies) {
       EXPECT_EQ(ranks.head[i].item<double>(),
                 brute_force_rank(head_scores, h, filter.heads(r, t), candidates))
           << "head of triple " << i << variant;
+      const torch::Tensor drawn = sample_evaluation_candidates(
+          protocol.seed, i / protocol.batch, protocol.sampled_candidates, kEntities,
+          restricted ? candidate_ids() : torch::Tensor());
+      EXPECT_TRUE(torch::isin(drawn, candidates).all().item<bool>());
+      EXPECT_EQ(sampled.tail[i].item<double>(),
+                brute_force_sampled_rank(tail_scores, t, filter.tails(h, r), drawn))
+          << "sampled tail of triple " << i << variant;
+      EXPECT_EQ(sampled.head[i].item<double>(),
+                brute_force_sampled_rank(head_scores, h, filter.heads(r, t), drawn))
+          << "sampled head of triple " << i << variant;
     }
   }
 }

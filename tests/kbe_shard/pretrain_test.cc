@@ -7,10 +7,12 @@
 #include <filesystem>
 
 #include "comm/routing_communicator.h"
+#include "data_pipeline/hdf5_file.h"
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/kb_store.h"
 #include "kbe_shard/embeddings_file.h"
 #include "kbe_shard/pretrain.h"
+#include "kbe_shard/tensor_io.h"
 #include "kbe_test_util.h"
 
 namespace hrere::kbe {
@@ -111,7 +113,7 @@ TEST_P(Pretrain, RanksGiveTheSameRunAsOneRank) {
   // The export evaluates to the best validation MRR.
   const LinkPredictionMetrics again =
       evaluate_kbe(world, store, dir.file("world") + "/" + kEmbeddingsFile, "valid",
-                   options.eval_batch, options.device);
+                   options.eval, 0, options.device);
   EXPECT_NEAR(again.both.mrr, sharded.best_valid_mrr, 1e-12);
 }
 
@@ -149,6 +151,60 @@ TEST_P(Pretrain, ResumeReproducesTheUninterruptedRun) {
   EXPECT_LT(relative_error(moved.relation, straight.relation), kRanksTolerance);
 }
 
+TEST_P(Pretrain, MidEpochCheckpointResumesExactlyOnAnyNumberOfRanks) {
+  comm::Communicator& world = comm::world();
+  comm::MpiCommunicator self(MPI_COMM_SELF);
+  SharedTempDir dir(world);
+  const std::string store = write_store(dir, "kb.h5", tiny_kb(40, 4), world);
+  PretrainOptions options = tiny_options(GetParam());
+  options.log_every = 1;
+  std::vector<PretrainProgress> straight;
+  pretrain_kbe(world, store, dir.file("straight"), options,
+               [&](const PretrainProgress& p) { straight.push_back(p); });
+
+  // 5 steps per epoch: checkpoints every 3 steps, a stop after 7 (inside epoch 2, with a
+  // checkpoint at step 6 that the stop overwrites), then the rest.
+  PretrainOptions first = options;
+  first.checkpoint_every_steps = 3;
+  first.max_steps = 7;
+  std::vector<PretrainProgress> resumed;
+  const auto record = [&](const PretrainProgress& p) { resumed.push_back(p); };
+  const PretrainResult stopped = pretrain_kbe(world, store, dir.file("resumed"), first, record);
+  EXPECT_FALSE(stopped.completed);
+  EXPECT_EQ(stopped.steps, 7);
+  EXPECT_TRUE(std::filesystem::exists(stopped.embeddings_path));
+  PretrainOptions rest = first;
+  rest.max_steps = 0;
+  rest.resume = true;
+  const std::string single = dir.file("single" + std::to_string(world.rank()));
+  std::filesystem::create_directories(single);
+  std::filesystem::copy(dir.file("resumed/checkpoint"), single + "/checkpoint");
+  world.barrier();
+  EXPECT_TRUE(pretrain_kbe(world, store, dir.file("resumed"), rest, record).completed);
+
+  // The reports (every step, epoch ends with validation) are the same numbers.
+  ASSERT_EQ(resumed.size(), straight.size());
+  for (std::size_t i = 0; i < straight.size(); ++i) {
+    EXPECT_EQ(resumed[i].step, straight[i].step);
+    EXPECT_EQ(resumed[i].epoch, straight[i].epoch);
+    EXPECT_EQ(resumed[i].loss, straight[i].loss) << "report " << i;
+    EXPECT_EQ(resumed[i].valid.has_value(), straight[i].valid.has_value());
+    if (straight[i].valid) {
+      EXPECT_EQ(resumed[i].valid->both.mrr, straight[i].valid->both.mrr);
+    }
+  }
+  const KbeEmbeddings a = read_export(dir.file("straight"));
+  const KbeEmbeddings b = read_export(dir.file("resumed"));
+  EXPECT_TRUE(torch::equal(a.entity, b.entity));
+  EXPECT_TRUE(torch::equal(a.relation, b.relation));
+
+  // The P-rank mid-epoch checkpoint continues on one rank.
+  pretrain_kbe(self, store, single, rest);
+  const KbeEmbeddings moved = read_export(single);
+  EXPECT_LT(relative_error(moved.entity, a.entity), kRanksTolerance);
+  EXPECT_LT(relative_error(moved.relation, a.relation), kRanksTolerance);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, Pretrain, ::testing::Values(LossMode::kOneVsAll, LossMode::kNegative),
                          [](const auto& info) { return info.param == LossMode::kOneVsAll ? "OneVsAll" : "Negative"; });
 
@@ -159,6 +215,66 @@ void expect_input_error(F&& call, const std::string& fragment) {
     ADD_FAILURE() << "expected data::InputError mentioning '" << fragment << "'";
   } catch (const data::InputError& error) {
     EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
+  }
+}
+
+// Entity e's vector in the export tests: [e, e + 0.5, -e, ...], so any misplaced row shows.
+torch::Tensor known_rows(const torch::Tensor& ids, std::int64_t dim) {
+  return ids.to(torch::kFloat).unsqueeze(1) +
+         torch::arange(dim, torch::kFloat).unsqueeze(0) * 0.5;
+}
+
+TEST(EmbeddingsExport, EachRankWritesItsRowsAndAnyNumberOfRanksReadsThem) {
+  comm::Communicator& world = comm::world();
+  SharedTempDir dir(world);
+  constexpr std::int64_t kEntities = 11, kDim = 6;
+  KbeEmbeddings shard;
+  for (std::int64_t e = 0; e < kEntities; ++e) shard.entities.push_back("/m/" + std::to_string(e));
+  shard.relations = {"/r/a", "/r/b"};
+  shard.relation = torch::ones({2, kDim});
+  const RowOwnership mine{kEntities, world.rank(), world.size()};
+  shard.entity = known_rows(mine.global_ids(), kDim).to(testing::test_device());
+  const std::string path = dir.file("embeddings.h5");
+  write_kbe_embeddings(world, path, shard);
+  write_kbe_embeddings(world, path, shard);  // the second export replaces the first's files
+
+  const torch::Tensor expected = known_rows(torch::arange(kEntities), kDim);
+  for (int readers = 1; readers <= 3; ++readers) {
+    torch::Tensor table = torch::full({kEntities, kDim}, -1.0f);
+    for (int r = 0; r < readers; ++r) {
+      const KbeEmbeddings part = read_kbe_embeddings_shard(path, r, readers, shard.entities);
+      const RowOwnership owner{kEntities, r, readers};
+      ASSERT_EQ(part.entity.size(0), owner.local_rows());
+      table.index_copy_(0, owner.global_ids(), part.entity);
+    }
+    EXPECT_TRUE(torch::equal(table, expected)) << readers << " readers";
+  }
+  // HDF5's virtual datasets in the index give the whole table to a plain reader (h5py).
+  const data::Hdf5File index = data::Hdf5File::open(path);
+  const torch::Tensor real = read_tensor(index, "entity_real", torch::kFloat, {kEntities, kDim / 2});
+  EXPECT_TRUE(torch::equal(real, expected.narrow(1, 0, kDim / 2)));
+
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    files += entry.path().filename().string().rfind("embeddings.entities.", 0) == 0;
+  }
+  EXPECT_EQ(files, static_cast<std::size_t>(world.size()));  // the first export's are gone
+  world.barrier();
+
+  // A lost shard file is an error naming it, for any reader.
+  if (world.rank() == 0) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      if (entry.path().filename().string().find(".0-of-") != std::string::npos) {
+        std::filesystem::rename(entry.path(), dir.file("moved.h5"));
+      }
+    }
+  }
+  world.barrier();
+  try {
+    read_kbe_embeddings(path);
+    ADD_FAILURE() << "a missing shard file read";
+  } catch (const data::InputError& error) {
+    EXPECT_NE(std::string(error.what()).find(".0-of-"), std::string::npos) << error.what();
   }
 }
 

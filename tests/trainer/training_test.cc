@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "comm/routing_communicator.h"
 #include "data_pipeline/input_error.h"
 #include "data_pipeline/prepare.h"
 #include "data_pipeline/text_file.h"
@@ -161,7 +162,7 @@ std::string write_export(const TempDir& dir, const data::BagStore& store) {
   e.entity = torch::randn({static_cast<std::int64_t>(e.entities.size()), 8});
   e.relation = torch::randn({2, 8});
   const std::string path = dir.file("embeddings.h5");
-  kbe::write_kbe_embeddings(path, e);
+  kbe::write_kbe_embeddings(comm::world(), path, e);  // one process: the whole table
   return path;
 }
 

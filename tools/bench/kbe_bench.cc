@@ -5,8 +5,12 @@
 //
 //   kbe_bench [--mode both|sharded|dense] [--entities 3000000] [--relations 1000]
 //             [--dim 200] [--batch 1000] [--negatives 10] [--steps 20] [--threads 1]
-//             [--device cpu|cuda|cuda:N]
+//             [--device cpu|cuda|cuda:N] [--export DIR]
 //   mpirun -np 2 kbe_bench --mode sharded ...    # the sharded path on 2 ranks
+//
+// --export DIR: after the sharded steps, export the table to DIR/embeddings.h5 as `hrere
+// pretrain` does (each rank its rows) and print each rank's time and peak memory during the
+// export (VmHWM reset before it), next to the size of its shard.
 //
 // Both run on --device (tables, optimizer state, scores; the batches are drawn on the host).
 // Prints triples/s of each (timed after one warm-up step), the ratio, the sharded path's
@@ -26,6 +30,7 @@
 #include "comm/routing_communicator.h"
 #include "kbe_shard/complex.h"
 #include "kbe_shard/counter_random.h"
+#include "kbe_shard/pretrain.h"
 
 namespace {
 
@@ -50,6 +55,35 @@ std::string memory_text() {
   return text;
 }
 
+// Resets VmHWM to the current resident size (Linux 4.0+), so the next reading is the peak of
+// what runs in between.
+void reset_peak_memory() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+// Exports the model as `hrere pretrain` does and prints, per rank, the time and the peak
+// resident memory during the export against the shard's size.
+void export_and_measure(kbe::ShardedComplEx& model, const std::string& dir) {
+  comm::Communicator& comm = model.comm();
+  std::vector<std::string> entities(model.options().num_entities);
+  for (std::size_t e = 0; e < entities.size(); ++e) entities[e] = "/m/e" + std::to_string(e);
+  std::vector<std::string> relations(model.options().num_relations);
+  for (std::size_t r = 0; r < relations.size(); ++r) relations[r] = "/r/" + std::to_string(r);
+  const double shard_mib = static_cast<double>(model.entities().shard().table().nbytes()) / (1 << 20);
+  comm.barrier();
+  const std::string before = memory_text();
+  reset_peak_memory();
+  const Clock::time_point start = Clock::now();
+  kbe::export_embeddings(model, entities, relations, dir + "/embeddings.h5");
+  const double seconds = seconds_since(start);
+  for (int r = 0; r < comm.size(); ++r) {
+    if (r == comm.rank()) {
+      std::printf("export rank %d: %.1f s; shard %.0f MiB; before: %s; during (reset peak): %s\n",
+                  r, seconds, shard_mib, before.c_str(), memory_text().c_str());
+      std::fflush(stdout);
+    }
+    comm.barrier();
+  }
+}
+
 struct Options {
   std::string mode = "both";
   std::int64_t entities = 3000000;
@@ -60,6 +94,7 @@ struct Options {
   int steps = 20;
   int threads = 1;
   std::string device = "cpu";
+  std::string export_dir;
 };
 
 Options parse(int argc, char** argv) {
@@ -76,6 +111,7 @@ Options parse(int argc, char** argv) {
     else if (key == "--steps") o.steps = std::stoi(value);
     else if (key == "--threads") o.threads = std::stoi(value);
     else if (key == "--device") o.device = value;
+    else if (key == "--export") o.export_dir = value;
     else throw std::invalid_argument("unknown option " + key);
   }
   return o;
@@ -140,6 +176,7 @@ Timing run_sharded(const Options& o, comm::Communicator& comm, const torch::Devi
   timing.seconds = seconds_since(start);
   timing.comm_seconds += model.comm_seconds();
   timing.sent_bytes += static_cast<double>(model.entities().exchange_bytes());
+  if (!o.export_dir.empty()) export_and_measure(model, o.export_dir);
   return timing;
 }
 
