@@ -196,6 +196,48 @@ void Hdf5File::write_rows(const std::string& name, std::uint64_t start, std::uin
         "writing rows of " + where(name));
 }
 
+template <typename T>
+void Hdf5File::create_growing(const std::string& name, const std::vector<std::uint64_t>& row_dims,
+                              std::uint64_t chunk_rows) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  std::vector<hsize_t> shape{0}, max_shape{H5S_UNLIMITED}, chunk{std::max<hsize_t>(1, chunk_rows)};
+  for (const std::uint64_t d : row_dims) {
+    shape.push_back(d);
+    max_shape.push_back(d);
+    chunk.push_back(std::max<hsize_t>(1, d));
+  }
+  Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), max_shape.data()),
+               H5Sclose);
+  Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(link_props.get(), 1);
+  Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  check(H5Pset_chunk(create_props.get(), static_cast<int>(chunk.size()), chunk.data()),
+        "chunk layout of " + where(name));
+  H5Pset_shuffle(create_props.get());
+  H5Pset_deflate(create_props.get(), 4);
+  Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), link_props.get(),
+                            create_props.get(), H5P_DEFAULT),
+                 H5Dclose);
+  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where(name));
+}
+
+template <typename T>
+void Hdf5File::append_rows(const std::string& name, std::uint64_t count, const T* data) {
+  std::uint64_t start = 0;
+  {
+    std::lock_guard<std::mutex> lock(hdf5_mutex());
+    Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.ok()) throw std::runtime_error("HDF5: no dataset " + where(name) + " to append to");
+    Handle space(H5Dget_space(dataset.get()), H5Sclose);
+    std::vector<hsize_t> shape(std::max(H5Sget_simple_extent_ndims(space.get()), 1));
+    H5Sget_simple_extent_dims(space.get(), shape.data(), nullptr);
+    start = shape[0];
+    shape[0] += count;
+    check(H5Dset_extent(dataset.get(), shape.data()), "growing " + where(name));
+  }
+  write_rows(name, start, count, data);
+}
+
 void Hdf5File::create_virtual_float_rows(const std::string& name,
                                          const std::vector<std::uint64_t>& dims,
                                          const std::vector<VirtualRows>& sources) {
@@ -418,7 +460,10 @@ void require_schema(const Hdf5File& file, const std::string& format, std::int64_
   template void Hdf5File::read_rows<T>(const std::string&, std::uint64_t, std::uint64_t, T*) const; \
   template void Hdf5File::create_dataset<T>(const std::string&,                            \
                                             const std::vector<std::uint64_t>&, std::uint64_t); \
-  template void Hdf5File::write_rows<T>(const std::string&, std::uint64_t, std::uint64_t, const T*);
+  template void Hdf5File::write_rows<T>(const std::string&, std::uint64_t, std::uint64_t, const T*); \
+  template void Hdf5File::create_growing<T>(const std::string&,                            \
+                                            const std::vector<std::uint64_t>&, std::uint64_t); \
+  template void Hdf5File::append_rows<T>(const std::string&, std::uint64_t, const T*);
 HRERE_HDF5_INSTANTIATE(std::int32_t)
 HRERE_HDF5_INSTANTIATE(std::int64_t)
 HRERE_HDF5_INSTANTIATE(std::uint8_t)

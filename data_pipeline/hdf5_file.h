@@ -44,6 +44,13 @@ class Hdf5File {
   template <typename T>
   void write_rows(const std::string& name, std::uint64_t start, std::uint64_t count,
                   const T* data);
+  // A dataset of rows of shape `row_dims` that grows with append_rows (starts empty); chunked,
+  // shuffled and compressed like write(). Intermediate groups are created as needed.
+  template <typename T>
+  void create_growing(const std::string& name, const std::vector<std::uint64_t>& row_dims,
+                      std::uint64_t chunk_rows);
+  template <typename T>
+  void append_rows(const std::string& name, std::uint64_t count, const T* data);
   // A float32 virtual dataset of shape `dims` (2-D) whose rows come from other files: row i
   // of `source.dataset` in `source.file` is row first_row + i * stride here. Rows no source
   // covers, or whose file is missing when read, read as NaN (HDF5 reads a missing source

@@ -5,9 +5,10 @@
 
 namespace hrere::data {
 
-std::vector<NamedTriple> read_triples(const std::string& path, BadLines& bad_lines) {
+void read_triples(const std::string& path, BadLines& bad_lines,
+                  const std::function<void(const NamedTriple&)>& visit) {
   LineReader reader(path);
-  std::vector<NamedTriple> out;
+  NamedTriple triple;
   std::string line;
   while (reader.next(line)) {
     if (trim(line).empty()) continue;
@@ -22,10 +23,11 @@ std::vector<NamedTriple> read_triples(const std::string& path, BadLines& bad_lin
                            " fields");
       continue;
     }
-    out.push_back({normalize_entity_id(fields[0]), std::string(fields[1]),
-                   normalize_entity_id(fields[2])});
+    triple.head = normalize_entity_id(fields[0]);
+    triple.relation.assign(fields[1]);
+    triple.tail = normalize_entity_id(fields[2]);
+    visit(triple);
   }
-  return out;
 }
 
 }  // namespace hrere::data

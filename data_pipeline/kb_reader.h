@@ -1,6 +1,7 @@
 #pragma once
 // Knowledge-base triples: `head relation tail` per line (tab- or space-separated), with
 // Freebase mids in either spelling and CRLF line endings tolerated.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@ struct NamedTriple {
   std::string tail;
 };
 
-std::vector<NamedTriple> read_triples(const std::string& path, BadLines& bad_lines);
+// Calls `visit` for every valid line in order (a KB is streamed, never held as text).
+void read_triples(const std::string& path, BadLines& bad_lines,
+                  const std::function<void(const NamedTriple&)>& visit);
 
 }  // namespace hrere::data

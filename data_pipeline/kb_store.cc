@@ -7,19 +7,59 @@ namespace {
 const std::vector<std::string> kKbSplits = {"train", "valid", "test"};
 }
 
+namespace {
+// Triples per buffer (and per HDF5 chunk): 64Ki x 12 B.
+constexpr std::size_t kFlushTriples = 65536;
+}  // namespace
+
+KbStoreWriter::KbStoreWriter(const std::string& path) : file_(Hdf5File::create(path)) {}
+
+void KbStoreWriter::add_split(const std::string& split) {
+  file_.create_growing<std::int32_t>("triples/" + split, {3}, kFlushTriples);
+  pending_[split].reserve(3 * kFlushTriples);
+  size_[split] = 0;
+}
+
+void KbStoreWriter::add(const std::string& split, std::int32_t head, std::int32_t relation,
+                        std::int32_t tail) {
+  std::vector<std::int32_t>& buffer = pending_.at(split);
+  buffer.insert(buffer.end(), {head, relation, tail});
+  ++size_[split];
+  if (buffer.size() >= 3 * kFlushTriples) flush(split);
+}
+
+std::int64_t KbStoreWriter::size(const std::string& split) const {
+  const auto found = size_.find(split);
+  return found == size_.end() ? 0 : found->second;
+}
+
+void KbStoreWriter::flush(const std::string& split) {
+  std::vector<std::int32_t>& buffer = pending_.at(split);
+  if (!buffer.empty()) file_.append_rows("triples/" + split, buffer.size() / 3, buffer.data());
+  buffer.clear();
+}
+
+void KbStoreWriter::finish(const std::vector<std::string>& entities,
+                           const std::vector<std::string>& relations,
+                           const std::map<std::string, std::int64_t>& removed,
+                           const std::string& sources_json) {
+  for (const auto& entry : pending_) flush(entry.first);
+  write_schema(file_, kKbStoreFormat, kKbStoreVersion);
+  file_.set_attribute("sources", sources_json);
+  file_.write_strings("entities", entities);
+  file_.write_strings("relations", relations);
+  for (const auto& [split, count] : removed) file_.set_attribute("removed_" + split, count);
+}
+
 void write_kb_store(const std::string& path, const KbStoreContents& contents) {
-  Hdf5File file = Hdf5File::create(path);
-  write_schema(file, kKbStoreFormat, kKbStoreVersion);
-  file.set_attribute("sources", contents.sources_json);
-  file.write_strings("entities", contents.entities);
-  file.write_strings("relations", contents.relations);
+  KbStoreWriter writer(path);
   for (const auto& [split, triples] : contents.triples) {
-    const std::uint64_t m = triples.size() / 3;
-    file.write("triples/" + split, {m, 3}, triples.data(), 65536);
+    writer.add_split(split);
+    for (std::size_t i = 0; i + 2 < triples.size(); i += 3) {
+      writer.add(split, triples[i], triples[i + 1], triples[i + 2]);
+    }
   }
-  for (const auto& [split, removed] : contents.removed) {
-    file.set_attribute("removed_" + split, removed);
-  }
+  writer.finish(contents.entities, contents.relations, contents.removed, contents.sources_json);
 }
 
 KbStore KbStore::open(const std::string& path) {

@@ -25,7 +25,28 @@ struct KbStoreContents {
   std::string sources_json;
 };
 
-// Writes the store to `path`; callers write to a temporary name (AtomicOutput).
+// Writes a store whose triples arrive one at a time (prepare streams them from the text
+// files): it holds one buffer of triples, whatever the size of the KB. Callers write to a
+// temporary name (AtomicOutput).
+class KbStoreWriter {
+ public:
+  explicit KbStoreWriter(const std::string& path);
+  // Splits must be added before their triples; a split may stay empty.
+  void add_split(const std::string& split);
+  void add(const std::string& split, std::int32_t head, std::int32_t relation, std::int32_t tail);
+  std::int64_t size(const std::string& split) const;  // triples added so far
+  // Writes what is buffered, the name tables and the attributes.
+  void finish(const std::vector<std::string>& entities, const std::vector<std::string>& relations,
+              const std::map<std::string, std::int64_t>& removed, const std::string& sources_json);
+
+ private:
+  void flush(const std::string& split);
+  Hdf5File file_;
+  std::map<std::string, std::vector<std::int32_t>> pending_;  // split -> M x 3 buffered
+  std::map<std::string, std::int64_t> size_;
+};
+
+// Writes a whole store to `path` (through KbStoreWriter).
 void write_kb_store(const std::string& path, const KbStoreContents& contents);
 
 class KbStore {

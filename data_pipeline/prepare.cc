@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -31,6 +32,11 @@ class NameTable {
     return it->second;
   }
   const std::vector<std::string>& names() const { return names_; }
+  // The names, leaving the table empty (the lookup index is freed, not copied).
+  std::vector<std::string> release() {
+    ids_ = {};
+    return std::move(names_);
+  }
 
  private:
   std::unordered_map<std::string, std::int32_t> ids_;
@@ -169,8 +175,16 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
                                {"fnv1a64", file_checksum(options.word_vectors_path)}};
   }
 
+  // The KB streams from its text files into the store (KbStoreWriter): memory holds the
+  // name tables and one buffer, not the triples.
+  OutputDirectory directory(out_dir);
+  const fs::path dir(out_dir);
   json kb_report = nullptr;
-  KbStoreContents kb;
+  std::unique_ptr<AtomicOutput> kb_output;
+  std::unique_ptr<KbStoreWriter> kb;
+  NameTable kb_relations;
+  std::map<std::string, std::int64_t> kb_removed;
+  json kb_sources = json::object();
   const bool with_kb = !options.kb_train_path.empty();
   if (with_kb) {
     std::set<std::uint64_t> re_pairs;
@@ -180,38 +194,36 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
     if (options.kb_filter != KbFilter::kNone) {
       for (const EncodedSentence& s : test_encoded) re_pairs.insert(pair_key(s.head, s.tail));
     }
-    NameTable kb_relations;
+    kb_output = std::make_unique<AtomicOutput>((dir / kKbStoreFile).string());
+    kb = std::make_unique<KbStoreWriter>(kb_output->temp_path());
     json kept = json::object(), removed = json::object();
     std::int64_t removed_total = 0;
-    json kb_sources = json::object();
     const std::vector<std::pair<std::string, std::string>> splits = {
         {"train", options.kb_train_path},
         {"valid", options.kb_valid_path},
         {"test", options.kb_test_path}};
     for (const auto& [split, path] : splits) {
       if (path.empty()) continue;
-      std::vector<std::int32_t>& rows = kb.triples[split];
+      kb->add_split(split);
       std::int64_t dropped = 0;
-      for (const NamedTriple& t : read_triples(path, bad_lines)) {
+      read_triples(path, bad_lines, [&, split = split](const NamedTriple& t) {
         const std::int32_t h = entities.add(t.head);
         const std::int32_t tail = entities.add(t.tail);
         if (re_pairs.count(pair_key(h, tail))) {
           ++dropped;
-          continue;
+          return;
         }
-        rows.insert(rows.end(), {h, kb_relations.add(t.relation), tail});
-      }
-      kb.removed[split] = dropped;
+        kb->add(split, h, kb_relations.add(t.relation), tail);
+      });
+      kb_removed[split] = dropped;
       removed_total += dropped;
-      kept[split] = static_cast<std::int64_t>(rows.size() / 3);
+      kept[split] = kb->size(split);
       removed[split] = dropped;
       kb_sources[split] = {{"path", path}, {"fnv1a64", file_checksum(path)}};
     }
-    if (kb.triples["train"].empty()) throw InputError(options.kb_train_path + ": no KB triples left");
-    kb.relations = kb_relations.names();
-    kb.sources_json = kb_sources.dump();
+    if (kb->size("train") == 0) throw InputError(options.kb_train_path + ": no KB triples left");
     sources["kb"] = kb_sources;
-    kb_report = {{"relations", kb.relations.size()},
+    kb_report = {{"relations", kb_relations.names().size()},
                  {"triples_kept", kept},
                  {"triples_removed", removed},
                  {"triples_removed_total", removed_total},
@@ -219,24 +231,20 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
                                 ? "all"
                                 : options.kb_filter == KbFilter::kTestOnly ? "test" : "none"}};
   }
-  bags.entities = entities.names();
-  kb.entities = entities.names();
+  bags.entities = entities.release();
   bags.sources_json = sources.dump();
+  if (kb) {
+    kb->finish(bags.entities, kb_relations.names(), kb_removed, kb_sources.dump());
+    kb.reset();  // closed before it is committed
+  }
 
   json skipped_examples = json::array();
   for (const SkippedLine& s : bad_lines.examples()) {
     skipped_examples.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
   }
 
-  OutputDirectory directory(out_dir);
-  const fs::path dir(out_dir);
   AtomicOutput bag_output((dir / kBagStoreFile).string());
   write_bag_store(bag_output.temp_path(), bags, options.chunk_bags);
-  std::unique_ptr<AtomicOutput> kb_output;
-  if (with_kb) {
-    kb_output = std::make_unique<AtomicOutput>((dir / kKbStoreFile).string());
-    write_kb_store(kb_output->temp_path(), kb);
-  }
 
   json report = {
       {"sentences", {{"train", train_encoded.size()}, {"test", test_encoded.size()}}},
@@ -253,7 +261,7 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
                       {"covered", std::count(bags.word_has_vector.begin(),
                                              bags.word_has_vector.end(), 1)}}
                : json(nullptr)},
-      {"entities", entities.names().size()},
+      {"entities", bags.entities.size()},
       {"relations", relations.size()},
       {"kb", kb_report},
       {"lines_skipped", bad_lines.count()},

@@ -1243,7 +1243,7 @@ const std::vector<std::string>& synth_mention_templates() {
   return templates;
 }
 
-std::vector<std::string> synth_preset_names() { return {"default", "bench-1m", "kb-3m"}; }
+std::vector<std::string> synth_preset_names() { return {"default", "bench-1m", "kb-3m", "kb-30m"}; }
 
 SynthOptions synth_preset(const std::string& name) {
   SynthOptions options;
@@ -1261,6 +1261,11 @@ SynthOptions synth_preset(const std::string& name) {
     options.train_pairs = 20000;
     options.test_pairs = 5000;
     options.vocab_size = 5000;
+    return options;
+  }
+  if (name == "kb-30m") {  // ten times kb-3m: the KB scaling curve of `prepare`
+    options = synth_preset("kb-3m");
+    options.num_entities = 30000000;
     return options;
   }
   std::string valid;

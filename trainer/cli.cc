@@ -264,7 +264,7 @@ int run_cli(int argc, char** argv) {
   std::string synth_out;
   CLI::App* synth = app.add_subcommand(
       "synth", "write a synthetic distant-supervision world in the NYT10 and KB text formats");
-  synth->add_option("--preset", synth_preset, "default, bench-1m or kb-3m")
+  synth->add_option("--preset", synth_preset, "default, bench-1m, kb-3m or kb-30m")
       ->capture_default_str();
   synth->add_option("--seed", synth_seed, "random seed (default: the preset's)");
   synth->add_option("--out,-o", synth_out, "output directory")->required();

@@ -139,7 +139,9 @@ TEST(RelationTable, RejectsMalformedFiles) {
 
 TEST(TripleReader, ReadsRealFb15k237WithCrlfAndNormalisedMids) {
   BadLines strict(false);
-  const auto triples = read_triples(shared_data("fb15k-237/train.txt"), strict);
+  std::vector<NamedTriple> triples;
+  read_triples(shared_data("fb15k-237/train.txt"), strict,
+               [&](const NamedTriple& t) { triples.push_back(t); });
   ASSERT_EQ(triples.size(), 272115u);
   EXPECT_EQ(triples[0].head, "m.027rn");
   EXPECT_EQ(triples[0].relation, "/location/country/form_of_government");
@@ -147,7 +149,9 @@ TEST(TripleReader, ReadsRealFb15k237WithCrlfAndNormalisedMids) {
 }
 
 TEST(TripleReader, BadLines) {
-  const auto read = [](const std::string& p, BadLines& bad) { read_triples(p, bad); };
+  const auto read = [](const std::string& p, BadLines& bad) {
+    read_triples(p, bad, [](const NamedTriple&) {});
+  };
   EXPECT_NE(error_of("/m/a\t/r\t/m/b\n/m/a\t/r\n", read).find("input.txt:2: expected `head relation tail`"),
             std::string::npos);
 }
