@@ -1,5 +1,7 @@
 #include "comm/device.h"
 
+#include <malloc.h>
+
 #include <torch/cuda.h>
 
 #include <algorithm>
@@ -68,6 +70,15 @@ torch::Tensor to_device(const torch::Tensor& host, const torch::Device& device) 
     return host.pin_memory().to(device, /*non_blocking=*/true);
   }
   return host.to(device);
+}
+
+void keep_freed_host_memory() {
+#ifdef __GLIBC__
+  // Blocks below 32 MiB come from the heap and are reused; the heap shrinks only past 1 GiB
+  // of free space at its top.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 }  // namespace hrere::comm

@@ -26,6 +26,12 @@ void check_device_spec(const std::string& spec);
 // The device `spec` names for this process, probing CUDA when it is asked for.
 torch::Device resolve_device(const std::string& spec);
 
+// Makes glibc keep freed host memory for reuse instead of handing each large block back to
+// the system: LibTorch frees and reallocates its per-step buffers (megabytes), and every
+// fresh page costs a fault, which on virtual machines dominated a ComplEx step at 3M
+// entities (docs/BENCHMARKS.md, "Host allocator"). Call once at the start of main.
+void keep_freed_host_memory();
+
 // This process's index among the ranks of its node, from the launcher's environment
 // (Open MPI, Slurm, MPICH/PMI); 0 when started alone.
 int local_rank();

@@ -1,3 +1,7 @@
+#include "comm/device.h"
 #include "trainer/cli.h"
 
-int main(int argc, char** argv) { return hrere::train::run_cli(argc, argv); }
+int main(int argc, char** argv) {
+  hrere::comm::keep_freed_host_memory();
+  return hrere::train::run_cli(argc, argv);
+}

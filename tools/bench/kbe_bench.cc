@@ -215,6 +215,7 @@ Timing run_dense(const Options& o, const torch::Device& device) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hrere::comm::keep_freed_host_memory();
   int status = 0;
   try {
     const Options o = parse(argc, argv);

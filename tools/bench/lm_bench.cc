@@ -154,6 +154,7 @@ std::pair<double, double> time_eval(train::LanguageModel& model, const data::Bag
 }  // namespace
 
 int main(int argc, char** argv) {
+  hrere::comm::keep_freed_host_memory();
   if (argc < 2) {
     std::fprintf(stderr, "usage: lm_bench PREPARED_DIR [--steps N] [--eval-sentences N] "
                          "[--threads N] [--device cpu|cuda|cuda:N]\n");
