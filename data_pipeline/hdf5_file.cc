@@ -161,9 +161,11 @@ void Hdf5File::create_dataset(const std::string& name, const std::vector<std::ui
   std::vector<hsize_t> shape(dims.begin(), dims.end());
   Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr),
                H5Sclose);
+  Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(link_props.get(), 1);
   Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   set_row_chunks(create_props.get(), shape, chunk_rows, where(name));
-  Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT,
+  Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), link_props.get(),
                             create_props.get(), H5P_DEFAULT),
                  H5Dclose);
   if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where(name));

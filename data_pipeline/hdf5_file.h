@@ -37,6 +37,7 @@ class Hdf5File {
   std::vector<T> read(const std::string& name) const;
   // A dataset written later, block by block with write_rows (so no copy of the whole table
   // is needed): chunked along dimension 0, uncompressed (float tables barely compress).
+  // Intermediate groups are created as needed.
   template <typename T>
   void create_dataset(const std::string& name, const std::vector<std::uint64_t>& dims,
                       std::uint64_t chunk_rows);

@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 
 const std::string kShardFormat = "hrere-kbe-embeddings-shard";
 constexpr std::int64_t kShardVersion = 1;
-// Rows staged on the host per HDF5 call when writing or reading the entity table: the
-// export and the readers hold their shard plus this much.
+// Rows read per HDF5 call: a reader holds its shard plus this much (the writer, see
+// write_table, one block).
 constexpr std::int64_t kBlockRows = 1 << 16;
 
 void write_complex(data::Hdf5File& file, const std::string& name, const torch::Tensor& table) {
@@ -74,20 +74,9 @@ std::string new_export_id(comm::Communicator& comm) {
 
 // Writes `rows` [n, 2k] (any device) as `<name>_real` and `<name>_imag`, block by block.
 void write_complex_rows(data::Hdf5File& file, const std::string& name, const torch::Tensor& rows) {
-  const std::int64_t n = rows.size(0);
   const std::int64_t k = rows.size(1) / 2;
-  const std::vector<std::uint64_t> dims{static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(k)};
-  const std::uint64_t chunk = static_cast<std::uint64_t>(std::max<std::int64_t>(1, (1 << 20) / (4 * std::max<std::int64_t>(1, k))));
-  for (const char* half : {"_real", "_imag"}) file.create_dataset<float>(name + half, dims, chunk);
-  for (std::int64_t start = 0; start < n; start += kBlockRows) {
-    const std::int64_t count = std::min(kBlockRows, n - start);
-    const torch::Tensor block = rows.narrow(0, start, count).to(torch::kCPU, torch::kFloat);
-    for (const auto& [half, column] : {std::pair<const char*, std::int64_t>{"_real", 0}, {"_imag", k}}) {
-      const torch::Tensor part = block.narrow(1, column, k).contiguous();
-      file.write_rows(name + half, static_cast<std::uint64_t>(start),
-                      static_cast<std::uint64_t>(count), part.data_ptr<float>());
-    }
-  }
+  write_table(file, name + "_real", rows.narrow(1, 0, k));
+  write_table(file, name + "_imag", rows.narrow(1, k, k));
 }
 
 // Rows first, first + stride, ... of the entity table live as rows 0, 1, ... of `path`.

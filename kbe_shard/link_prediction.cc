@@ -34,17 +34,27 @@ RankingMetrics metrics_of(const torch::Tensor& ranks) {
 }  // namespace
 
 void FilterIndex::Direction::add(std::vector<std::pair<std::uint64_t, std::int32_t>> entries) {
-  entries.reserve(entries.size() + keys.size());
-  for (std::size_t i = 0; i < keys.size(); ++i) entries.emplace_back(keys[i], answers[i]);
   std::sort(entries.begin(), entries.end());
-  // A triple in two splits is one known answer (it must be left out once).
-  entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
-  keys.resize(entries.size());
-  answers.resize(entries.size());
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    keys[i] = entries[i].first;
-    answers[i] = entries[i].second;
+  // Merged with what is there, in one pass; a triple in two splits is one known answer
+  // (it must be left out once).
+  std::vector<std::uint64_t> merged_keys;
+  std::vector<std::int32_t> merged_answers;
+  merged_keys.reserve(keys.size() + entries.size());
+  merged_answers.reserve(keys.size() + entries.size());
+  std::size_t old = 0, added = 0;
+  while (old < keys.size() || added < entries.size()) {
+    const bool take_old = added == entries.size() ||
+                          (old < keys.size() && std::pair(keys[old], answers[old]) <= entries[added]);
+    const std::pair<std::uint64_t, std::int32_t> next =
+        take_old ? std::pair(keys[old], answers[old]) : entries[added];
+    (take_old ? old : added) += 1;
+    if (merged_keys.empty() || merged_keys.back() != next.first || merged_answers.back() != next.second) {
+      merged_keys.push_back(next.first);
+      merged_answers.push_back(next.second);
+    }
   }
+  keys = std::move(merged_keys);
+  answers = std::move(merged_answers);
 }
 
 KnownAnswers FilterIndex::Direction::find(std::uint64_t key) const {

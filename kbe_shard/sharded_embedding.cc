@@ -106,9 +106,9 @@ void EmbeddingShard::save(const std::string& path) const {
     file.set_attribute("rank", static_cast<std::int64_t>(ownership_.rank));
     file.set_attribute("size", static_cast<std::int64_t>(ownership_.size));
     file.set_attribute("optimizer", std::string(to_string(options_.optimizer.kind)));
-    write_tensor(file, "ids", ownership_.global_ids());
-    write_tensor(file, "rows", table_);
-    for (const auto& [name, tensor] : optimizer_.state()) write_tensor(file, "state/" + name, tensor);
+    write_table(file, "ids", ownership_.global_ids());
+    write_table(file, "rows", table_);
+    for (const auto& [name, tensor] : optimizer_.state()) write_table(file, "state/" + name, tensor);
   }
   output.commit();
 }

@@ -38,6 +38,26 @@ void write_tensor(data::Hdf5File& file, const std::string& name, const torch::Te
   }
 }
 
+void write_table(data::Hdf5File& file, const std::string& name, const torch::Tensor& table) {
+  const std::vector<std::uint64_t> dims(table.sizes().begin(), table.sizes().end());
+  const std::uint64_t chunk = chunk_rows(table);
+  const bool is_float = table.scalar_type() == torch::kFloat;
+  if (!is_float && table.scalar_type() != torch::kLong) {
+    throw std::logic_error("write_table: unsupported dtype for " + name);
+  }
+  if (is_float) file.create_dataset<float>(name, dims, chunk);
+  else file.create_dataset<std::int64_t>(name, dims, chunk);
+  const std::int64_t rows = table.size(0);
+  const std::int64_t block_rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(chunk) * 16);
+  for (std::int64_t start = 0; start < rows; start += block_rows) {
+    const std::int64_t count = std::min(block_rows, rows - start);
+    const torch::Tensor block = table.narrow(0, start, count).cpu().contiguous();
+    const auto first = static_cast<std::uint64_t>(start), n = static_cast<std::uint64_t>(count);
+    if (is_float) file.write_rows(name, first, n, block.data_ptr<float>());
+    else file.write_rows(name, first, n, block.data_ptr<std::int64_t>());
+  }
+}
+
 torch::Tensor read_tensor_rows(const data::Hdf5File& file, const std::string& name,
                                torch::ScalarType dtype, c10::IntArrayRef row_shape,
                                std::int64_t start, std::int64_t count) {

@@ -11,8 +11,12 @@
 
 namespace hrere::kbe {
 
-// Writes a float32 or int64 tensor as dataset `name`.
+// Writes a float32 or int64 tensor as dataset `name` (compressed; for small tensors).
 void write_tensor(data::Hdf5File& file, const std::string& name, const torch::Tensor& tensor);
+// Writes a float32 or int64 table [rows, ...] (any device, any strides) as dataset `name`,
+// block by block and uncompressed: for embedding tables and their optimizer state, which do
+// not compress and must not be copied whole to the host (the writer holds one block).
+void write_table(data::Hdf5File& file, const std::string& name, const torch::Tensor& table);
 
 // Reads rows [start, start + count) of dataset `name` as a tensor of `dtype` (float32 or
 // int64); the dataset's trailing dimensions must be `row_shape` (InputError otherwise).
