@@ -24,6 +24,7 @@ EmbeddingOptions entity_options(const ComplExOptions& options) {
   table.seed = mix(options.seed, kEntityStream);
   table.optimizer = options.optimizer;
   table.device = options.device;
+  table.trainable = options.trainable;
   return table;
 }
 

@@ -92,7 +92,6 @@ struct KbData {
   std::vector<std::string> entities;
   std::vector<std::string> relations;
   std::map<std::string, std::vector<std::int32_t>> splits;
-  FilterIndex filter;  // every split
   torch::Tensor candidates;  // int64 ids of the entities in any split's triples, ascending
 
   const std::vector<std::int32_t>& split(const std::string& name) const {
@@ -116,7 +115,6 @@ KbData read_kb(const std::string& path) {
     std::vector<std::int32_t> triples = store.triples(split);
     check_triples(triples, static_cast<std::int64_t>(kb.entities.size()),
                   static_cast<std::int64_t>(kb.relations.size()), path + ":/triples/" + split);
-    kb.filter.add(triples);
     kb.splits[split] = std::move(triples);
   }
   if (kb.split("train").empty()) throw data::InputError(path + ": no train triples");
@@ -130,6 +128,13 @@ KbData read_kb(const std::string& path) {
   }
   kb.candidates = torch::tensor(ids, torch::kInt64);
   return kb;
+}
+
+// The known triples of every split, built only where a run evaluates (24 B per triple).
+FilterIndex filter_of(const KbData& kb) {
+  FilterIndex filter;
+  for (const auto& [split, triples] : kb.splits) filter.add(triples);
+  return filter;
 }
 
 }  // namespace
@@ -294,7 +299,11 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
   const std::vector<std::int32_t> valid =
       evaluation_subset(kb.split("valid"), options.eval_max_triples, options.seed);
   const std::int64_t m = static_cast<std::int64_t>(kb.split("train").size() / 3);
-  const torch::Tensor train = torch::tensor(kb.split("train"), torch::kInt64).reshape({m, 3});
+  const bool validating = options.eval_every > 0 && !valid.empty();
+  const FilterIndex filter = validating ? filter_of(kb) : FilterIndex();
+  // A view of the int32 triples (a batch is widened when it is drawn), not an int64 copy.
+  const torch::Tensor train = torch::from_blob(const_cast<std::int32_t*>(kb.split("train").data()),
+                                               {m, 3}, torch::kInt);
   const std::int64_t steps_per_epoch = (m + options.batch_size - 1) / options.batch_size;
   const int size = comm.size();
   const int rank = comm.rank();
@@ -349,7 +358,8 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
       const std::int64_t n = std::min(options.batch_size, m - begin);
       const std::int64_t mine = begin + n * rank / size;
       const std::int64_t count = begin + n * (rank + 1) / size - mine;
-      const torch::Tensor triples = train.index_select(0, order.narrow(0, mine, count));
+      const torch::Tensor triples =
+          train.index_select(0, order.narrow(0, mine, count)).to(torch::kInt64);
       double loss = 0;
       if (options.mode == LossMode::kOneVsAll) {
         loss = model.one_vs_all_backward(triples, n);
@@ -378,8 +388,8 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
     if (stopped) break;
     position.epoch = epoch;
     position.epoch_step = 0;
-    if (options.eval_every > 0 && epoch % options.eval_every == 0 && !valid.empty()) {
-      report.valid = evaluate_link_prediction(model, valid, kb.filter, validation);
+    if (validating && epoch % options.eval_every == 0) {
+      report.valid = evaluate_link_prediction(model, valid, filter, validation);
       if (report.valid->both.mrr > position.best_mrr) {
         position.best_mrr = report.valid->both.mrr;
         position.best_epoch = epoch;
@@ -424,13 +434,14 @@ LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& 
   options.entity_tanh = embeddings.entity_tanh;
   options.reciprocal = embeddings.inverse_relation.defined();
   options.device = device;
+  options.trainable = false;  // the export's rows replace the table; no optimizer state
   ShardedComplEx model(comm, options);
   model.set_candidates(kb.candidates);
   model.assign(embeddings.entity, options.reciprocal ? torch::cat({embeddings.relation,
                                                                    embeddings.inverse_relation})
                                                      : embeddings.relation);
   return evaluate_link_prediction(
-      model, evaluation_subset(kb.split(split), max_triples, protocol.seed), kb.filter, protocol);
+      model, evaluation_subset(kb.split(split), max_triples, protocol.seed), filter_of(kb), protocol);
 }
 
 }  // namespace hrere::kbe

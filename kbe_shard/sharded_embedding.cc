@@ -61,8 +61,12 @@ RowOwnership::Owned RowOwnership::owned(const torch::Tensor& ids) const {
 EmbeddingShard::EmbeddingShard(const EmbeddingOptions& options, int rank, int size)
     : options_(options),
       ownership_{options.num_rows, rank, size},
-      table_(initial_rows(options, ownership_)),
-      optimizer_(options.optimizer, ownership_.local_rows(), options.dim, options.device) {
+      table_(options.trainable
+                 ? initial_rows(options, ownership_)
+                 : torch::empty({ownership_.local_rows(), options.dim},
+                                torch::TensorOptions().device(options.device))),
+      optimizer_(options.optimizer, options.trainable ? ownership_.local_rows() : 0, options.dim,
+                 options.device) {
   if (options.num_rows < 0 || options.dim <= 0) {
     throw std::invalid_argument("EmbeddingShard: bad shape " + std::to_string(options.num_rows) +
                                 " x " + std::to_string(options.dim));
@@ -70,6 +74,7 @@ EmbeddingShard::EmbeddingShard(const EmbeddingOptions& options, int rank, int si
 }
 
 void EmbeddingShard::apply(const RowGradients& gradients) {
+  if (!options_.trainable) throw std::logic_error("EmbeddingShard: an evaluation-only table was updated");
   if (gradients.all) {
     optimizer_.update_all(table_, gradients.grad);
   } else {
@@ -93,6 +98,10 @@ void EmbeddingShard::assign_local(const torch::Tensor& rows) {
                                 std::to_string(options_.dim) + "] rows");
   }
   torch::NoGradGuard no_grad;
+  if (!options_.trainable) {  // take the rows over: evaluation holds one copy of the shard
+    table_ = rows.to(options_.device, torch::kFloat).contiguous();
+    return;
+  }
   table_.copy_(rows);
 }
 

@@ -30,6 +30,9 @@ struct EmbeddingOptions {
   std::uint64_t seed = 0;
   OptimizerOptions optimizer;
   torch::Device device = torch::kCPU;  // of the rows and their optimizer state
+  // false: for evaluation only; rows are left undrawn (assign them) and no optimizer state
+  // is allocated (an update is a logic error).
+  bool trainable = true;
 };
 
 // Which rank owns which row.
@@ -76,7 +79,8 @@ class EmbeddingShard {
   void apply(const RowGradients& gradients);
   // Keeps this shard's rows of a full [N, D] table on any device (optimizer state untouched).
   void assign(const torch::Tensor& full);
-  // Replaces the rows with `rows` [local_rows, D] on any device (optimizer state untouched).
+  // Replaces the rows with `rows` [local_rows, D] on any device (optimizer state untouched);
+  // an evaluation-only table shares `rows` where it can instead of copying them.
   void assign_local(const torch::Tensor& rows);
 
   // Writes `path` atomically: global ids, rows, optimizer state, and attributes naming the
