@@ -78,6 +78,25 @@ bool set_row_chunks(hid_t create_props, const std::vector<hsize_t>& shape,
   return true;
 }
 
+// Selects rows [start, start + count) of a dataset's `file_space` (out_of_range naming
+// `where` past its end) and returns the selection's extent, the shape of the memory side.
+std::vector<hsize_t> select_rows(hid_t file_space, std::uint64_t start, std::uint64_t count,
+                                 const std::string& where) {
+  std::vector<hsize_t> extent(std::max(H5Sget_simple_extent_ndims(file_space), 0));
+  H5Sget_simple_extent_dims(file_space, extent.data(), nullptr);
+  if (extent.empty() || start + count > extent[0]) {
+    throw std::out_of_range(where + ": rows " + std::to_string(start) + "+" +
+                            std::to_string(count) + " out of range");
+  }
+  std::vector<hsize_t> offset(extent.size(), 0);
+  offset[0] = start;
+  extent[0] = count;
+  check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, offset.data(), nullptr, extent.data(),
+                            nullptr),
+        "selecting rows of " + where);
+  return extent;
+}
+
 }  // namespace
 
 Hdf5File Hdf5File::create(const std::string& path) {
@@ -178,21 +197,10 @@ void Hdf5File::write_rows(const std::string& name, std::uint64_t start, std::uin
   Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!dataset.ok()) throw std::runtime_error("HDF5: no dataset " + where(name) + " to write");
   Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
-  const int rank = H5Sget_simple_extent_ndims(file_space.get());
-  std::vector<hsize_t> shape(std::max(rank, 0));
-  H5Sget_simple_extent_dims(file_space.get(), shape.data(), nullptr);
-  if (shape.empty() || start + count > shape[0]) {
-    throw std::out_of_range(where(name) + ": rows " + std::to_string(start) + "+" +
-                            std::to_string(count) + " out of range");
-  }
+  const std::vector<hsize_t> extent = select_rows(file_space.get(), start, count, where(name));
   if (count == 0) return;
-  std::vector<hsize_t> offset(shape.size(), 0), extent = shape;
-  offset[0] = start;
-  extent[0] = count;
-  check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr,
-                            extent.data(), nullptr),
-        "selecting rows of " + where(name));
-  Handle memory_space(H5Screate_simple(rank, extent.data(), nullptr), H5Sclose);
+  Handle memory_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
+                      H5Sclose);
   check(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
                  H5P_DEFAULT, data),
         "writing rows of " + where(name));
@@ -318,20 +326,9 @@ void Hdf5File::read_rows(const std::string& name, std::uint64_t start, std::uint
     throw InputError(where(name) + ": unexpected element type");
   }
   Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
-  const int rank = H5Sget_simple_extent_ndims(file_space.get());
-  std::vector<hsize_t> shape(std::max(rank, 0));
-  H5Sget_simple_extent_dims(file_space.get(), shape.data(), nullptr);
-  if (shape.empty() || start + count > shape[0]) {
-    throw std::out_of_range(where(name) + ": rows " + std::to_string(start) + "+" +
-                            std::to_string(count) + " out of range");
-  }
-  std::vector<hsize_t> offset(shape.size(), 0), extent = shape;
-  offset[0] = start;
-  extent[0] = count;
-  check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset.data(), nullptr,
-                            extent.data(), nullptr),
-        "selecting rows of " + where(name));
-  Handle memory_space(H5Screate_simple(rank, extent.data(), nullptr), H5Sclose);
+  const std::vector<hsize_t> extent = select_rows(file_space.get(), start, count, where(name));
+  Handle memory_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
+                      H5Sclose);
   if (H5Dread(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
               H5P_DEFAULT, out) < 0) {
     throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
