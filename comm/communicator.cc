@@ -4,6 +4,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "core/hash.h"
 
 namespace hrere::comm {
 namespace {
@@ -21,15 +22,11 @@ std::string describe(const torch::Tensor& tensor) {
 
 // FNV-1a over dtype and sizes[first_dim:], so ranks can compare shapes with one integer each.
 int64_t shape_signature(const torch::Tensor& tensor, int64_t first_dim) {
-  uint64_t hash = 1469598103934665603ull;
-  auto mix = [&hash](int64_t value) {
-    hash ^= static_cast<uint64_t>(value);
-    hash *= 1099511628211ull;
-  };
-  mix(static_cast<int64_t>(tensor.scalar_type()));
-  mix(tensor.dim() - first_dim);
-  for (int64_t d = first_dim; d < tensor.dim(); ++d) mix(tensor.size(d));
-  const auto signature = static_cast<int64_t>(hash);
+  core::Fnv1a hash;
+  hash.add(static_cast<uint64_t>(tensor.scalar_type()));
+  hash.add(static_cast<uint64_t>(tensor.dim() - first_dim));
+  for (int64_t d = first_dim; d < tensor.dim(); ++d) hash.add(static_cast<uint64_t>(tensor.size(d)));
+  const auto signature = static_cast<int64_t>(hash.value());
   return signature == kInvalidSignature ? signature + 1 : signature;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Turning encoded sentences into fixed-size bags (DESIGN.md section 3).
+// Turning encoded sentences into fixed-size bags (docs/ARCHITECTURE.md, Data flow).
 #include <cstdint>
 #include <vector>
 

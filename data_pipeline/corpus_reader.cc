@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/text_file.h"
 
 namespace hrere::data {

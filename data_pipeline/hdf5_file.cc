@@ -6,7 +6,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 
 namespace hrere::data {
 namespace {

@@ -1,6 +1,6 @@
 #include "data_pipeline/kb_store.h"
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 
 namespace hrere::data {
 namespace {

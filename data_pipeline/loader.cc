@@ -4,34 +4,11 @@
 #include <random>
 #include <unordered_map>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
+#include "core/random.h"
 
 namespace hrere::data {
 namespace {
-
-// splitmix64: turns (seed, epoch, rank) into well-mixed generator seeds.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// Fisher-Yates with our own bounded draw: std::shuffle's output differs between standard
-// libraries, and the epoch order must be the same on every machine of a run.
-template <typename It>
-void portable_shuffle(It first, It last, std::mt19937_64& rng) {
-  const auto n = static_cast<std::uint64_t>(last - first);
-  for (std::uint64_t i = n; i > 1; --i) {
-    const std::uint64_t bound = i;
-    const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;  // rejection avoids bias
-    std::uint64_t draw;
-    do {
-      draw = rng();
-    } while (draw >= limit);
-    std::iter_swap(first + (i - 1), first + static_cast<std::int64_t>(draw % bound));
-  }
-}
 
 struct EpochPlan {
   std::vector<std::int64_t> order;                          // bags in emission order
@@ -43,8 +20,8 @@ EpochPlan plan_epoch(std::vector<std::int64_t> chunks, std::int64_t split_bags,
                      std::int64_t num_bags, std::int64_t chunk_bags, const LoaderOptions& o,
                      std::int64_t epoch) {
   if (o.shuffle) {
-    std::mt19937_64 rng(mix(o.seed ^ mix(static_cast<std::uint64_t>(epoch))));
-    portable_shuffle(chunks.begin(), chunks.end(), rng);
+    std::mt19937_64 rng(core::splitmix64(o.seed ^ core::splitmix64(static_cast<std::uint64_t>(epoch))));
+    core::shuffle(chunks.begin(), chunks.end(), rng);
   }
   const std::int64_t lo = num_bags * o.rank / o.world_size;
   const std::int64_t hi = num_bags * (o.rank + 1) / o.world_size;
@@ -63,12 +40,12 @@ EpochPlan plan_epoch(std::vector<std::int64_t> chunks, std::int64_t split_bags,
     if (position >= hi) break;
   }
   if (o.shuffle) {
-    std::mt19937_64 rng(mix(o.seed ^ mix(static_cast<std::uint64_t>(epoch) ^
-                                         mix(0x5eed0000ULL + static_cast<std::uint64_t>(o.rank)))));
+    std::mt19937_64 rng(core::splitmix64(o.seed ^ core::splitmix64(static_cast<std::uint64_t>(epoch) ^
+                                         core::splitmix64(0x5eed0000ULL + static_cast<std::uint64_t>(o.rank)))));
     const std::int64_t n = static_cast<std::int64_t>(plan.order.size());
     const std::int64_t window = o.shuffle_window > 0 ? o.shuffle_window : std::max<std::int64_t>(n, 1);
     for (std::int64_t start = 0; start < n; start += window) {
-      portable_shuffle(plan.order.begin() + start, plan.order.begin() + std::min(n, start + window),
+      core::shuffle(plan.order.begin() + start, plan.order.begin() + std::min(n, start + window),
                        rng);
     }
   }
@@ -92,8 +69,8 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_chunks(
     throw InputError("cannot hold out " + std::to_string(fraction) + " of " +
                      std::to_string(num_chunks) + " store chunks and keep any for training");
   }
-  std::mt19937_64 rng(mix(seed ^ 0xde75e7ULL));
-  portable_shuffle(order.begin(), order.end(), rng);
+  std::mt19937_64 rng(core::splitmix64(seed ^ 0xde75e7ULL));
+  core::shuffle(order.begin(), order.end(), rng);
   std::vector<std::int64_t> kept(order.begin() + held, order.end());
   std::vector<std::int64_t> held_out(order.begin(), order.begin() + held);
   std::sort(kept.begin(), kept.end());

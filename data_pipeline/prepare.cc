@@ -7,10 +7,11 @@
 #include <set>
 #include <unordered_map>
 
-#include "data_pipeline/atomic_output.h"
+#include "core/atomic_output.h"
 #include "data_pipeline/bag_store.h"
 #include "data_pipeline/corpus_reader.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
+#include "core/stopwatch.h"
 #include "data_pipeline/kb_reader.h"
 #include "data_pipeline/kb_store.h"
 #include "data_pipeline/relations.h"
@@ -126,7 +127,7 @@ KbFilter parse_kb_filter(const std::string& name) {
 }
 
 json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
-  const auto started = std::chrono::steady_clock::now();
+  const core::Stopwatch stopwatch;
   check_options(options);
   BadLines bad_lines(options.skip_bad_lines);
   const CorpusFormat format = parse_corpus_format(options.format);
@@ -180,7 +181,7 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
   OutputDirectory directory(out_dir);
   const fs::path dir(out_dir);
   json kb_report = nullptr;
-  std::unique_ptr<AtomicOutput> kb_output;
+  std::unique_ptr<core::AtomicOutput> kb_output;
   std::unique_ptr<KbStoreWriter> kb;
   NameTable kb_relations;
   std::map<std::string, std::int64_t> kb_removed;
@@ -194,7 +195,7 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
     if (options.kb_filter != KbFilter::kNone) {
       for (const EncodedSentence& s : test_encoded) re_pairs.insert(pair_key(s.head, s.tail));
     }
-    kb_output = std::make_unique<AtomicOutput>((dir / kKbStoreFile).string());
+    kb_output = std::make_unique<core::AtomicOutput>((dir / kKbStoreFile).string());
     kb = std::make_unique<KbStoreWriter>(kb_output->temp_path());
     json kept = json::object(), removed = json::object();
     std::int64_t removed_total = 0;
@@ -243,7 +244,7 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
     skipped_examples.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
   }
 
-  AtomicOutput bag_output((dir / kBagStoreFile).string());
+  core::AtomicOutput bag_output((dir / kBagStoreFile).string());
   write_bag_store(bag_output.temp_path(), bags, options.chunk_bags);
 
   json report = {
@@ -270,14 +271,19 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
        {{"bags", (dir / kBagStoreFile).string()},
         {"kb", with_kb ? json((dir / kKbStoreFile).string()) : json(nullptr)}}},
   };
-  report["seconds"] =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  AtomicOutput report_output((dir / kPrepareReportFile).string());
-  write_text_file(report_output.temp_path(), report.dump(2) + "\n");
+  report["seconds"] = stopwatch.seconds();
+  core::AtomicOutput report_output((dir / kPrepareReportFile).string());
+  core::write_text_file(report_output.temp_path(), report.dump(2) + "\n");
+  std::unique_ptr<core::AtomicOutput> config_output;
+  if (!options.config_yaml.empty()) {
+    config_output = std::make_unique<core::AtomicOutput>((dir / kPreparedConfigFile).string());
+    core::write_text_file(config_output->temp_path(), options.config_yaml);
+  }
 
-  // Everything is written: publish the three files together.
+  // Everything is written: publish the files together.
   bag_output.commit();
   if (kb_output) kb_output->commit();
+  if (config_output) config_output->commit();
   report_output.commit();
   directory.keep();
   return report;

@@ -31,12 +31,16 @@ struct PrepareOptions {
   KbFilter kb_filter = KbFilter::kTrainAndTest;
   bool skip_bad_lines = false;
   std::int64_t chunk_bags = 64;  // bags per HDF5 chunk: the loader's unit of reading
+  // The caller's resolved configuration, published as config.yaml with the other outputs
+  // (none when empty).
+  std::string config_yaml;
 };
 
 // Output file names inside the prepare directory.
 inline const std::string kBagStoreFile = "bags.h5";
 inline const std::string kKbStoreFile = "kb.h5";
 inline const std::string kPrepareReportFile = "prepare.json";
+inline const std::string kPreparedConfigFile = "config.yaml";
 
 // Reads, checks, bags and writes everything; all outputs appear together or not at all.
 // Returns the report that is also written to out_dir/prepare.json.

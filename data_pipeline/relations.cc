@@ -1,6 +1,6 @@
 #include "data_pipeline/relations.h"
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/text_file.h"
 
 namespace hrere::data {

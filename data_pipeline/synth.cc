@@ -18,7 +18,8 @@
 #include <unordered_set>
 #include <utility>
 
-#include "data_pipeline/atomic_output.h"
+#include "core/atomic_output.h"
+#include "core/random.h"
 
 namespace hrere::data {
 namespace {
@@ -31,18 +32,12 @@ namespace fs = std::filesystem;
 // are never two operands of one expression (f(rng.a(), rng.b()), x + rng.c()): C++ leaves
 // their order unspecified and compilers differ.
 
-std::uint64_t mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) {
     for (std::uint64_t& word : state_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      word = mix64(seed);
+      seed += core::kGoldenGamma;
+      word = core::mix64(seed);
     }
   }
 
@@ -58,16 +53,10 @@ class Rng {
     return result;
   }
 
+  std::uint64_t operator()() { return next(); }
+
   // Uniform in [0, n), n > 0; rejection keeps it unbiased.
-  std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
-    const std::uint64_t limit = max - max % n;
-    std::uint64_t r;
-    do {
-      r = next();
-    } while (r >= limit);
-    return r % n;
-  }
+  std::uint64_t below(std::uint64_t n) { return core::draw_below(*this, n); }
 
   // Uniform in [lo, hi].
   std::uint64_t between(std::uint64_t lo, std::uint64_t hi) { return lo + below(hi - lo + 1); }
@@ -110,7 +99,7 @@ enum class Stream : std::uint64_t {
 };
 
 Rng stream(std::uint64_t seed, Stream purpose, std::uint64_t index = 0) {
-  return Rng(mix64(mix64(mix64(seed) ^ static_cast<std::uint64_t>(purpose)) ^ index));
+  return Rng(core::mix64(core::mix64(core::mix64(seed) ^ static_cast<std::uint64_t>(purpose)) ^ index));
 }
 
 // Rounds fraction * n to the nearest count (the product is one IEEE operation).
@@ -934,7 +923,7 @@ class LineFile {
     buffer_.clear();
   }
 
-  AtomicOutput output_;  // declared before out_, so the stream closes before cleanup
+  core::AtomicOutput output_;  // declared before out_, so the stream closes before cleanup
   std::ofstream out_;
   LineStyle style_;
   std::string buffer_;

@@ -3,7 +3,8 @@
 #include <cctype>
 #include <cstdio>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
+#include "core/hash.h"
 
 namespace hrere::data {
 
@@ -67,18 +68,14 @@ std::string normalize_entity_id(std::string_view id) {
 std::string file_checksum(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open file for reading");
-  std::uint64_t hash = 1469598103934665603ULL;
+  core::Fnv1a hash;
   char buffer[1 << 16];
   while (in) {
     in.read(buffer, sizeof buffer);
-    const std::streamsize got = in.gcount();
-    for (std::streamsize i = 0; i < got; ++i) {
-      hash ^= static_cast<unsigned char>(buffer[i]);
-      hash *= 1099511628211ULL;
-    }
+    hash.add_bytes(buffer, static_cast<std::size_t>(in.gcount()));
   }
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash.value()));
   return hex;
 }
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <unordered_set>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/text_file.h"
 
 namespace hrere::data {

@@ -6,8 +6,9 @@
 #include <limits>
 
 #include "comm/device.h"
-#include "data_pipeline/input_error.h"
-#include "kbe_shard/counter_random.h"
+#include "core/errors.h"
+#include "core/random.h"
+#include "core/stopwatch.h"
 
 namespace hrere::kbe {
 namespace {
@@ -21,7 +22,7 @@ EmbeddingOptions entity_options(const ComplExOptions& options) {
   table.num_rows = options.num_entities;
   table.dim = options.dim;
   table.init_std = options.init_std;
-  table.seed = mix(options.seed, kEntityStream);
+  table.seed = core::mix(options.seed, kEntityStream);
   table.optimizer = options.optimizer;
   table.device = options.device;
   table.trainable = options.trainable;
@@ -31,18 +32,6 @@ EmbeddingOptions entity_options(const ComplExOptions& options) {
 std::int64_t relation_rows(const ComplExOptions& options) {
   return options.reciprocal ? 2 * options.num_relations : options.num_relations;
 }
-
-class Stopwatch {
- public:
-  explicit Stopwatch(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
-  ~Stopwatch() {
-    total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-
- private:
-  double& total_;
-  std::chrono::steady_clock::time_point start_;
-};
 
 }  // namespace
 
@@ -63,13 +52,13 @@ Regularizer parse_regularizer(const std::string& name) {
   if (name == "none") return Regularizer::kNone;
   if (name == "l2") return Regularizer::kL2;
   if (name == "n3") return Regularizer::kN3;
-  throw data::InputError("unknown regularizer '" + name + "' (expected none, l2 or n3)");
+  throw InputError("unknown regularizer '" + name + "' (expected none, l2 or n3)");
 }
 
 LossMode parse_loss_mode(const std::string& name) {
   if (name == "1vsall") return LossMode::kOneVsAll;
   if (name == "negative") return LossMode::kNegative;
-  throw data::InputError("unknown KBE loss mode '" + name + "' (expected 1vsall or negative)");
+  throw InputError("unknown KBE loss mode '" + name + "' (expected 1vsall or negative)");
 }
 
 torch::Tensor complex_product(const torch::Tensor& a, const torch::Tensor& b) {
@@ -113,7 +102,7 @@ torch::Tensor sample_negatives(const torch::Tensor& triples, const std::vector<s
   auto rows = out.accessor<std::int64_t, 3>();
   for (std::int64_t i = 0; i < n; ++i) {
     for (int j = 0; j < negatives; ++j) {
-      const std::uint64_t bits = mix(keys[i], static_cast<std::uint64_t>(j));
+      const std::uint64_t bits = core::mix(keys[i], static_cast<std::uint64_t>(j));
       const std::int64_t choice = static_cast<std::int64_t>((bits >> 1) % choices);
       rows[i][j][(bits & 1) ? 0 : 2] = ids ? ids[choice] : choice;
     }
@@ -131,12 +120,12 @@ ShardedComplEx::ShardedComplEx(comm::Communicator& comm, const ComplExOptions& o
       entities_(comm, entity_options(options)),
       relation_optimizer_(options.optimizer, relation_rows(options), options.dim, options.device) {
   if (options.dim <= 0 || options.dim % 2 != 0) {
-    throw data::InputError("ComplEx dimension must be a positive even number (real and "
+    throw InputError("ComplEx dimension must be a positive even number (real and "
                            "imaginary halves), got " + std::to_string(options.dim));
   }
   EmbeddingOptions relation_table = entity_options(options);
   relation_table.num_rows = relation_rows(options);
-  relation_table.seed = mix(options.seed, kRelationStream);
+  relation_table.seed = core::mix(options.seed, kRelationStream);
   relations_ = initial_rows(relation_table, {relation_table.num_rows, 0, 1}).requires_grad_(true);
 }
 
@@ -147,20 +136,20 @@ torch::Tensor ShardedComplEx::activate(const torch::Tensor& entity_rows) const {
 // With one rank the collectives are identities: skip the copies into and out of MPI.
 torch::Tensor ShardedComplEx::all_gather(const torch::Tensor& tensor) {
   if (comm_.size() == 1) return tensor.unsqueeze(0);
-  Stopwatch watch(comm_seconds_);
+  core::ScopedTimer timer(comm_seconds_);
   return comm_.all_gather(tensor);
 }
 
 void ShardedComplEx::all_reduce(torch::Tensor& tensor, comm::ReduceOp op) {
   if (comm_.size() == 1) return;
-  Stopwatch watch(comm_seconds_);
+  core::ScopedTimer timer(comm_seconds_);
   comm_.all_reduce(tensor, op);
 }
 
 torch::Tensor ShardedComplEx::all_to_all(const torch::Tensor& send,
                                          const std::vector<std::int64_t>& counts) {
   if (comm_.size() == 1) return send;
-  Stopwatch watch(comm_seconds_);
+  core::ScopedTimer timer(comm_seconds_);
   return comm_.all_to_all(send, counts);
 }
 

@@ -28,7 +28,7 @@ enum class LossMode { kOneVsAll, kNegative };
 
 const char* to_string(Regularizer regularizer);
 const char* to_string(LossMode mode);
-// "none" | "l2" | "n3", and "1vsall" | "negative"; anything else is a data::InputError.
+// "none" | "l2" | "n3", and "1vsall" | "negative"; anything else is a InputError.
 Regularizer parse_regularizer(const std::string& name);
 LossMode parse_loss_mode(const std::string& name);
 

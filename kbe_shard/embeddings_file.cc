@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <random>
 
-#include "data_pipeline/atomic_output.h"
+#include "core/atomic_output.h"
 #include "data_pipeline/hdf5_file.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "kbe_shard/sharded_embedding.h"
 #include "kbe_shard/tensor_io.h"
 
@@ -40,12 +40,12 @@ void require_names(const std::string& path, const std::string& table,
                    const std::vector<std::string>& stored, const std::vector<std::string>& expected) {
   if (expected.empty() || stored == expected) return;
   if (stored.size() != expected.size()) {
-    throw data::InputError(path + ":/" + table + ": " + std::to_string(stored.size()) +
+    throw InputError(path + ":/" + table + ": " + std::to_string(stored.size()) +
                            " names, the KB store has " + std::to_string(expected.size()));
   }
   for (std::size_t i = 0; i < stored.size(); ++i) {
     if (stored[i] != expected[i]) {
-      throw data::InputError(path + ":/" + table + ": id " + std::to_string(i) + " is '" +
+      throw InputError(path + ":/" + table + ": id " + std::to_string(i) + " is '" +
                              stored[i] + "', the KB store has '" + expected[i] + "'");
     }
   }
@@ -94,7 +94,7 @@ std::vector<RowSource> entity_sources(const data::Hdf5File& index, std::int64_t 
   const std::string id = index.string_attribute("export").value_or("");
   const std::int64_t size = require_int_attribute(index, "shards");
   if (id.empty() || size <= 0) {
-    throw data::InputError(index.path() + ": no valid 'export' and 'shards' attributes");
+    throw InputError(index.path() + ": no valid 'export' and 'shards' attributes");
   }
   std::vector<RowSource> sources;
   for (int r = 0; r < size; ++r) {
@@ -108,12 +108,12 @@ std::vector<RowSource> entity_sources(const data::Hdf5File& index, std::int64_t 
     for (const auto& [name, value] : expected) {
       const std::int64_t found = require_int_attribute(shard, name);
       if (found != value) {
-        throw data::InputError(path.string() + ": " + name + " = " + std::to_string(found) +
+        throw InputError(path.string() + ": " + name + " = " + std::to_string(found) +
                                ", the index " + index.path() + " expects " + std::to_string(value));
       }
     }
     if (shard.string_attribute("export").value_or("") != id) {
-      throw data::InputError(path.string() + ": belongs to another export than " + index.path());
+      throw InputError(path.string() + ": belongs to another export than " + index.path());
     }
     sources.push_back({path.string(), r, size, ownership.local_rows()});
   }
@@ -129,7 +129,7 @@ torch::Tensor read_owned_rows(const std::vector<RowSource>& sources, const RowOw
     const data::Hdf5File file = data::Hdf5File::open(source.path);
     const std::int64_t stored = static_cast<std::int64_t>(file.dims("entity_real").at(0));
     if (stored != source.rows) {
-      throw data::InputError(source.path + ":/entity_real: " + std::to_string(stored) +
+      throw InputError(source.path + ":/entity_real: " + std::to_string(stored) +
                              " rows, expected " + std::to_string(source.rows));
     }
     for (std::int64_t start = 0; start < source.rows; start += kBlockRows) {
@@ -147,7 +147,7 @@ torch::Tensor read_owned_rows(const std::vector<RowSource>& sources, const RowOw
     }
   }
   if (filled != ownership.local_rows()) {
-    throw data::InputError(sources.front().path + " ...: " + std::to_string(filled) + " of " +
+    throw InputError(sources.front().path + " ...: " + std::to_string(filled) + " of " +
                            std::to_string(ownership.local_rows()) + " entity rows found");
   }
   return out;
@@ -163,7 +163,7 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
   const std::int64_t k = embeddings.entity.size(1) / 2;
   const std::int64_t n = static_cast<std::int64_t>(embeddings.entities.size());
   {
-    data::AtomicOutput output(
+    core::AtomicOutput output(
         (index.parent_path() / shard_file_name(index, id, comm.rank(), size)).string());
     {
       data::Hdf5File file = data::Hdf5File::create(output.temp_path());
@@ -179,7 +179,7 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
   }
   comm.barrier();
   if (comm.rank() == 0) {
-    data::AtomicOutput output(path);
+    core::AtomicOutput output(path);
     {
       data::Hdf5File file = data::Hdf5File::create(output.temp_path());
       data::write_schema(file, kEmbeddingsFormat, kEmbeddingsVersion);
@@ -229,7 +229,7 @@ KbeEmbeddings read_kbe_embeddings_shard(const std::string& path, int shard, int 
   data::require_schema(file, kEmbeddingsFormat, version);
   const std::int64_t stored_rank = require_int_attribute(file, "rank");
   if (rank > 0 && stored_rank != rank) {
-    throw data::InputError(path + ": embeddings of rank " + std::to_string(stored_rank) +
+    throw InputError(path + ": embeddings of rank " + std::to_string(stored_rank) +
                            ", expected rank " + std::to_string(rank));
   }
   KbeEmbeddings embeddings;

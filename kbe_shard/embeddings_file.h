@@ -55,7 +55,7 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
 // number of ranks). Non-empty `entities` / `relations` must equal the stored name tables (the
 // ids of the KB store the caller trains on) and `rank`, if positive, the stored rank; a
 // mismatch, a wrong dataset shape, a missing or foreign shard file or a wrong format is a
-// data::InputError naming the file and the first difference.
+// InputError naming the file and the first difference.
 KbeEmbeddings read_kbe_embeddings(const std::string& path,
                                   const std::vector<std::string>& entities = {},
                                   const std::vector<std::string>& relations = {},

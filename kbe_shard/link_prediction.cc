@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "comm/device.h"
-#include "kbe_shard/counter_random.h"
+#include "core/random.h"
 
 namespace hrere::kbe {
 namespace {
@@ -86,13 +86,13 @@ KnownAnswers FilterIndex::heads(std::int64_t relation, std::int64_t tail) const 
 torch::Tensor sample_evaluation_candidates(std::uint64_t seed, std::int64_t batch_index,
                                            std::int64_t count, std::int64_t num_entities,
                                            const torch::Tensor& candidate_ids) {
-  const std::uint64_t key = mix(mix(seed, kEvaluationStream), static_cast<std::uint64_t>(batch_index));
+  const std::uint64_t key = core::mix(core::mix(seed, kEvaluationStream), static_cast<std::uint64_t>(batch_index));
   const std::int64_t population = candidate_ids.defined() ? candidate_ids.numel() : num_entities;
   torch::Tensor drawn = torch::empty({count}, torch::kInt64);
   std::int64_t* out = drawn.data_ptr<std::int64_t>();
   for (std::int64_t j = 0; j < count; ++j) {
     out[j] = static_cast<std::int64_t>(
-        uniform_below(mix(key, static_cast<std::uint64_t>(j)), static_cast<std::uint64_t>(population)));
+        core::uniform_below(core::mix(key, static_cast<std::uint64_t>(j)), static_cast<std::uint64_t>(population)));
   }
   return candidate_ids.defined() ? candidate_ids.index_select(0, drawn) : drawn;
 }

@@ -8,11 +8,12 @@
 #include <map>
 #include <random>
 
-#include "data_pipeline/atomic_output.h"
+#include "core/atomic_output.h"
 #include "data_pipeline/hdf5_file.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/kb_store.h"
-#include "kbe_shard/counter_random.h"
+#include "core/random.h"
+#include "core/stopwatch.h"
 #include "kbe_shard/embeddings_file.h"
 #include "kbe_shard/tensor_io.h"
 
@@ -30,21 +31,12 @@ constexpr std::uint64_t kNegativeStream = 3;
 constexpr std::uint64_t kPermutationStream = 4;
 constexpr std::uint64_t kSubsetStream = 6;  // 5: sampled evaluation candidates
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// A permutation of [0, size): Fisher-Yates over std::mt19937_64 seeded with `key`
-// (standard-library shuffles differ between vendors).
+// A permutation of [0, size) drawn from std::mt19937_64 seeded with `key`.
 torch::Tensor shuffled_indices(std::int64_t size, std::uint64_t key) {
   std::mt19937_64 generator(key);
   torch::Tensor order = torch::arange(size, torch::kInt64);
   std::int64_t* data = order.data_ptr<std::int64_t>();
-  for (std::int64_t i = size - 1; i > 0; --i) {
-    std::swap(data[i], data[generator() % static_cast<std::uint64_t>(i + 1)]);
-  }
+  core::shuffle(data, data + size, generator);
   return order;
 }
 
@@ -107,7 +99,7 @@ KbData read_kb(const std::string& path) {
   kb.entities = store.entities();
   kb.relations = store.relations();
   if (kb.entities.empty() || kb.relations.empty()) {
-    throw data::InputError(path + ": the KB has " + std::to_string(kb.entities.size()) +
+    throw InputError(path + ": the KB has " + std::to_string(kb.entities.size()) +
                            " entities and " + std::to_string(kb.relations.size()) +
                            " relations; KB embeddings need at least one of each");
   }
@@ -117,7 +109,7 @@ KbData read_kb(const std::string& path) {
                   static_cast<std::int64_t>(kb.relations.size()), path + ":/triples/" + split);
     kb.splits[split] = std::move(triples);
   }
-  if (kb.split("train").empty()) throw data::InputError(path + ": no train triples");
+  if (kb.split("train").empty()) throw InputError(path + ": no train triples");
   std::vector<bool> in_kb(kb.entities.size(), false);
   for (const auto& [split, triples] : kb.splits) {
     for (std::size_t i = 0; i + 2 < triples.size(); i += 3) in_kb[triples[i]] = in_kb[triples[i + 2]] = true;
@@ -146,7 +138,7 @@ void check_triples(const std::vector<std::int32_t>& triples, std::int64_t entiti
       const std::int64_t id = triples[i + column];
       const std::int64_t limit = column == 1 ? relations : entities;
       if (id < 0 || id >= limit) {
-        throw data::InputError(where + ": row " + std::to_string(i / 3) + ": " +
+        throw InputError(where + ": row " + std::to_string(i / 3) + ": " +
                                (column == 0 ? "head" : column == 1 ? "relation" : "tail") +
                                " id " + std::to_string(id) + " out of range [0, " +
                                std::to_string(limit) + ")");
@@ -171,7 +163,7 @@ void save_checkpoint(ShardedComplEx& model, const std::string& dir,
   comm.barrier();
   model.entities().save(temp, kEntityShards);
   if (comm.rank() == 0) {
-    data::AtomicOutput output(temp + "/" + kStateFile);
+    core::AtomicOutput output(temp + "/" + kStateFile);
     {
       data::Hdf5File file = data::Hdf5File::create(output.temp_path());
       data::write_schema(file, kCheckpointFormat, kCheckpointVersion);
@@ -205,20 +197,20 @@ void save_checkpoint(ShardedComplEx& model, const std::string& dir,
 TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) {
   const std::string from = fs::exists(dir + "/" + kStateFile) ? dir : dir + ".old";
   const std::string state_path = from + "/" + kStateFile;
-  if (!fs::exists(state_path)) throw data::InputError(dir + ": no checkpoint (" + kStateFile + " missing)");
+  if (!fs::exists(state_path)) throw InputError(dir + ": no checkpoint (" + kStateFile + " missing)");
   const data::Hdf5File file = data::Hdf5File::open(state_path);
   data::require_schema(file, kCheckpointFormat, kCheckpointVersion);
   for (const ModelShape& expected : shape_of(model)) {
     const std::int64_t found = require_int_attribute(file, expected.name);
     if (found != expected.value) {
-      throw data::InputError(state_path + ": checkpoint has " + expected.name + " = " +
+      throw InputError(state_path + ": checkpoint has " + expected.name + " = " +
                              std::to_string(found) + ", this run has " +
                              std::to_string(expected.value));
     }
   }
   const std::string optimizer = file.string_attribute("optimizer").value_or("");
   if (optimizer != to_string(model.options().optimizer.kind)) {
-    throw data::InputError(state_path + ": checkpoint optimizer is '" + optimizer +
+    throw InputError(state_path + ": checkpoint optimizer is '" + optimizer +
                            "', this run uses '" + to_string(model.options().optimizer.kind) + "'");
   }
   TrainingPosition position;
@@ -260,7 +252,7 @@ std::vector<std::int32_t> evaluation_subset(const std::vector<std::int32_t>& spl
   const std::int64_t m = static_cast<std::int64_t>(split.size() / 3);
   if (max_triples <= 0 || max_triples >= m) return split;
   torch::Tensor chosen =
-      std::get<0>(shuffled_indices(m, mix(seed, kSubsetStream)).narrow(0, 0, max_triples).sort());
+      std::get<0>(shuffled_indices(m, core::mix(seed, kSubsetStream)).narrow(0, 0, max_triples).sort());
   std::vector<std::int32_t> subset;
   subset.reserve(static_cast<std::size_t>(3 * max_triples));
   for (std::int64_t i = 0; i < max_triples; ++i) {
@@ -276,11 +268,11 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
   if (options.batch_size <= 0 || options.epochs < 0 || options.negatives <= 0 ||
       options.checkpoint_every_steps < 0 || options.checkpoint_every_minutes < 0 ||
       options.max_steps < 0) {
-    throw data::InputError("KBE pretraining: batch_size and negatives must be positive; epochs, "
+    throw InputError("KBE pretraining: batch_size and negatives must be positive; epochs, "
                            "checkpoint intervals and max_steps not negative");
   }
   if (options.threads > 0) torch::set_num_threads(options.threads);
-  const Clock::time_point start = Clock::now();
+  const core::Stopwatch since_start;
   const KbData kb = read_kb(kb_store_path);
   ShardedComplEx model(comm, model_options(options, static_cast<std::int64_t>(kb.entities.size()),
                                            static_cast<std::int64_t>(kb.relations.size())));
@@ -310,7 +302,7 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
 
   PretrainProgress report;
   report.steps_per_epoch = steps_per_epoch;
-  Clock::time_point since = Clock::now();
+  core::Stopwatch since_report;
   const auto emit = [&](int epoch, bool epoch_end) {
     report.epoch = epoch;
     report.step = position.step;
@@ -318,8 +310,8 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
                       ? position.unreported_loss / static_cast<double>(position.unreported_steps)
                       : 0;
     report.triples_per_second =
-        static_cast<double>(position.unreported_triples) / std::max(1e-9, seconds_since(since));
-    report.seconds = seconds_since(start);
+        static_cast<double>(position.unreported_triples) / std::max(1e-9, since_report.seconds());
+    report.seconds = since_start.seconds();
     report.comm_seconds = model.comm_seconds();
     report.epoch_end = epoch_end;
     if (progress) progress(report);
@@ -328,15 +320,15 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
     position.unreported_loss = 0;
     position.unreported_steps = 0;
     position.unreported_triples = 0;
-    since = Clock::now();
+    since_report.restart();
   };
   // Mid-epoch checkpoints: by steps, or by rank 0's clock (shared, so every rank saves).
-  Clock::time_point last_checkpoint = Clock::now();
+  core::Stopwatch since_checkpoint;
   const auto checkpoint_due = [&] {
     bool due = options.checkpoint_every_steps > 0 && position.step % options.checkpoint_every_steps == 0;
     if (options.checkpoint_every_minutes > 0) {
       torch::Tensor late = torch::tensor(
-          {rank == 0 && seconds_since(last_checkpoint) >= 60 * options.checkpoint_every_minutes ? 1L : 0L});
+          {rank == 0 && since_checkpoint.seconds() >= 60 * options.checkpoint_every_minutes ? 1L : 0L});
       if (size > 1) comm.broadcast(late, 0);
       due = due || late.item<std::int64_t>() != 0;
     }
@@ -344,15 +336,15 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
   };
   const auto checkpoint = [&] {
     save_checkpoint(model, checkpoint_dir, position);
-    last_checkpoint = Clock::now();
+    since_checkpoint.restart();
   };
 
   std::int64_t steps_this_call = 0;
   bool stopped = false;
   for (int epoch = position.epoch + 1; epoch <= options.epochs && !stopped; ++epoch) {
-    const torch::Tensor order = shuffled_indices(m, mix(mix(options.seed, kPermutationStream),
+    const torch::Tensor order = shuffled_indices(m, core::mix(core::mix(options.seed, kPermutationStream),
                                                         static_cast<std::uint64_t>(epoch)));
-    const std::uint64_t negative_key = mix(mix(options.seed, kNegativeStream), epoch);
+    const std::uint64_t negative_key = core::mix(core::mix(options.seed, kNegativeStream), epoch);
     for (std::int64_t batch = position.epoch_step; batch < steps_per_epoch; ++batch) {
       const std::int64_t begin = batch * options.batch_size;
       const std::int64_t n = std::min(options.batch_size, m - begin);
@@ -365,7 +357,7 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
         loss = model.one_vs_all_backward(triples, n);
       } else {
         std::vector<std::uint64_t> keys(count);
-        for (std::int64_t i = 0; i < count; ++i) keys[i] = mix(negative_key, mine + i);
+        for (std::int64_t i = 0; i < count; ++i) keys[i] = core::mix(negative_key, mine + i);
         loss = model.negative_backward(
             triples,
             sample_negatives(triples, keys, options.negatives, model.options().num_entities,
@@ -423,7 +415,7 @@ LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& 
                                    torch::Device device) {
   const KbData kb = read_kb(kb_store_path);
   if (kb.split(split).empty()) {
-    throw data::InputError(kb_store_path + ": no '" + split + "' triples to evaluate");
+    throw InputError(kb_store_path + ": no '" + split + "' triples to evaluate");
   }
   const KbeEmbeddings embeddings = read_kbe_embeddings_shard(
       embeddings_path, comm.rank(), comm.size(), kb.entities, kb.relations);

@@ -50,11 +50,11 @@ struct PretrainOptions {
   int negatives = 10;  // per positive, negative mode
   OptimizerOptions optimizer;
   Regularizer regularizer = Regularizer::kN3;
-  double regularization_weight = 0;
+  double regularization_weight = 0.05;
   double init_std = 1e-3;
   bool entity_tanh = false;
-  std::int64_t batch_size = 1000;  // global, over all ranks
-  int epochs = 10;
+  std::int64_t batch_size = 250;  // global, over all ranks
+  int epochs = 18;
   std::uint64_t seed = 1;
   int eval_every = 1;  // epochs between validation runs; 0: none
   RankingProtocol eval;  // validation ranking (its seed is set from `seed`)
@@ -66,7 +66,7 @@ struct PretrainOptions {
   std::int64_t max_steps = 0;     // stop, checkpointed and exported, after this many steps
                                   // in this call; 0: run all epochs
   bool resume = false;            // continue from run_dir/checkpoint if there is one
-  int threads = 1;                // torch intra-op threads per rank
+  int threads = 2;                // torch intra-op threads per rank
   // Of the model, its optimizer state and the scores; the batches are planned on the host.
   torch::Device device = torch::kCPU;
 };
@@ -97,7 +97,7 @@ struct PretrainResult {
 
 // Collective. Trains on the store's train split and validates on its valid split (if any).
 // Bad input (ids out of range, empty KB or train split, a checkpoint of another shape) is a
-// data::InputError.
+// InputError.
 PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_store_path,
                             const std::string& run_dir, const PretrainOptions& options,
                             const PretrainCallback& progress = {});
@@ -131,7 +131,7 @@ struct TrainingPosition {
 
 // Collective. Writes `dir` (see above) atomically; `dir`'s parent must exist.
 void save_checkpoint(ShardedComplEx& model, const std::string& dir, const TrainingPosition& position);
-// Collective. Restores a checkpoint saved with any number of ranks; a data::InputError if it
+// Collective. Restores a checkpoint saved with any number of ranks; a InputError if it
 // is missing or was taken with another model shape, optimizer or seed.
 TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir);
 bool checkpoint_exists(const std::string& dir);
@@ -141,7 +141,7 @@ bool checkpoint_exists(const std::string& dir);
 void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& entities,
                        const std::vector<std::string>& relations, const std::string& path);
 
-// data::InputError naming `where` and the row of the first triple whose ids are out of range.
+// InputError naming `where` and the row of the first triple whose ids are out of range.
 void check_triples(const std::vector<std::int32_t>& triples, std::int64_t entities,
                    std::int64_t relations, const std::string& where);
 

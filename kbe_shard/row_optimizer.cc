@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 
 namespace hrere::kbe {
 
@@ -13,7 +13,7 @@ const char* to_string(OptimizerKind kind) {
 OptimizerKind parse_optimizer_kind(const std::string& name) {
   if (name == "adagrad") return OptimizerKind::kAdagrad;
   if (name == "adam") return OptimizerKind::kAdam;
-  throw data::InputError("unknown optimizer '" + name + "' (expected adagrad or adam)");
+  throw InputError("unknown optimizer '" + name + "' (expected adagrad or adam)");
 }
 
 RowOptimizer::RowOptimizer(const OptimizerOptions& options, std::int64_t rows, std::int64_t dim,

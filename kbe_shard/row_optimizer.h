@@ -27,7 +27,7 @@ namespace hrere::kbe {
 enum class OptimizerKind { kAdagrad, kAdam };
 
 const char* to_string(OptimizerKind kind);
-// "adagrad" or "adam"; anything else is a data::InputError.
+// "adagrad" or "adam"; anything else is a InputError.
 OptimizerKind parse_optimizer_kind(const std::string& name);
 
 struct OptimizerOptions {

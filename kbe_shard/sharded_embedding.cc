@@ -7,9 +7,10 @@
 #include <filesystem>
 
 #include "comm/device.h"
-#include "data_pipeline/atomic_output.h"
-#include "data_pipeline/input_error.h"
-#include "kbe_shard/counter_random.h"
+#include "core/atomic_output.h"
+#include "core/errors.h"
+#include "core/random.h"
+#include "core/stopwatch.h"
 #include "kbe_shard/tensor_io.h"
 
 namespace hrere::kbe {
@@ -36,11 +37,11 @@ torch::Tensor initial_rows(const EmbeddingOptions& options, const RowOwnership& 
   at::parallel_for(0, ownership.local_rows(), 1024, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t local = begin; local < end; ++local) {
       const std::int64_t row = local * ownership.size + ownership.rank;
-      const std::uint64_t row_key = mix(options.seed, static_cast<std::uint64_t>(row));
+      const std::uint64_t row_key = core::mix(options.seed, static_cast<std::uint64_t>(row));
       float* out = data + local * dim;
       for (std::int64_t j = 0; j < dim; j += 2) {
         float second = 0;
-        normal_pair(mix(row_key, static_cast<std::uint64_t>(j)), out + j, &second);
+        core::normal_pair(core::mix(row_key, static_cast<std::uint64_t>(j)), out + j, &second);
         out[j] *= scale;
         if (j + 1 < dim) out[j + 1] = second * scale;
       }
@@ -106,7 +107,7 @@ void EmbeddingShard::assign_local(const torch::Tensor& rows) {
 }
 
 void EmbeddingShard::save(const std::string& path) const {
-  data::AtomicOutput output(path);
+  core::AtomicOutput output(path);
   {
     data::Hdf5File file = data::Hdf5File::create(output.temp_path());
     data::write_schema(file, kShardFormat, kShardVersion);
@@ -132,14 +133,14 @@ void EmbeddingShard::load(const std::vector<std::string>& paths) {
     const std::int64_t num_rows = require_int_attribute(file, "num_rows");
     const std::int64_t dim = require_int_attribute(file, "dim");
     if (num_rows != options_.num_rows || dim != options_.dim) {
-      throw data::InputError(path + ": table of " + std::to_string(num_rows) + " x " +
+      throw InputError(path + ": table of " + std::to_string(num_rows) + " x " +
                              std::to_string(dim) + ", expected " +
                              std::to_string(options_.num_rows) + " x " +
                              std::to_string(options_.dim));
     }
     const std::string optimizer = file.string_attribute("optimizer").value_or("");
     if (optimizer != to_string(options_.optimizer.kind)) {
-      throw data::InputError(path + ": optimizer state is for '" + optimizer + "', this run uses '" +
+      throw InputError(path + ": optimizer state is for '" + optimizer + "', this run uses '" +
                              to_string(options_.optimizer.kind) + "'");
     }
     const std::int64_t stored = static_cast<std::int64_t>(file.dims("ids").at(0));
@@ -148,7 +149,7 @@ void EmbeddingShard::load(const std::vector<std::string>& paths) {
       const torch::Tensor ids = read_tensor_rows(file, "ids", torch::kLong, {}, start, count);
       if (count > 0 && (ids.min().item<std::int64_t>() < 0 ||
                         ids.max().item<std::int64_t>() >= num_rows)) {
-        throw data::InputError(path + ":/ids: row id out of range [0, " +
+        throw InputError(path + ":/ids: row id out of range [0, " +
                                std::to_string(num_rows) + ")");
       }
       const auto [mine, local] = ownership_.owned(ids);
@@ -166,7 +167,7 @@ void EmbeddingShard::load(const std::vector<std::string>& paths) {
   const torch::Tensor bad = found.ne(1).nonzero();
   if (bad.numel() > 0) {
     const std::int64_t local = bad[0][0].item<std::int64_t>();
-    throw data::InputError(
+    throw InputError(
         "embedding shards " + (paths.empty() ? std::string("(none)") : paths.front()) +
         " ...: row " + std::to_string(local * size + ownership_.rank) + " occurs " +
         std::to_string(found[local].item<std::int64_t>()) + " times (expected once)");
@@ -192,16 +193,16 @@ std::vector<std::string> find_shard_files(const std::string& dir, const std::str
       sizes.push_back(std::stoi(digits));
     }
   }
-  if (error) throw data::InputError(dir + ": cannot list (" + error.message() + ")");
+  if (error) throw InputError(dir + ": cannot list (" + error.message() + ")");
   if (sizes.size() != 1) {
-    throw data::InputError(dir + ": expected one set of " + name + " shard files (" + prefix +
+    throw InputError(dir + ": expected one set of " + name + " shard files (" + prefix +
                            "<P>.h5), found " + std::to_string(sizes.size()));
   }
   std::vector<std::string> paths;
   for (int rank = 0; rank < sizes[0]; ++rank) {
     paths.push_back(shard_path(dir, name, rank, sizes[0]));
     if (!std::filesystem::exists(paths.back())) {
-      throw data::InputError(paths.back() + ": shard file missing");
+      throw InputError(paths.back() + ": shard file missing");
     }
   }
   return paths;
@@ -222,10 +223,8 @@ torch::Tensor ShardedEmbedding::timed_all_to_all(const torch::Tensor& send,
   for (int r = 0; r < comm_.size(); ++r) {
     if (r != comm_.rank()) exchange_bytes_ += counts[r] * row_bytes;
   }
-  const auto start = std::chrono::steady_clock::now();
+  core::ScopedTimer timer(exchange_seconds_);
   torch::Tensor received = comm_.all_to_all(send.contiguous(), counts, recv_counts);
-  exchange_seconds_ +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return received;
 }
 

@@ -87,7 +87,7 @@ class EmbeddingShard {
   // shape, optimizer and (rank, size).
   void save(const std::string& path) const;
   // Replaces rows and optimizer state with this shard's rows from the files `paths` (all
-  // shards of one save, any number); every owned row must occur exactly once. A data::InputError
+  // shards of one save, any number); every owned row must occur exactly once. A InputError
   // names the file when shape or optimizer do not match or rows are missing.
   void load(const std::vector<std::string>& paths);
 

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <vector>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 
 namespace hrere::kbe {
 namespace {
@@ -64,7 +64,7 @@ torch::Tensor read_tensor_rows(const data::Hdf5File& file, const std::string& na
   const std::vector<std::uint64_t> dims = file.dims(name);
   std::vector<std::int64_t> found(dims.begin(), dims.end());
   if (found.empty() || !c10::IntArrayRef(found).slice(1).equals(row_shape)) {
-    throw data::InputError(file.path() + ":/" + name + ": expected rows of shape " +
+    throw InputError(file.path() + ":/" + name + ": expected rows of shape " +
                            shape_text(row_shape) + ", found a dataset of shape " +
                            shape_text(found));
   }
@@ -85,7 +85,7 @@ torch::Tensor read_tensor(const data::Hdf5File& file, const std::string& name,
   const std::vector<std::uint64_t> dims = file.dims(name);
   const std::vector<std::int64_t> found(dims.begin(), dims.end());
   if (!c10::IntArrayRef(found).equals(shape)) {
-    throw data::InputError(file.path() + ":/" + name + ": expected shape " + shape_text(shape) +
+    throw InputError(file.path() + ":/" + name + ": expected shape " + shape_text(shape) +
                            ", found " + shape_text(found));
   }
   return read_tensor_rows(file, name, dtype, shape.slice(1), 0, shape[0]);
@@ -93,7 +93,7 @@ torch::Tensor read_tensor(const data::Hdf5File& file, const std::string& name,
 
 std::int64_t require_int_attribute(const data::Hdf5File& file, const std::string& name) {
   const std::optional<std::int64_t> value = file.int_attribute(name);
-  if (!value) throw data::InputError(file.path() + ": integer attribute '" + name + "' missing");
+  if (!value) throw InputError(file.path() + ": integer attribute '" + name + "' missing");
   return *value;
 }
 

@@ -257,7 +257,7 @@ write_report
 
 # ---------------------------------------------------------------------------------------
 # The bundle: unpacked into the prefix (never into /), with what its packages' maintainer
-# scripts would have made and the environment DESIGN.md section 6 lists.
+# scripts would have made and the environment docs/DISTRIBUTED.md, GPUs, lists.
 
 arch=x86_64-linux-gnu
 L=$prefix/usr/lib/$arch
@@ -446,7 +446,7 @@ if [ -n "$stop_all" ]; then
     skip "$s" "$stop_all"
   done
 else
-  # (b) NCCL on one rank (two ranks on one GPU need NCCL 2.30: see DESIGN.md section 6).
+  # (b) NCCL on one rank (two ranks on one GPU need NCCL 2.30: see docs/DISTRIBUTED.md, GPUs).
   if [ "$device" = cpu ]; then
     skip nccl-1-rank "--cpu: built without CUDA and NCCL"
   else

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "data_pipeline/atomic_output.h"
-#include "data_pipeline/input_error.h"
-#include "kbe_shard/counter_random.h"
+#include "core/atomic_output.h"
+#include "core/errors.h"
+#include "core/random.h"
 
 namespace hrere::train {
 namespace fs = std::filesystem;
@@ -21,7 +21,7 @@ constexpr std::string_view kPrefix = "step-";
 constexpr std::string_view kSuffix = ".pt";
 
 void write_archive(const std::string& path, torch::serialize::OutputArchive& archive) {
-  data::AtomicOutput output(path);
+  core::AtomicOutput output(path);
   archive.save_to(output.temp_path());
   output.commit();
 }
@@ -33,7 +33,7 @@ torch::serialize::InputArchive read_archive(const std::string& path, const char*
     // the caller moves what it loaded to its own device.
     archive.load_from(path, torch::Device(torch::kCPU));
   } catch (const c10::Error& e) {
-    throw data::InputError(path + ": not a readable " + what + " (" + e.what_without_backtrace() + ")");
+    throw InputError(path + ": not a readable " + what + " (" + e.what_without_backtrace() + ")");
   }
   return archive;
 }
@@ -187,7 +187,7 @@ TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
       torch::manual_seed(dropout_seed(seed, state.step, comm.rank()));
     }
   } catch (const c10::Error& e) {
-    throw data::InputError(path + ": checkpoint does not match this model and config (" +
+    throw InputError(path + ": checkpoint does not match this model and config (" +
                            e.what_without_backtrace() + ")");
   }
   return state;
@@ -204,7 +204,7 @@ void save_model(comm::Communicator& comm, const std::string& path, torch::nn::Mo
 }
 
 std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, int rank) {
-  return kbe::mix(kbe::mix(seed, static_cast<std::uint64_t>(step)), static_cast<std::uint64_t>(rank));
+  return core::mix(core::mix(seed, static_cast<std::uint64_t>(step)), static_cast<std::uint64_t>(rank));
 }
 
 void load_model(const std::string& path, torch::nn::Module& model, KnowledgeModel* knowledge) {
@@ -215,7 +215,7 @@ void load_model(const std::string& path, torch::nn::Module& model, KnowledgeMode
     move_to(device, model, nullptr);
     if (knowledge) knowledge->load(archive, knowledge_dir(path));
   } catch (const c10::Error& e) {
-    throw data::InputError(path + ": model file does not match the run's config (" +
+    throw InputError(path + ": model file does not match the run's config (" +
                            e.what_without_backtrace() + ")");
   }
 }

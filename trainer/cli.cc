@@ -8,8 +8,8 @@
 #include <optional>
 #include <sstream>
 
-#include "data_pipeline/atomic_output.h"
-#include "data_pipeline/input_error.h"
+#include "core/atomic_output.h"
+#include "core/errors.h"
 #include "data_pipeline/prepare.h"
 #include "data_pipeline/synth.h"
 #include "trainer/checkpoint.h"
@@ -46,8 +46,8 @@ struct ConfigArgs {
   }
 };
 
-int run_config(const ConfigArgs& args) {
-  std::cout << to_yaml(args.load());
+int run_config(const ConfigArgs& args, bool describe) {
+  std::cout << (describe ? describe_config() : to_yaml(args.load()));
   return kExitOk;
 }
 
@@ -56,9 +56,9 @@ int run_prepare(const ConfigArgs& args, const std::string& out_dir, bool skip_ba
   if (skip_bad_lines) config.data.skip_bad_lines = true;
   std::cerr << "preparing " << config.data.train << " and " << config.data.test
             << (config.data.kb_train.empty() ? "" : " with KB " + config.data.kb_train) << "\n";
-  const nlohmann::json report = data::prepare_data(config.data.prepare_options(), out_dir);
-  data::write_text_atomically((std::filesystem::path(out_dir) / "config.yaml").string(),
-                              to_yaml(config));
+  data::PrepareOptions options = config.data.prepare_options();
+  options.config_yaml = to_yaml(config);
+  const nlohmann::json report = data::prepare_data(options, out_dir);
   std::cout << format_summary(summarize_store(report["outputs"]["bags"]));
   if (!report["outputs"]["kb"].is_null()) {
     std::cout << format_summary(summarize_store(report["outputs"]["kb"]));
@@ -82,7 +82,7 @@ int run_synth(const std::string& preset, const std::optional<std::uint64_t>& see
     if (seed) options.seed = *seed;
     data::validate_synth_options(options);
   } catch (const std::invalid_argument& e) {
-    throw data::InputError(std::string("synth: ") + e.what());
+    throw InputError(std::string("synth: ") + e.what());
   }
   const data::SynthReport r = data::generate_synthetic_world(options, out_dir);
   std::cout << "synthetic world '" << preset << "' (seed " << options.seed << ") in " << out_dir
@@ -155,7 +155,7 @@ int run_train(TrainArgs args) {
   }
   const nlohmann::json summary = summarize_runs(summaries);
   if (comm::world().rank() == 0) {
-    data::write_text_atomically((out_path / "runs_summary.json").string(), summary.dump(2) + "\n");
+    core::write_text_atomically((out_path / "runs_summary.json").string(), summary.dump(2) + "\n");
   }
   out << std::fixed << std::setprecision(3) << "over " << args.runs << " seeds (mean +- std):\n";
   for (const char* key : {"sentence.average_precision", "sentence.p_at_percent.10",
@@ -246,8 +246,11 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
 
   ConfigArgs config_args;
+  bool describe = false;
   CLI::App* config = app.add_subcommand("config", "print the fully resolved configuration");
   config_args.add_to(*config);
+  config->add_flag("--describe", describe,
+                   "print every key with its type, default, allowed values and meaning");
 
   ConfigArgs prepare_args;
   std::string prepare_out;
@@ -349,7 +352,7 @@ int run_cli(int argc, char** argv) {
     ~ReleaseDevice() { comm::release_world_device(); }
   } release_device;
   try {
-    if (config->parsed()) return run_config(config_args);
+    if (config->parsed()) return run_config(config_args, describe);
     if (prepare->parsed()) return run_prepare(prepare_args, prepare_out, skip_bad_lines);
     if (synth->parsed()) return run_synth(synth_preset, synth_seed, synth_out);
     if (inspect->parsed()) return run_inspect(inspect_path, inspect_json);
@@ -358,7 +361,7 @@ int run_cli(int argc, char** argv) {
     if (pretrain->parsed()) return run_pretrain(pretrain_args, pretrain_out, pretrain_resume, pretrain_max_steps);
     if (eval_kbe->parsed()) return run_eval_kbe(eval_kbe_run, eval_kbe_split, eval_kbe_overrides);
     if (predict_command->parsed()) return run_predict(predict_options);
-  } catch (const data::InputError& e) {
+  } catch (const InputError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kExitBadInput;
   } catch (const std::exception& e) {

@@ -5,16 +5,15 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <sstream>
 
 #include "comm/device.h"
 #include "comm/routing_communicator.h"
-#include "data_pipeline/corpus_reader.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 
 namespace hrere::train {
 namespace {
 
-using data::InputError;
 
 struct Section {
   const char* name;
@@ -174,66 +173,70 @@ void apply_override(Config& config, const std::string& assignment) {
          section + "." + key);
 }
 
-void validate(const Config& c) {
+std::string number_text(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+std::string rule_text(const Rule& rule) {
+  if (!rule.text.empty()) return rule.text;
+  if (!rule.choices.empty()) {
+    std::string out;
+    for (std::size_t i = 0; i < rule.choices.size(); ++i) {
+      out += (i == 0 ? "" : i + 1 == rule.choices.size() ? " or " : ", ") + rule.choices[i];
+    }
+    return out;
+  }
+  const bool low = rule.min > -1e308, high = rule.max < 1e308;
+  if (low && high) {
+    return std::string("in ") + (rule.min_open ? "(" : "[") + number_text(rule.min) + ", " +
+           number_text(rule.max) + (rule.max_open ? ")" : "]");
+  }
+  if (low && rule.min == 0) return rule.min_open ? "positive" : "non-negative";
+  if (low) return (rule.min_open ? "above " : "at least ") + number_text(rule.min);
+  return "";
+}
+
+// The rule of one field, with the value it has after loading and overrides.
+void check_rule(const Field& field, const std::string& key) {
+  const Rule& rule = field.rule;
+  std::visit(
+      [&](auto* v) {
+        using T = std::remove_pointer_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (rule.choices.empty()) return;
+          for (const std::string& choice : rule.choices) {
+            if (*v == choice) return;
+          }
+          throw InputError("config: " + key + " must be " + rule_text(rule) + " (found '" + *v +
+                           "')");
+        } else if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+          const double x = static_cast<double>(*v);
+          const bool ok = (rule.min_open ? x > rule.min : x >= rule.min) &&
+                          (rule.max_open ? x < rule.max : x <= rule.max);
+          if (!ok) {
+            throw InputError("config: " + key + " must be " + rule_text(rule) + " (found " +
+                             number_text(x) + ")");
+          }
+        }
+      },
+      field.value);
+}
+
+// Each field's own rule, then the rules that span keys or need the machine.
+void validate(Config& c) {
+  for (const Section& section : sections(c)) {
+    for (const Field& field : section.fields) {
+      check_rule(field, std::string(section.name) + "." + field.name);
+    }
+  }
   auto require = [](bool ok, const std::string& key, const std::string& rule) {
     if (!ok) throw InputError("config: " + key + " " + rule);
   };
-  auto require_name = [](auto parse, const std::string& value, const std::string& key) {
-    try {
-      parse(value);
-    } catch (const InputError& e) {
-      throw InputError("config: " + key + ": " + e.what());
-    }
-  };
-  require_name(data::parse_corpus_format, c.data.format, "data.format");
-  require_name(data::parse_kb_filter, c.data.kb_filter, "data.kb_filter");
-  require(c.data.bag_size >= 1, "data.bag_size", "must be at least 1");
-  require(c.data.max_length >= 1, "data.max_length", "must be at least 1");
-  require(c.data.min_word_count >= 1, "data.min_word_count", "must be at least 1");
-  require(c.data.chunk_bags >= 1, "data.chunk_bags", "must be at least 1");
-  require(c.loader.shuffle_window >= 0, "loader.shuffle_window", "must not be negative");
-  require(c.loader.prefetch_batches >= 1, "loader.prefetch_batches", "must be at least 1");
-  require(c.model.word_dim >= 1 && c.model.position_dim >= 0 && c.model.lstm_hidden >= 1 &&
-              c.model.classifier_hidden >= 1,
-          "model sizes", "must be positive");
-  require(c.model.input_keep > 0 && c.model.input_keep <= 1, "model.input_keep", "must be in (0, 1]");
-  require(c.model.output_keep > 0 && c.model.output_keep <= 1, "model.output_keep", "must be in (0, 1]");
-  const std::string& v = c.train.variant;
-  require(v == "base" || v == "naive" || v == "full" || v == "weston", "train.variant",
-          "must be base, naive, full or weston (found '" + v + "')");
-  require(c.train.epochs >= 1, "train.epochs", "must be at least 1");
-  require(c.train.batch_size >= 1, "train.batch_size", "must be at least 1");
-  require(c.train.lr_language > 0 && c.train.lr_knowledge > 0, "train learning rates", "must be positive");
-  require(c.train.l2 >= 0, "train.l2", "must not be negative");
-  require(c.train.alpha >= 0 && c.train.alpha <= 1, "train.alpha", "must be in [0, 1]");
-  require(c.train.threads >= 1, "train.threads", "must be at least 1");
-  require(c.train.dev_fraction >= 0 && c.train.dev_fraction < 1, "train.dev_fraction",
-          "must be in [0, 1)");
-  require(c.train.log_every >= 1, "train.log_every", "must be at least 1");
-  require(c.train.checkpoint_every >= 0, "train.checkpoint_every", "must not be negative");
-  require(c.train.keep_checkpoints >= 1, "train.keep_checkpoints", "must be at least 1");
-  require(c.train.eval_batch_size >= 1, "train.eval_batch_size", "must be at least 1");
   require(c.kbe.dim >= 2 && c.kbe.dim % 2 == 0, "kbe.dim", "must be a positive even number");
-  require(c.kbe.loss == "1vsall" || c.kbe.loss == "negative", "kbe.loss",
-          "must be 1vsall or negative (found '" + c.kbe.loss + "')");
-  require(c.kbe.optimizer == "adagrad" || c.kbe.optimizer == "adam", "kbe.optimizer",
-          "must be adagrad or adam (found '" + c.kbe.optimizer + "')");
-  require(c.kbe.regularizer == "n3" || c.kbe.regularizer == "l2" || c.kbe.regularizer == "none",
-          "kbe.regularizer", "must be n3, l2 or none (found '" + c.kbe.regularizer + "')");
-  require(c.kbe.negatives >= 1, "kbe.negatives", "must be at least 1");
-  require(c.kbe.lr > 0, "kbe.lr", "must be positive");
-  require(c.kbe.regularization >= 0 && c.kbe.init_std > 0, "kbe.regularization, kbe.init_std",
-          "must not be negative, must be positive");
-  require(c.kbe.batch_size >= 1 && c.kbe.epochs >= 1 && c.kbe.eval_batch >= 1 &&
-              c.kbe.log_every >= 1 && c.kbe.threads >= 1,
-          "kbe.batch_size, epochs, eval_batch, log_every, threads", "must be at least 1");
-  require(c.dist.bucket_mib > 0, "dist.bucket_mib", "must be positive");
-  require(c.dist.checksum_every >= 0, "dist.checksum_every", "must not be negative");
-  require(c.dist.heartbeat_s > 0 && c.dist.lost_after_s > 2 * c.dist.heartbeat_s,
-          "dist.heartbeat_s, dist.lost_after_s",
-          "must be positive, lost_after_s more than twice heartbeat_s");
-  require(c.dist.backend == "auto" || c.dist.backend == "mpi" || c.dist.backend == "nccl",
-          "dist.backend", "must be auto, mpi or nccl (found '" + c.dist.backend + "')");
+  require(c.dist.lost_after_s > 2 * c.dist.heartbeat_s, "dist.lost_after_s",
+          "must be more than twice dist.heartbeat_s");
   require(c.dist.backend != "nccl" || comm::nccl_built(), "dist.backend",
           "nccl: this build has no NCCL communicator (built where CMake finds a CUDA LibTorch "
           "and NCCL); use auto or mpi");
@@ -247,15 +250,22 @@ void validate(const Config& c) {
       throw InputError(std::string("config: ") + key + ": " + e.what());
     }
   }
-  require(c.kbe.eval_every >= 0 && c.kbe.checkpoint_every >= 0,
-          "kbe.eval_every, kbe.checkpoint_every", "must not be negative");
-  require(c.kbe.checkpoint_every_steps >= 0 && c.kbe.checkpoint_every_minutes >= 0 &&
-              c.kbe.eval_max_triples >= 0,
-          "kbe.checkpoint_every_steps, kbe.checkpoint_every_minutes, kbe.eval_max_triples",
-          "must not be negative");
   require(c.kbe.sampled_eval_candidates() >= 0, "kbe.eval_candidates",
           "must be all or a positive number of sampled candidates (found '" +
               c.kbe.eval_candidates + "')");
+}
+
+const char* type_name(const FieldPointer& value) {
+  return std::visit(
+      [](auto* v) -> const char* {
+        using T = std::remove_pointer_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) return "string";
+        if constexpr (std::is_same_v<T, StringMap>) return "mapping";
+        if constexpr (std::is_same_v<T, bool>) return "bool";
+        if constexpr (std::is_same_v<T, double>) return "number";
+        return "integer";
+      },
+      value);
 }
 
 void emit_value(YAML::Emitter& out, const FieldPointer& value) {
@@ -279,15 +289,65 @@ void emit_value(YAML::Emitter& out, const FieldPointer& value) {
 
 }  // namespace
 
+Rule any() { return Rule(); }
+Rule at_least(double min) {
+  Rule rule;
+  rule.min = min;
+  return rule;
+}
+Rule positive() {
+  Rule rule = at_least(0);
+  rule.min_open = true;
+  return rule;
+}
+Rule non_negative() { return at_least(0); }
+Rule between(double min, double max, bool min_open, bool max_open) {
+  Rule rule;
+  rule.min = min;
+  rule.max = max;
+  rule.min_open = min_open;
+  rule.max_open = max_open;
+  return rule;
+}
+Rule one_of(std::vector<std::string> choices) {
+  Rule rule;
+  rule.choices = std::move(choices);
+  return rule;
+}
+Rule checked_elsewhere(std::string text) {
+  Rule rule;
+  rule.text = std::move(text);
+  return rule;
+}
+
 std::vector<Field> DataConfig::fields() {
-  return {{"format", &format},           {"train", &train},
-          {"test", &test},               {"relations", &relations},
-          {"relation_map", &relation_map}, {"word_vectors", &word_vectors},
-          {"min_word_count", &min_word_count}, {"bag_size", &bag_size},
-          {"max_length", &max_length},   {"kb_train", &kb_train},
-          {"kb_valid", &kb_valid},       {"kb_test", &kb_test},
-          {"kb_filter", &kb_filter},     {"skip_bad_lines", &skip_bad_lines},
-          {"chunk_bags", &chunk_bags},   {"prepared", &prepared}};
+  return {
+      {"format", &format, one_of({"nyt10", "jsonl"}),
+       "corpus format: nyt10 (Lin et al. text release) or jsonl (OpenNRE)"},
+      {"train", &train, any(), "RE training corpus file"},
+      {"test", &test, any(), "RE test corpus file"},
+      {"relations", &relations, any(), "relation2id.txt (count line, then `name id`; id 0 is NA)"},
+      {"relation_map", &relation_map, any(),
+       "`corpus name: label name`; a target absent from relation2id gets a new id"},
+      {"word_vectors", &word_vectors, any(),
+       "word2vec (with header) or GloVe text vectors; empty: vocabulary from training words"},
+      {"min_word_count", &min_word_count, at_least(1),
+       "training words seen fewer times map to `<unk>` (unless they have a vector)"},
+      {"bag_size", &bag_size, at_least(1), "T, sentences per training bag"},
+      {"max_length", &max_length, at_least(1), "L, tokens per sentence (longer ones are cut)"},
+      {"kb_train", &kb_train, any(),
+       "KB training triples `head relation tail`; empty: no KB store is written"},
+      {"kb_valid", &kb_valid, any(), "KB validation triples"},
+      {"kb_test", &kb_test, any(), "KB test triples"},
+      {"kb_filter", &kb_filter, one_of({"all", "test", "none"}),
+       "drop KB triples whose entity pair occurs in the RE data: all (train and test, the "
+       "paper), test, none"},
+      {"skip_bad_lines", &skip_bad_lines, any(),
+       "skip and count malformed lines instead of failing (also --skip-bad-lines)"},
+      {"chunk_bags", &chunk_bags, at_least(1), "bags per HDF5 chunk, the loader's unit of reading"},
+      {"prepared", &prepared, any(),
+       "a folder written by `hrere prepare` for train to read; empty: train prepares the "
+       "inputs above into RUN/data"}};
 }
 
 data::PrepareOptions DataConfig::prepare_options() const {
@@ -311,23 +371,42 @@ data::PrepareOptions DataConfig::prepare_options() const {
 }
 
 std::vector<Field> DistConfig::fields() {
-  return {{"bucket_mib", &bucket_mib},
-          {"checksum_every", &checksum_every},
-          {"heartbeat_s", &heartbeat_s},
-          {"lost_after_s", &lost_after_s},
-          {"backend", &backend},
-          {"overlap", &overlap}};
+  return {
+      {"bucket_mib", &bucket_mib, positive(), "largest gradient all-reduce bucket (MiB)"},
+      {"checksum_every", &checksum_every, non_negative(),
+       "steps between replica checksums, which stop a run whose replicas differ (0: never)"},
+      {"heartbeat_s", &heartbeat_s, positive(), "seconds between rank heartbeats"},
+      {"lost_after_s", &lost_after_s, checked_elsewhere("more than twice heartbeat_s"),
+       "silence after which the other ranks stop and name the lost rank (also the bound on "
+       "NCCL's set-up)"},
+      {"backend", &backend, one_of({"auto", "mpi", "nccl"}),
+       "transport of GPU tensors: auto (NCCL where built, else MPI through host memory), mpi, "
+       "nccl (an error where the build has none); host tensors always use MPI"},
+      {"overlap", &overlap, any(),
+       "start each gradient bucket's all-reduce during backward, as soon as its gradients "
+       "exist; same sums either way"}};
 }
 
 std::vector<Field> LoaderConfig::fields() {
-  return {{"shuffle_window", &shuffle_window}, {"prefetch_batches", &prefetch_batches}};
+  return {{"shuffle_window", &shuffle_window, non_negative(),
+           "bags shuffled together within a rank's share (0: the whole share)"},
+          {"prefetch_batches", &prefetch_batches, at_least(1),
+           "batches the prefetch thread prepares ahead"}};
 }
 
 std::vector<Field> ModelConfig::fields() {
-  return {{"word_dim", &word_dim},       {"position_dim", &position_dim},
-          {"lstm_hidden", &lstm_hidden}, {"classifier_hidden", &classifier_hidden},
-          {"input_keep", &input_keep},   {"output_keep", &output_keep},
-          {"train_word_vectors", &train_word_vectors}};
+  return {
+      {"word_dim", &word_dim, at_least(1), "word embedding size (Table 1)"},
+      {"position_dim", &position_dim, non_negative(), "size of each position embedding"},
+      {"lstm_hidden", &lstm_hidden, at_least(1), "BiLSTM hidden size per direction"},
+      {"classifier_hidden", &classifier_hidden, at_least(1), "classifier hidden layer size"},
+      {"input_keep", &input_keep, between(0, 1, true, false),
+       "dropout keep probability on the LSTM input"},
+      {"output_keep", &output_keep, between(0, 1, true, false),
+       "dropout keep probability on the sentence vectors"},
+      {"train_word_vectors", &train_word_vectors, any(),
+       "keep training pretrained word vectors (by default they stay fixed, as in the "
+       "reference)"}};
 }
 
 std::int64_t KbeConfig::sampled_eval_candidates() const {
@@ -338,40 +417,71 @@ std::int64_t KbeConfig::sampled_eval_candidates() const {
 }
 
 std::vector<Field> KbeConfig::fields() {
-  return {{"dim", &dim},
-          {"loss", &loss},
-          {"negatives", &negatives},
-          {"optimizer", &optimizer},
-          {"lr", &lr},
-          {"regularizer", &regularizer},
-          {"regularization", &regularization},
-          {"init_std", &init_std},
-          {"entity_tanh", &entity_tanh},
-          {"batch_size", &batch_size},
-          {"epochs", &epochs},
-          {"seed", &seed},
-          {"eval_every", &eval_every},
-          {"eval_batch", &eval_batch},
-          {"eval_candidates", &eval_candidates},
-          {"eval_max_triples", &eval_max_triples},
-          {"log_every", &log_every},
-          {"checkpoint_every", &checkpoint_every},
-          {"checkpoint_every_steps", &checkpoint_every_steps},
-          {"checkpoint_every_minutes", &checkpoint_every_minutes},
-          {"threads", &threads},
-          {"device", &device}};
+  return {
+      {"dim", &dim, checked_elsewhere("a positive even number"),
+       "ComplEx dimension (real + imaginary coordinates)"},
+      {"loss", &loss, one_of({"1vsall", "negative"}),
+       "1vsall (cross entropy over all entities, reciprocal relations; Lacroix et al. 2018) "
+       "or negative (logistic loss on corrupted triples; Trouillon et al. 2016)"},
+      {"negatives", &negatives, at_least(1), "corrupted triples per positive (loss: negative)"},
+      {"optimizer", &optimizer, one_of({"adagrad", "adam"}),
+       "row-wise adagrad or lazy adam on entity rows; dense on relations"},
+      {"lr", &lr, positive(), "learning rate"},
+      {"regularizer", &regularizer, one_of({"n3", "l2", "none"}), "regularizer"},
+      {"regularization", &regularization, non_negative(), "regularizer weight"},
+      {"init_std", &init_std, positive(), "standard deviation of the initial rows"},
+      {"entity_tanh", &entity_tanh, any(),
+       "tanh on entity vectors, as the joint model applies (pretrain with it for full)"},
+      {"batch_size", &batch_size, at_least(1), "global batch of triples, split over the ranks"},
+      {"epochs", &epochs, at_least(1), "epochs"},
+      {"seed", &seed, any(), "seed of initial rows, batches, negatives and sampled candidates"},
+      {"eval_every", &eval_every, non_negative(), "epochs between validation runs (0: none)"},
+      {"eval_batch", &eval_batch, at_least(1), "triples ranked at a time"},
+      {"eval_candidates", &eval_candidates, checked_elsewhere("all or a positive number"),
+       "rank against every KB entity (all) or N candidates sampled per evaluation batch (the "
+       "PBG / DGL-KE protocol at Freebase scale; higher MRR, reported as such)"},
+      {"eval_max_triples", &eval_max_triples, non_negative(),
+       "evaluate a seeded subset of this many triples (0: all)"},
+      {"log_every", &log_every, at_least(1), "steps between metrics lines"},
+      {"checkpoint_every", &checkpoint_every, non_negative(),
+       "epochs between checkpoints (0: only at the end)"},
+      {"checkpoint_every_steps", &checkpoint_every_steps, non_negative(),
+       "also checkpoint inside an epoch every this many steps (0: not by steps)"},
+      {"checkpoint_every_minutes", &checkpoint_every_minutes, non_negative(),
+       "also checkpoint after this many minutes on rank 0's clock (0: not by time)"},
+      {"threads", &threads, at_least(1), "LibTorch threads per rank"},
+      {"device", &device, checked_elsewhere("cpu, cuda or cuda:N"),
+       "where pretraining and link prediction compute, as train.device"}};
 }
 
 std::vector<Field> TrainConfig::fields() {
-  return {{"variant", &variant},       {"epochs", &epochs},
-          {"batch_size", &batch_size}, {"lr_language", &lr_language},
-          {"lr_knowledge", &lr_knowledge}, {"l2", &l2},
-          {"alpha", &alpha},           {"seed", &seed},
-          {"threads", &threads},       {"device", &device},
-          {"dev_fraction", &dev_fraction},
-          {"log_every", &log_every},   {"checkpoint_every", &checkpoint_every},
-          {"keep_checkpoints", &keep_checkpoints}, {"eval_batch_size", &eval_batch_size},
-          {"kbe_embeddings", &kbe_embeddings}};
+  return {
+      {"variant", &variant, one_of({"base", "naive", "full", "weston"}),
+       "base (J_L), naive (J_L + J_G), full (J_L + J_G + J_D) or weston (J_L + J_G, entity "
+       "rows frozen)"},
+      {"epochs", &epochs, at_least(1), "epochs"},
+      {"batch_size", &batch_size, at_least(1), "global batch of bags, split over the ranks"},
+      {"lr_language", &lr_language, positive(), "Adam learning rate of the language model"},
+      {"lr_knowledge", &lr_knowledge, positive(), "Adam learning rate of the KB embeddings"},
+      {"l2", &l2, non_negative(), "λ of λ/2‖Θ_L‖² on the network weights"},
+      {"alpha", &alpha, between(0, 1, false, false), "inference weight α of p_L in α p_L + (1 − α) p_G"},
+      {"seed", &seed, any(), "seed of initial weights, batches and dropout"},
+      {"threads", &threads, at_least(1), "LibTorch threads per rank"},
+      {"device", &device, checked_elsewhere("cpu, cuda or cuda:N"),
+       "where training, evaluation and prediction compute: cpu, cuda (the rank's GPU: local "
+       "rank modulo the GPUs it sees) or cuda:N"},
+      {"dev_fraction", &dev_fraction, between(0, 1, false, true),
+       "share of training bags (whole store chunks, by seed) held out as a dev set; the best "
+       "dev epoch's weights are kept as best.pt and evaluated"},
+      {"log_every", &log_every, at_least(1), "steps per metrics.jsonl line"},
+      {"checkpoint_every", &checkpoint_every, non_negative(),
+       "steps between checkpoints (0: at epoch ends only; epoch ends always checkpoint)"},
+      {"keep_checkpoints", &keep_checkpoints, at_least(1), "newest checkpoints kept"},
+      {"eval_batch_size", &eval_batch_size, at_least(1),
+       "test sentences encoded together in evaluation"},
+      {"kbe_embeddings", &kbe_embeddings, any(),
+       "embeddings.h5 of a `hrere pretrain` run on the same prepared data; required by naive, "
+       "full and weston"}};
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -380,6 +490,28 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   for (const std::string& assignment : overrides) apply_override(config, assignment);
   validate(config);
   return config;
+}
+
+std::string describe_config() {
+  Config defaults;
+  std::ostringstream out;
+  out << "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
+  for (const Section& section : sections(defaults)) {
+    for (const Field& field : section.fields) {
+      // Defaults as a reader writes them (0.6, not the 17 digits to_yaml keeps).
+      YAML::Emitter value;
+      value << YAML::Flow;
+      if (auto* number = std::get_if<double*>(&field.value)) {
+        value << number_text(**number);
+      } else {
+        emit_value(value, field.value);
+      }
+      out << "| `" << section.name << "." << field.name << "` | " << type_name(field.value)
+          << " | `" << value.c_str() << "` | " << rule_text(field.rule) << " | "
+          << field.help << " |\n";
+    }
+  }
+  return out.str();
 }
 
 std::string to_yaml(Config config) {

@@ -16,12 +16,34 @@ namespace hrere::train {
 using StringMap = std::map<std::string, std::string>;
 using FieldPointer =
     std::variant<std::string*, int*, std::int64_t*, double*, bool*, StringMap*>;
+
+// What a value may be: a range for numbers, a list of choices for strings, or only a text
+// for rules that validate() checks across keys. Checked when a config is loaded and printed
+// by `hrere config --describe`.
+struct Rule {
+  double min = -1e308, max = 1e308;
+  bool min_open = false, max_open = false;  // exclude the bound itself
+  std::vector<std::string> choices;          // allowed strings (empty: any)
+  std::string text;                           // the rule in words, where it is not a range
+};
+Rule any();
+Rule at_least(double min);
+Rule positive();
+Rule non_negative();
+Rule between(double min, double max, bool min_open, bool max_open);
+Rule one_of(std::vector<std::string> choices);
+Rule checked_elsewhere(std::string text);
+
+// One configuration key, declared once: its name, where its value (and, through the
+// struct's initialiser, its default and type) lives, what it may be, and one line of help.
 struct Field {
   const char* name;
   FieldPointer value;
+  Rule rule;
+  const char* help;
 };
 
-// Inputs of `hrere prepare` (DESIGN.md section 3). Relative paths are taken from the
+// Inputs of `hrere prepare` (docs/ARCHITECTURE.md, Data flow). Relative paths are taken from the
 // directory the command runs in.
 struct DataConfig {
   std::string format = "nyt10";
@@ -161,10 +183,14 @@ struct Config {
 };
 
 // Reads `path` (empty: defaults only), then applies each "section.key=value" override in
-// order, then validates. Errors are data::InputError naming file, line and key.
+// order, then validates. Errors are InputError naming file, line and key.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides);
 
 // The resolved configuration as YAML, loadable by load_config.
 std::string to_yaml(Config config);
+
+// Every key with its type, default, allowed values and help, as a Markdown table (the
+// README's configuration reference is this output).
+std::string describe_config();
 
 }  // namespace hrere::train

@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "comm/device.h"
-#include "data_pipeline/atomic_output.h"
-#include "data_pipeline/input_error.h"
+#include "core/atomic_output.h"
+#include "core/errors.h"
 #include "data_pipeline/text_file.h"
 #include "trainer/variants.h"
 
@@ -74,7 +74,7 @@ void write_curve(const std::string& path, const std::vector<PrPoint>& curve,
     const std::size_t k = points == 1 ? n - 1 : i * (n - 1) / (points - 1);
     csv << k + 1 << ',' << curve[k].recall << ',' << curve[k].precision << '\n';
   }
-  data::write_text_atomically(path, csv.str());
+  core::write_text_atomically(path, csv.str());
 }
 
 }  // namespace
@@ -190,14 +190,14 @@ TestScores restrict_to_pairs(const TestScores& scores, const std::vector<std::st
   while (reader.next(line)) {
     const auto fields = data::split_fields(line, '\t');
     if (fields.size() < 2) {
-      throw data::InputError(path + ":" + std::to_string(reader.line_number()) +
+      throw InputError(path + ":" + std::to_string(reader.line_number()) +
                              ": expected head<TAB>tail");
     }
     std::int64_t pair[2];
     for (int k = 0; k < 2; ++k) {
       const std::optional<std::int64_t> id = index.find(fields[k]);
       if (!id) {
-        throw data::InputError(path + ":" + std::to_string(reader.line_number()) +
+        throw InputError(path + ":" + std::to_string(reader.line_number()) +
                                ": unknown entity '" + std::string(fields[k]) + "'");
       }
       pair[k] = *id;
@@ -313,7 +313,15 @@ void write_held_out_report(const std::string& dir, const HeldOutReport& report,
   const std::filesystem::path d(dir);
   write_curve((d / "pr_sentence.csv").string(), report.sentence_curve, max_points);
   write_curve((d / "pr_pair.csv").string(), report.pair_curve, max_points);
-  data::write_text_atomically((d / "summary.json").string(), report.summary.dump(2) + "\n");
+  core::write_text_atomically((d / "summary.json").string(), report.summary.dump(2) + "\n");
+}
+
+std::string plot_script_path(const std::string& executable) {
+  if (const char* chosen = std::getenv("HRERE_PLOT_SCRIPT")) return chosen;
+  const std::filesystem::path bin = std::filesystem::path(executable).parent_path();
+  const std::filesystem::path installed = bin / ".." / "share" / "hrere" / "plot_pr.py";
+  if (std::filesystem::exists(installed)) return installed.lexically_normal().string();
+  return (bin / "share" / "hrere" / "plot_pr.py").string();
 }
 
 bool plot_pr_curve(const std::string& run_dir) {
@@ -322,11 +330,15 @@ bool plot_pr_curve(const std::string& run_dir) {
     for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return out + "'";
   };
+  std::error_code no_proc;
+  const std::string script =
+      plot_script_path(std::filesystem::read_symlink("/proc/self/exe", no_proc).string());
+  const char* python = std::getenv("HRERE_PYTHON");
   const std::string png = (std::filesystem::path(run_dir) / "eval" / "pr.png").string();
-  const std::string command = quoted(HRERE_PLOT_PYTHON) + " " + quoted(HRERE_PLOT_SCRIPT) + " " +
+  const std::string command = quoted(python ? python : "python3") + " " + quoted(script) + " " +
                               quoted(run_dir) + " --out " + quoted(png);
   if (std::system(command.c_str()) != 0) {
-    std::cerr << "note: no PR-curve plot (" << HRERE_PLOT_SCRIPT
+    std::cerr << "note: no PR-curve plot (" << script
               << " needs python3 with matplotlib: run tools/setup.sh)\n";
     return false;
   }

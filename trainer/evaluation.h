@@ -1,5 +1,5 @@
 #pragma once
-// Held-out evaluation of relation probabilities (DESIGN.md section 1, `hrere eval`).
+// Held-out evaluation of relation probabilities (`hrere eval`; docs/ARCHITECTURE.md, Evaluation).
 //
 // Sentence protocol (the paper's): every test sentence is a sample, scored as a bag of T
 // copies of itself, which equals scoring it once; every (sample, relation != NA) is one
@@ -95,8 +95,13 @@ HeldOutReport held_out_report(const TestScores& scores, const std::vector<std::s
 void write_held_out_report(const std::string& dir, const HeldOutReport& report,
                            std::size_t max_points = 1000);
 
-// Draws RUN/eval/pr.png with tools/plot_pr.py (Python with matplotlib, as tools/setup.sh
-// installs it); returns false, having said why on stderr, when it cannot.
+// Where the PR-curve helper (tools/plot_pr.py) lies beside the binary `executable`:
+// PREFIX/share/hrere/plot_pr.py for an installed PREFIX/bin/hrere, BUILD/share/hrere/ in a
+// build folder (CMake copies it there). The environment variable HRERE_PLOT_SCRIPT overrides.
+std::string plot_script_path(const std::string& executable);
+
+// Draws RUN/eval/pr.png with the helper under `python3` (or $HRERE_PYTHON) with matplotlib,
+// as tools/setup.sh installs it; returns false, having said why on stderr, when it cannot.
 bool plot_pr_curve(const std::string& run_dir);
 
 }  // namespace hrere::train

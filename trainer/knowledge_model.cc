@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "kbe_shard/complex.h"
 
 namespace hrere::train {
@@ -44,7 +44,7 @@ std::vector<std::string> KnowledgeModel::load_pretrained(const kbe::KbeEmbedding
                                                          const std::vector<std::string>& relations) {
   if (pretrained.entities != entities || pretrained.entity.size(1) != options_.dim ||
       pretrained.entity.size(0) != entities_.shard().ownership().local_rows()) {
-    throw data::InputError("KB embeddings: " + std::to_string(pretrained.entities.size()) +
+    throw InputError("KB embeddings: " + std::to_string(pretrained.entities.size()) +
                            " entities of dimension " + std::to_string(pretrained.entity.size(1)) +
                            " do not match the bag store's " + std::to_string(entities.size()) +
                            " entities of dimension " + std::to_string(options_.dim));
@@ -86,11 +86,6 @@ void KnowledgeModel::step() {
     relation_optimizer_.update_all(weights, relations_.grad());
     relations_.mutable_grad() = torch::Tensor();
   }
-}
-
-void KnowledgeModel::discard_gradients() {
-  entities_.discard_gradients();
-  relations_.mutable_grad() = torch::Tensor();
 }
 
 void KnowledgeModel::save(torch::serialize::OutputArchive& archive,

@@ -1,5 +1,5 @@
 #pragma once
-// The knowledge side of HRERE (DESIGN.md section 2): p(r | h, t; Theta_G) = softmax over the
+// The knowledge side of HRERE (docs/ARCHITECTURE.md, Model): p(r | h, t; Theta_G) = softmax over the
 // RE relations r (NA included) of Re(<tanh(e_h), w_r, conj(tanh(e_t))>), ComplEx with the
 // entity table row-sharded (kbe_shard) and the relation vectors replicated.
 //
@@ -47,8 +47,6 @@ class KnowledgeModel {
 
   // Collective. Applies the gradients of the logits computed since the last step.
   void step();
-  // Drops gradients without updating (e.g. evaluation lookups done with grad mode on).
-  void discard_gradients();
 
   // Relation vectors and their optimizer state into / out of a checkpoint archive; the
   // entity shard goes to files beside it (collective).

@@ -1,6 +1,7 @@
 #include "trainer/language_model.h"
 
 #include "comm/device.h"
+#include "core/hash.h"
 
 #include <algorithm>
 #include <cmath>
@@ -27,14 +28,13 @@ struct SentenceKey {
 
 struct SentenceKeyHash {
   std::size_t operator()(const SentenceKey& k) const {
-    std::uint64_t h = 1469598103934665603ULL;  // FNV-1a over the ids
-    auto add = [&h](std::int64_t v) {
-      h ^= static_cast<std::uint64_t>(v);
-      h *= 1099511628211ULL;
-    };
-    for (std::int64_t i = 0; i < k.length; ++i) add(k.words[i]);
-    for (int i = 0; i < 2; ++i) add(k.head_span[i]), add(k.tail_span[i]);
-    return static_cast<std::size_t>(h);
+    core::Fnv1a hash;
+    for (std::int64_t i = 0; i < k.length; ++i) hash.add(static_cast<std::uint64_t>(k.words[i]));
+    for (int i = 0; i < 2; ++i) {
+      hash.add(static_cast<std::uint64_t>(k.head_span[i]));
+      hash.add(static_cast<std::uint64_t>(k.tail_span[i]));
+    }
+    return static_cast<std::size_t>(hash.value());
   }
 };
 

@@ -1,5 +1,5 @@
 #pragma once
-// The language side of HRERE (DESIGN.md section 2): p(r | S; Theta_L) for a bag S of
+// The language side of HRERE (docs/ARCHITECTURE.md, Model): p(r | S; Theta_L) for a bag S of
 // sentences about one entity pair.
 //
 //   token      = word embedding ++ head-position embedding ++ tail-position embedding

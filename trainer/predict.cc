@@ -8,8 +8,8 @@
 #include <optional>
 #include <sstream>
 
-#include "data_pipeline/atomic_output.h"
-#include "data_pipeline/input_error.h"
+#include "core/atomic_output.h"
+#include "core/errors.h"
 #include "data_pipeline/text_file.h"
 #include "data_pipeline/tokenize.h"
 #include "data_pipeline/vocabulary.h"
@@ -21,7 +21,7 @@ namespace {
 std::string required_string(const nlohmann::json& object, const char* key, const std::string& where) {
   const auto it = object.find(key);
   if (it == object.end() || !it->is_string() || it->get<std::string>().empty()) {
-    throw data::InputError(where + ": \"" + key + "\" must be a non-empty string");
+    throw InputError(where + ": \"" + key + "\" must be a non-empty string");
   }
   return it->get<std::string>();
 }
@@ -33,17 +33,17 @@ data::BagArrays bag_of(const nlohmann::json& request, const data::Vocabulary& vo
   const std::string tail_name = required_string(request, "tail_name", where);
   const auto sentences = request.find("sentences");
   if (sentences == request.end() || !sentences->is_array() || sentences->empty()) {
-    throw data::InputError(where + ": \"sentences\" must be a non-empty list of strings");
+    throw InputError(where + ": \"sentences\" must be a non-empty list of strings");
   }
   std::vector<data::EncodedSentence> encoded;
   for (std::size_t i = 0; i < sentences->size(); ++i) {
     const std::string at = where + ": sentence " + std::to_string(i + 1);
-    if (!(*sentences)[i].is_string()) throw data::InputError(at + " is not a string");
+    if (!(*sentences)[i].is_string()) throw InputError(at + " is not a string");
     const std::string text = (*sentences)[i].get<std::string>();
-    if (!data::is_valid_utf8(text)) throw data::InputError(at + " is not valid UTF-8");
+    if (!data::is_valid_utf8(text)) throw InputError(at + " is not valid UTF-8");
     const auto tokens = data::tokenize_sentence(text, head_name, tail_name);
     if (!tokens) {
-      throw data::InputError(at + " does not mention both \"" + head_name + "\" and \"" +
+      throw InputError(at + " does not mention both \"" + head_name + "\" and \"" +
                              tail_name + "\"");
     }
     data::EncodedSentence e;
@@ -79,7 +79,7 @@ std::int64_t predict(const PredictOptions& options) {
     const std::string where = options.input + ":" + std::to_string(reader.line_number());
     const auto request = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (request.is_discarded() || !request.is_object()) {
-      throw data::InputError(where + ": not a JSON object");
+      throw InputError(where + ": not a JSON object");
     }
     const std::string head = required_string(request, "head", where);
     const std::string tail = required_string(request, "tail", where);
@@ -110,7 +110,7 @@ std::int64_t predict(const PredictOptions& options) {
   if (options.output.empty()) {
     std::cout << out.str();
   } else {
-    data::write_text_atomically(options.output, out.str());
+    core::write_text_atomically(options.output, out.str());
   }
   return count;
 }

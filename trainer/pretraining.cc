@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "comm/routing_communicator.h"
-#include "data_pipeline/atomic_output.h"
-#include "data_pipeline/input_error.h"
+#include "core/atomic_output.h"
+#include "core/errors.h"
 #include "data_pipeline/prepare.h"
 #include "kbe_shard/pretrain.h"
 #include "trainer/progress.h"
@@ -25,6 +25,22 @@ kbe::RankingProtocol ranking_protocol(const KbeConfig& c) {
   protocol.batch = c.eval_batch;
   return protocol;
 }
+
+nlohmann::json metrics_json(const kbe::RankingMetrics& m) {
+  return {{"mrr", m.mrr}, {"mr", m.mr}, {"hits1", m.hits1}, {"hits3", m.hits3},
+          {"hits10", m.hits10}, {"queries", m.count}};
+}
+
+nlohmann::json link_prediction_json(const kbe::LinkPredictionMetrics& m) {
+  nlohmann::json out = metrics_json(m.both);
+  out["head"] = metrics_json(m.head);
+  out["tail"] = metrics_json(m.tail);
+  // Which ranking produced the numbers: sampled candidates give higher MRR than all.
+  out["candidates"] = m.sampled_candidates > 0 ? nlohmann::json(m.sampled_candidates) : "all";
+  return out;
+}
+
+}  // namespace
 
 kbe::PretrainOptions pretrain_options(const KbeConfig& c, bool resume, std::int64_t max_steps) {
   kbe::PretrainOptions o;
@@ -53,22 +69,6 @@ kbe::PretrainOptions pretrain_options(const KbeConfig& c, bool resume, std::int6
   return o;
 }
 
-nlohmann::json metrics_json(const kbe::RankingMetrics& m) {
-  return {{"mrr", m.mrr}, {"mr", m.mr}, {"hits1", m.hits1}, {"hits3", m.hits3},
-          {"hits10", m.hits10}, {"queries", m.count}};
-}
-
-nlohmann::json link_prediction_json(const kbe::LinkPredictionMetrics& m) {
-  nlohmann::json out = metrics_json(m.both);
-  out["head"] = metrics_json(m.head);
-  out["tail"] = metrics_json(m.tail);
-  // Which ranking produced the numbers: sampled candidates give higher MRR than all.
-  out["candidates"] = m.sampled_candidates > 0 ? nlohmann::json(m.sampled_candidates) : "all";
-  return out;
-}
-
-}  // namespace
-
 nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config,
                             const std::string& run_dir, bool resume, std::int64_t max_steps) {
   Config config = input_config;
@@ -76,11 +76,11 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
     fs::create_directories(run_dir);
     ensure_prepared(config, run_dir);
     if (!fs::exists(prepared_file(config, run_dir, data::kKbStoreFile))) {
-      throw data::InputError(prepared_file(config, run_dir, data::kKbStoreFile) +
+      throw InputError(prepared_file(config, run_dir, data::kKbStoreFile) +
                              ": no KB store (set data.kb_train, data.kb_valid, data.kb_test and "
                              "prepare again)");
     }
-    data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
+    core::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
   });
   const auto liveness = watch_ranks(comm, config.dist, run_dir);
   kbe::PretrainOptions options = pretrain_options(config.kbe, resume, max_steps);
@@ -135,7 +135,7 @@ nlohmann::json evaluate_kbe_run(comm::Communicator& comm, const std::string& run
                                 const std::string& split, const std::vector<std::string>& overrides) {
   const fs::path dir(run_dir);
   if (!fs::exists(dir / "config.yaml")) {
-    throw data::InputError(run_dir + ": not a pretraining run folder (no config.yaml)");
+    throw InputError(run_dir + ": not a pretraining run folder (no config.yaml)");
   }
   const Config config = load_config((dir / "config.yaml").string(), overrides);
   const torch::Device device = use_device(comm::world(), config.kbe.device, config.dist);
@@ -151,7 +151,7 @@ nlohmann::json evaluate_kbe_run(comm::Communicator& comm, const std::string& run
   if (metrics.sampled_candidates > 0) name += "_sampled-" + std::to_string(metrics.sampled_candidates);
   if (config.kbe.eval_max_triples > 0) name += "_subset-" + std::to_string(config.kbe.eval_max_triples);
   if (comm.rank() == 0) {
-    data::write_text_atomically((dir / (name + ".json")).string(), out.dump(2) + "\n");
+    core::write_text_atomically((dir / (name + ".json")).string(), out.dump(2) + "\n");
   }
   return out;
 }

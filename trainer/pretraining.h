@@ -7,9 +7,13 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "kbe_shard/pretrain.h"
 #include "trainer/config.h"
 
 namespace hrere::train {
+
+// The library's options from the `kbe` section.
+kbe::PretrainOptions pretrain_options(const KbeConfig& c, bool resume, std::int64_t max_steps);
 
 // Collective. Pretrains into `run_dir` (RUN/config.yaml, RUN/metrics.jsonl, and kbe_shard's
 // checkpoint/, best/, embeddings.h5); `max_steps` > 0 stops (checkpointed and exported)

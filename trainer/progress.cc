@@ -7,8 +7,8 @@
 #include <sstream>
 #include <vector>
 
-#include "data_pipeline/atomic_output.h"
-#include "data_pipeline/input_error.h"
+#include "core/atomic_output.h"
+#include "core/errors.h"
 
 namespace hrere::train {
 
@@ -82,9 +82,9 @@ MetricsLog::MetricsLog(std::string path, std::int64_t keep_through_step) : path_
   }
   std::string text;
   for (const std::string& line : kept) text += line + '\n';
-  data::write_text_atomically(path_, text);
+  core::write_text_atomically(path_, text);
   out_.open(path_, std::ios::app);
-  if (!out_) throw data::InputError(path_ + ": cannot open for writing");
+  if (!out_) throw InputError(path_ + ": cannot open for writing");
 }
 
 void MetricsLog::write(const nlohmann::json& line) {

@@ -5,30 +5,38 @@
 #include <torch/torch.h>
 
 #include <exception>
+#include <stdexcept>
 
 #include "comm/communicator.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 
 namespace hrere::train {
 
+// The other ranks raise the same kind of error as rank 0, so every rank exits with its code.
 template <typename Work>
 void on_rank_zero(comm::Communicator& comm, Work work) {
+  enum Outcome : int { kDone = 0, kBadInput = 1, kInternal = 2 };
   std::exception_ptr failure;
+  int outcome = kDone;
   if (comm.rank() == 0) {
     try {
       work();
+    } catch (const InputError&) {
+      failure = std::current_exception();
+      outcome = kBadInput;
     } catch (...) {
       failure = std::current_exception();
+      outcome = kInternal;
     }
   }
   if (comm.size() > 1) {
-    torch::Tensor failed = torch::tensor({failure ? 1 : 0}, torch::kInt32);
-    comm.all_reduce(failed, comm::ReduceOp::Max);
-    if (!failure && failed.item<int>() != 0) {
-      throw data::InputError("rank 0 failed (its message says why)");
-    }
+    torch::Tensor shared = torch::tensor({outcome}, torch::kInt32);
+    comm.broadcast(shared, 0);
+    outcome = shared.item<int>();
   }
   if (failure) std::rethrow_exception(failure);
+  if (outcome == kBadInput) throw InputError("rank 0 failed on its input (its message says why)");
+  if (outcome == kInternal) throw std::runtime_error("rank 0 failed (its message says why)");
 }
 
 }  // namespace hrere::train

@@ -1,8 +1,9 @@
 #include "trainer/replicas.h"
 
-#include <chrono>
-#include <cstring>
 #include <sstream>
+
+#include "core/hash.h"
+#include "core/stopwatch.h"
 
 namespace hrere::train {
 
@@ -70,7 +71,7 @@ void Replicas::start_overlap() {
 }
 
 void Replicas::on_gradient(std::size_t b, std::size_t i, const torch::Tensor& grad) {
-  const auto start = std::chrono::steady_clock::now();
+  core::ScopedTimer timer(all_reduce_seconds_);
   Bucket& bucket = buckets_[b];
   torch::NoGradGuard no_grad;
   bucket.flat.narrow(0, bucket.offsets[i], grad.numel()).copy_(grad.reshape({-1}));
@@ -83,8 +84,6 @@ void Replicas::on_gradient(std::size_t b, std::size_t i, const torch::Tensor& gr
   for (std::size_t k = 0; k < next_bucket_; ++k) {
     if (buckets_[k].pending) buckets_[k].pending->poll();
   }
-  all_reduce_seconds_ +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void Replicas::start_ready_buckets() {
@@ -100,7 +99,7 @@ void Replicas::start_bucket(Bucket& bucket) {
 
 void Replicas::sum_gradients() {
   if (comm_.size() == 1) return;
-  const auto start = std::chrono::steady_clock::now();
+  core::ScopedTimer timer(all_reduce_seconds_);
   torch::NoGradGuard no_grad;
   const bool overlapped = overlapping_;
   overlapping_ = false;
@@ -134,23 +133,13 @@ void Replicas::sum_gradients() {
       }
     }
   }
-  all_reduce_seconds_ +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 std::uint64_t tensor_hash(const torch::Tensor& tensor) {
   const torch::Tensor bytes = tensor.detach().cpu().contiguous();  // read on the host
-  const auto* data = static_cast<const unsigned char*>(bytes.data_ptr());
-  const std::size_t n = static_cast<std::size_t>(bytes.numel()) * bytes.element_size();
-  std::uint64_t h = 1469598103934665603ULL;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {  // a word at a time: the hash is on the training path
-    std::uint64_t word;
-    std::memcpy(&word, data + i, 8);
-    h = (h ^ word) * 1099511628211ULL;
-  }
-  for (; i < n; ++i) h = (h ^ data[i]) * 1099511628211ULL;
-  return h;
+  core::Fnv1a hash;
+  hash.add_words(bytes.data_ptr(), static_cast<std::size_t>(bytes.numel()) * bytes.element_size());
+  return hash.value();
 }
 
 void Replicas::verify_identical(std::int64_t step) {

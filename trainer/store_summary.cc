@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "data_pipeline/bag_store.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/kb_store.h"
 
 namespace hrere::train {
@@ -64,7 +64,7 @@ json summarize_store(const std::string& path) {
       data::Hdf5File::open(path).string_attribute("format");
   if (format == data::kBagStoreFormat) return summarize_bag_store(path);
   if (format == data::kKbStoreFormat) return summarize_kb_store(path);
-  throw data::InputError(path + ": not an hrere store (format attribute is " +
+  throw InputError(path + ": not an hrere store (format attribute is " +
                          (format ? "'" + *format + "'" : std::string("missing")) +
                          "; expected " + data::kBagStoreFormat + " or " + data::kKbStoreFormat +
                          ")");

@@ -6,7 +6,7 @@
 namespace hrere::train {
 
 // Opens `path` as a bag store or KB store (chosen by its format attribute), validates it and
-// returns its summary; data::InputError for anything else.
+// returns its summary; InputError for anything else.
 nlohmann::json summarize_store(const std::string& path);
 
 // Multi-line text for people.

@@ -1,6 +1,6 @@
 #pragma once
 // Batch norm whose training statistics span the global batch of all data-parallel ranks, so
-// P ranks with B/P bags each normalise exactly as one rank with B bags (DESIGN.md section 4:
+// P ranks with B/P bags each normalise exactly as one rank with B bags (docs/DISTRIBUTED.md, Batch norm:
 // replicas must compute what one process would). Without a communicator, or with one rank,
 // it computes what torch::nn::BatchNorm1d does, with the same kernel; parameter and buffer
 // names are BatchNorm1d's, so checkpoints do not depend on the number of ranks.

@@ -1,15 +1,9 @@
 #include "trainer/train_step.h"
 
-#include <chrono>
+#include "core/stopwatch.h"
 
 namespace hrere::train {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 std::vector<torch::Tensor> trainable(const std::vector<NamedTensor>& state) {
   std::vector<torch::Tensor> out;
@@ -57,19 +51,19 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
   // the forward and optimizer times and counted on their own.
   const auto exchange_seconds = [this] { return knowledge_ ? knowledge_->exchange_seconds() : 0.0; };
   double exchange_start = exchange_seconds();
-  auto start = Clock::now();
+  core::Stopwatch phase;
   const torch::Tensor knowledge_logits =
       knowledge_ ? knowledge_->logits(batch.heads, batch.tails) : torch::Tensor();
   const LossTerms terms = variant_loss(variant_, model_->forward(batch), knowledge_logits,
                                        batch.labels);
   const torch::Tensor l2 = l2_ * model_->l2_penalty();
   double exchanged = exchange_seconds() - exchange_start;
-  times_.forward += seconds_since(start) - exchanged;
+  times_.forward += phase.seconds() - exchanged;
   times_.exchange += exchanged;
 
   // The global batch and the loss terms' global sums, for the weights and the logs; they
   // stay on the device (the weight b / B is a device scalar).
-  start = Clock::now();
+  phase.restart();
   const auto b = static_cast<double>(batch.size());
   const auto sum_options = terms.language.options().dtype(torch::kFloat64);
   torch::Tensor sums = torch::stack({torch::full({}, b, sum_options),
@@ -78,26 +72,26 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
                                      b * terms.agreement.detach().to(torch::kFloat64)});
   if (comm_.size() > 1) comm_.all_reduce(sums);
   const torch::Tensor weight = (b / sums[0]).to(terms.language.scalar_type());
-  times_.all_reduce += seconds_since(start);
+  times_.all_reduce += phase.seconds();
 
   // With overlap the gradient hooks copy and start buckets inside backward: that time is
   // the all-reduce's, so both columns show what each costs the step.
   const double all_reduce_start = replicas_.all_reduce_seconds();
-  start = Clock::now();
+  phase.restart();
   optimizer_.zero_grad();
   if (overlap_) replicas_.start_overlap();
   (terms.total() * weight + l2 / comm_.size()).backward();
-  times_.backward += seconds_since(start) - (replicas_.all_reduce_seconds() - all_reduce_start);
+  times_.backward += phase.seconds() - (replicas_.all_reduce_seconds() - all_reduce_start);
 
   replicas_.sum_gradients();
   times_.all_reduce += replicas_.all_reduce_seconds() - all_reduce_start;
 
   exchange_start = exchange_seconds();
-  start = Clock::now();
+  phase.restart();
   optimizer_.step();
   if (knowledge_) knowledge_->step();
   exchanged = exchange_seconds() - exchange_start;
-  times_.optimizer += seconds_since(start) - exchanged;
+  times_.optimizer += phase.seconds() - exchanged;
   times_.exchange += exchanged;
   if (checksum_every_ > 0 && step % checksum_every_ == 0) replicas_.verify_identical(step);
 

@@ -1,7 +1,8 @@
 #pragma once
-// One optimisation step of HRERE on this rank's share of a global batch (DESIGN.md sections
-// 2 and 4). Each rank runs the language model on its bags and the knowledge model on their
-// entity pairs (entity rows fetched from their owners), then backpropagates
+// One optimisation step of HRERE on this rank's share of a global batch (docs/ARCHITECTURE.md,
+// Model; docs/DISTRIBUTED.md, Data-parallel training). Each rank runs the language model on
+// its bags and the knowledge model on their entity pairs (entity rows fetched from their
+// owners), then backpropagates
 //
 //   (b / B) * (J_L + J_G + J_D) + lambda/2 ||Theta_L||^2 / P
 //

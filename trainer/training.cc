@@ -1,14 +1,14 @@
 #include "trainer/training.h"
 
-#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "comm/routing_communicator.h"
-#include "data_pipeline/atomic_output.h"
-#include "data_pipeline/input_error.h"
+#include "core/atomic_output.h"
+#include "core/errors.h"
+#include "core/stopwatch.h"
 #include "data_pipeline/prepare.h"
 #include "kbe_shard/embeddings_file.h"
 #include "trainer/checkpoint.h"
@@ -22,12 +22,6 @@
 namespace hrere::train {
 namespace fs = std::filesystem;
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // Dev score as the reference computes it: average precision of the bags' non-NA
 // probabilities against their labels.
@@ -56,7 +50,7 @@ LanguageModel make_language_model(const Config& config, const data::BagStore& st
   if (store.has_word_vectors()) {
     auto rows = store.word_vectors();
     if (rows.dim != o.word_dim) {
-      throw data::InputError(store.path() + ": word vectors have " + std::to_string(rows.dim) +
+      throw InputError(store.path() + ": word vectors have " + std::to_string(rows.dim) +
                              " dimensions but model.word_dim is " + std::to_string(o.word_dim));
     }
     const auto V = static_cast<std::int64_t>(rows.has_vector.size());
@@ -75,7 +69,7 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   const Variant variant = parse_variant(tc.variant);
   if (!uses_knowledge(variant)) return nullptr;
   if (tc.kbe_embeddings.empty()) {
-    throw data::InputError("config: train.variant '" + tc.variant + "' needs train.kbe_embeddings: "
+    throw InputError("config: train.variant '" + tc.variant + "' needs train.kbe_embeddings: "
                            "the embeddings.h5 of a `hrere pretrain` run on the same prepared data");
   }
   const std::vector<std::string> entities = store.entities();
@@ -114,19 +108,19 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
   const int rank = comm.rank(), ranks = comm.size();
   const bool leader = rank == 0;
   if (tc.batch_size % ranks != 0) {
-    throw data::InputError("config: train.batch_size " + std::to_string(tc.batch_size) +
+    throw InputError("config: train.batch_size " + std::to_string(tc.batch_size) +
                            " (the global batch) does not split evenly over " +
                            std::to_string(ranks) + " ranks; choose a multiple of " +
                            std::to_string(ranks));
   }
   on_rank_zero(comm, [&] {
     if (!options.resume && newest_checkpoint(run_dir)) {
-      throw data::InputError(run_dir + ": holds checkpoints of an earlier run; pass --resume to "
+      throw InputError(run_dir + ": holds checkpoints of an earlier run; pass --resume to "
                              "continue it or choose another --out");
     }
     fs::create_directories(run_dir);
     ensure_prepared(config, run_dir);
-    data::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
+    core::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
   });
   // Rank 0 resolved the prepared folder; the others derive the same path (shared storage).
   const auto liveness = watch_ranks(comm, config.dist, run_dir);
@@ -161,7 +155,7 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
   TrainingState state;
   if (options.resume) {
     const auto checkpoint = newest_checkpoint(run_dir);
-    if (!checkpoint) throw data::InputError(run_dir + ": no checkpoint to resume from");
+    if (!checkpoint) throw InputError(run_dir + ": no checkpoint to resume from");
     state = load_checkpoint(comm, *checkpoint, *model, trainer.optimizer(),
                             static_cast<std::uint64_t>(tc.seed), knowledge.get());
     loader.restore(state.loader);
@@ -179,8 +173,8 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
   if (leader) log = std::make_unique<MetricsLog>((fs::path(run_dir) / "metrics.jsonl").string(), state.step);
   const std::int64_t total_steps = tc.epochs * loader.batches_per_epoch();
   ProgressBar bar(total_steps, options.progress && leader);
-  const auto call_start = Clock::now();
-  auto interval_start = Clock::now();
+  const core::Stopwatch since_call;
+  core::Stopwatch since_interval;
   StepTimes interval_times_start = trainer.times();
   double interval_data_seconds = 0;
 
@@ -211,7 +205,7 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     line["global_batch"] = tc.batch_size;
     line["rank_batch"] = loader_options.batch_size;
     if (state.interval_steps > 0) {
-      const double seconds = seconds_since(interval_start);
+      const double seconds = since_interval.seconds();
       const double n = static_cast<double>(state.interval_steps);
       line["loss"] = (state.interval_loss + state.interval_knowledge + state.interval_agreement +
                       state.interval_l2) / n;
@@ -235,12 +229,12 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     }
     line["lr_language"] = tc.lr_language;
     if (knowledge) line["lr_knowledge"] = tc.lr_knowledge;
-    line["seconds"] = seconds_since(call_start);
+    line["seconds"] = since_call.seconds();
     if (log) log->write(line);
     state.interval_loss = state.interval_knowledge = state.interval_agreement = state.interval_l2 = 0;
     state.interval_steps = state.interval_bags = 0;
     interval_losses.zero_();
-    interval_start = Clock::now();
+    since_interval.restart();
     interval_times_start = trainer.times();
     interval_data_seconds = 0;
   };
@@ -263,9 +257,9 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
       }
       return {state.step, false, {}};
     }
-    const auto data_start = Clock::now();
+    const core::Stopwatch data_watch;
     std::optional<data::Batch> batch = loader.next();
-    interval_data_seconds += seconds_since(data_start);
+    interval_data_seconds += data_watch.seconds();
     if (!batch) {  // an epoch ended (on every rank: all take the same number of steps)
       nlohmann::json line{{"event", "epoch_end"}};
       if (!dev_chunks.empty()) {
@@ -291,7 +285,7 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
     std::ostringstream detail;
     detail << "epoch " << loader.state().epoch + 1 << "/" << tc.epochs << " loss " << last_loss
            << " | " << std::fixed << std::setprecision(0)
-           << steps_this_call * tc.batch_size / std::max(seconds_since(call_start), 1e-9)
+           << steps_this_call * tc.batch_size / std::max(since_call.seconds(), 1e-9)
            << " bags/s";
     bar.update(state.step, detail.str());
     if (state.step % tc.log_every == 0) write_interval({});
@@ -306,7 +300,7 @@ TrainOutcome train_run(const Config& input_config, const std::string& run_dir,
 TrainedRun load_trained_run(const std::string& run_dir) {
   const fs::path dir(run_dir);
   if (!fs::exists(dir / "config.yaml")) {
-    throw data::InputError(run_dir + ": not a run folder (no config.yaml)");
+    throw InputError(run_dir + ": not a run folder (no config.yaml)");
   }
   TrainedRun run;
   run.config = load_config((dir / "config.yaml").string(), {});
@@ -322,7 +316,7 @@ TrainedRun load_trained_run(const std::string& run_dir) {
     }
   }
   if (run.weights.empty()) {
-    throw data::InputError(run_dir + ": no trained model yet (model.pt is written at the end of "
+    throw InputError(run_dir + ": no trained model yet (model.pt is written at the end of "
                            "every epoch)");
   }
   load_model(run.weights, *run.model, run.knowledge.get());
@@ -339,12 +333,12 @@ std::string eval_dir(const std::string& run_dir, const std::string& pairs_file) 
 nlohmann::json evaluate_run(const std::string& run_dir, const std::string& pairs_file) {
   TrainedRun run = load_trained_run(run_dir);
   torch::set_num_threads(run.config.train.threads);
-  const auto start = Clock::now();
+  const core::Stopwatch stopwatch;
   TestScores scores = score_test_set(run.scorer(), *run.store, run.config.train.eval_batch_size);
   if (!pairs_file.empty()) scores = restrict_to_pairs(scores, run.store->entities(), pairs_file);
   HeldOutReport report = held_out_report(scores, run.store->relations());
   report.summary["weights"] = fs::path(run.weights).filename().string();
-  report.summary["seconds"] = seconds_since(start);
+  report.summary["seconds"] = stopwatch.seconds();
   if (!pairs_file.empty()) report.summary["pairs_file"] = pairs_file;
   // The ranks share the encoding of the test sentences; one writes the report.
   on_rank_zero(comm::world(), [&] {

@@ -1,7 +1,7 @@
 #include "trainer/variants.h"
 
 #include "comm/device.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 
 namespace hrere::train {
 
@@ -10,7 +10,7 @@ Variant parse_variant(const std::string& name) {
   if (name == "naive") return Variant::kNaive;
   if (name == "full") return Variant::kFull;
   if (name == "weston") return Variant::kWeston;
-  throw data::InputError("unknown variant '" + name + "' (base, naive, full or weston)");
+  throw InputError("unknown variant '" + name + "' (base, naive, full or weston)");
 }
 
 LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,

@@ -1,5 +1,5 @@
 #pragma once
-// The HRERE variants (DESIGN.md section 2) as losses and as the inference rule.
+// The HRERE variants (docs/ARCHITECTURE.md, Model) as losses and as the inference rule.
 //
 //   base    J_L                     language model alone
 //   naive   J_L + J_G               both sides on the RE labels, no coupling
@@ -19,7 +19,7 @@ namespace hrere::train {
 
 enum class Variant { kBase, kNaive, kFull, kWeston };
 
-// "base" | "naive" | "full" | "weston"; anything else is a data::InputError.
+// "base" | "naive" | "full" | "weston"; anything else is a InputError.
 Variant parse_variant(const std::string& name);
 inline bool uses_knowledge(Variant v) { return v != Variant::kBase; }
 

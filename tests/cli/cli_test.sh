@@ -94,6 +94,11 @@ expect train-resume-finished 0 "trained [0-9]+ steps" -- "$hrere" train --resume
 expect train-joint-variant 2 "variant 'full'" -- \
   "$hrere" train "${tiny[@]}" --set train.variant=full --out "$work/full"
 expect eval 0 "pair protocol" -- "$hrere" eval --run "$work/run"
+# The installed layout: the binary finds its PR-curve helper beside it, not in the source tree.
+expect install 0 "plot_pr.py" -- cmake --install "$(dirname "$hrere")" --prefix "$work/prefix"
+rm "$work/run/eval/pr.png"
+expect installed-eval 0 "pair protocol" -- "$work/prefix/bin/hrere" eval --run "$work/run"
+expect installed-eval-plot 0 "pr.png" -- ls "$work/run/eval"
 expect eval-not-a-run 2 "not a run folder" -- "$hrere" eval --run "$work/world"
 head -1 "$work/world/test.txt" | python3 -c '
 import json, sys
@@ -125,7 +130,7 @@ expect eval-kbe-exact 0 "test \(filtered, all candidates, [0-9]+ queries\)" -- \
   "$hrere" eval-kbe --run "$work/kbe-slurm" --set kbe.eval_candidates=all --set kbe.eval_max_triples=0
 expect kbe-bad-candidates 2 "kbe.eval_candidates" -- "$hrere" config --set kbe.eval_candidates=some
 expect kbe-bad-key 2 "kbe.loss" -- "$hrere" config --set kbe.loss=hinge
-expect dist-bad-value 2 "dist.heartbeat_s, dist.lost_after_s" -- "$hrere" config --set dist.lost_after_s=1
+expect dist-bad-value 2 "dist.lost_after_s must be more than twice dist.heartbeat_s" -- "$hrere" config --set dist.lost_after_s=1
 expect dist-bad-type 2 "dist.checksum_every" -- "$hrere" config --set dist.checksum_every=often
 if command -v mpirun >/dev/null; then
   as_root=()

@@ -6,7 +6,7 @@
 #include <numeric>
 #include <set>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/prepare.h"
 #include "data_pipeline/nyt10_options.h"
 

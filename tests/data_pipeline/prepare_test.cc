@@ -7,9 +7,10 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "data_pipeline/bag_store.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/kb_store.h"
 #include "data_pipeline/synth.h"
 #include "data_pipeline/text_file.h"
@@ -192,13 +193,19 @@ TEST(Prepare, ErrorsLeaveNoOutputBehind) {
   }
   EXPECT_FALSE(fs::exists(dir.file("out")));
 
-  // An existing store survives a failed re-run untouched.
+  // An existing store survives a failed re-run untouched, with the config it was made from.
   o.relation_map = kUnlistedAsNa;
+  o.config_yaml = "data:\n  bag_size: 5\n";
   prepare_data(o, dir.file("out"));
   const auto before = fs::file_size(dir.file("out/bags.h5"));
   o.kb_train_path = dir.write("bad_kb.txt", "/m/a\t/r\n");
+  o.config_yaml = "data:\n  bag_size: 7\n";
   EXPECT_THROW(prepare_data(o, dir.file("out")), InputError);
   EXPECT_EQ(fs::file_size(dir.file("out/bags.h5")), before);
+  std::ifstream config(dir.file("out/config.yaml"));
+  std::stringstream config_text;
+  config_text << config.rdbuf();
+  EXPECT_EQ(config_text.str(), "data:\n  bag_size: 5\n");
   EXPECT_NO_THROW(BagStore::open(dir.file("out/bags.h5")));
   for (const auto& entry : fs::directory_iterator(dir.file("out"))) {
     EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "data_pipeline/corpus_reader.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/kb_reader.h"
 #include "data_pipeline/relations.h"
 #include "data_pipeline/text_file.h"

@@ -8,7 +8,7 @@
 
 #include "comm/routing_communicator.h"
 #include "data_pipeline/hdf5_file.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/kb_store.h"
 #include "kbe_shard/embeddings_file.h"
 #include "kbe_shard/pretrain.h"
@@ -212,8 +212,8 @@ template <class F>
 void expect_input_error(F&& call, const std::string& fragment) {
   try {
     call();
-    ADD_FAILURE() << "expected data::InputError mentioning '" << fragment << "'";
-  } catch (const data::InputError& error) {
+    ADD_FAILURE() << "expected InputError mentioning '" << fragment << "'";
+  } catch (const InputError& error) {
     EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
   }
 }
@@ -273,7 +273,7 @@ TEST(EmbeddingsExport, EachRankWritesItsRowsAndAnyNumberOfRanksReadsThem) {
   try {
     read_kbe_embeddings(path);
     ADD_FAILURE() << "a missing shard file read";
-  } catch (const data::InputError& error) {
+  } catch (const InputError& error) {
     EXPECT_NE(std::string(error.what()).find(".0-of-"), std::string::npos) << error.what();
   }
 }

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "comm/routing_communicator.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "kbe_shard/sharded_embedding.h"
 #include "kbe_test_util.h"
 
@@ -228,17 +228,17 @@ TEST(ShardedEmbedding, LoadRejectsMismatchedShapeAndMissingShards) {
   try {
     shard.load(find_shard_files(dir.path(), "entities"));
     ADD_FAILURE() << "expected InputError";
-  } catch (const data::InputError& error) {
+  } catch (const InputError& error) {
     EXPECT_NE(std::string(error.what()).find("expected 23 x 8"), std::string::npos) << error.what();
   }
   EmbeddingOptions adam = options;
   adam.optimizer.kind = OptimizerKind::kAdam;
   EXPECT_THROW(EmbeddingShard(adam, 0, 1).load(find_shard_files(dir.path(), "entities")),
-               data::InputError);
-  EXPECT_THROW(find_shard_files(dir.path(), "relations"), data::InputError);
+               InputError);
+  EXPECT_THROW(find_shard_files(dir.path(), "relations"), InputError);
   if (comm.size() > 1) {
     std::filesystem::remove(shard_path(dir.path(), "entities", 1, comm.size()));
-    EXPECT_THROW(find_shard_files(dir.path(), "entities"), data::InputError);
+    EXPECT_THROW(find_shard_files(dir.path(), "entities"), InputError);
   }
 }
 

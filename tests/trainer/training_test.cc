@@ -7,7 +7,7 @@
 #include <map>
 
 #include "comm/routing_communicator.h"
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 #include "data_pipeline/prepare.h"
 #include "data_pipeline/text_file.h"
 #include "test_util.h"
@@ -208,7 +208,7 @@ TEST_F(TrainingTest, JointVariantsTrainResumeExactlyAndEvaluate) {
   c.train.variant = "weston";
   EXPECT_TRUE(train_run(c, runs.file("weston"), evaluate).completed);
   c.train.kbe_embeddings = runs.write("foreign.h5", "not hdf5");
-  EXPECT_THROW(train_run(c, runs.file("foreign"), quiet()), data::InputError);
+  EXPECT_THROW(train_run(c, runs.file("foreign"), quiet()), InputError);
 }
 
 TEST_F(TrainingTest, AFreshRunRefusesAFolderWithCheckpointsAndResumeNeedsOne) {
@@ -216,12 +216,12 @@ TEST_F(TrainingTest, AFreshRunRefusesAFolderWithCheckpointsAndResumeNeedsOne) {
   Config c = tiny_config();
   c.train.epochs = 1;
   train_run(c, runs.file("run"), quiet());
-  EXPECT_THROW(train_run(c, runs.file("run"), quiet()), data::InputError);
+  EXPECT_THROW(train_run(c, runs.file("run"), quiet()), InputError);
   TrainRunOptions resume = quiet();
   resume.resume = true;
-  EXPECT_THROW(train_run(c, runs.file("empty"), resume), data::InputError);
+  EXPECT_THROW(train_run(c, runs.file("empty"), resume), InputError);
   c.train.variant = "full";
-  EXPECT_THROW(train_run(c, runs.file("full"), quiet()), data::InputError);
+  EXPECT_THROW(train_run(c, runs.file("full"), quiet()), InputError);
 }
 
 TEST_F(TrainingTest, EvaluationWritesTheReportAndPredictMatchesThePairProtocol) {
@@ -314,7 +314,7 @@ TEST_F(TrainingTest, BadPredictInputNamesTheLineAndWritesNothing) {
     try {
       predict(o);
       ADD_FAILURE() << "accepted: " << bad;
-    } catch (const data::InputError& e) {
+    } catch (const InputError& e) {
       EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
     EXPECT_FALSE(std::filesystem::exists(o.output));

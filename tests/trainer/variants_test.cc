@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "data_pipeline/input_error.h"
+#include "core/errors.h"
 
 namespace hrere::train {
 namespace {
@@ -62,7 +62,7 @@ TEST(Variants, CombinedProbabilitiesAreTheAlphaMixture) {
 TEST(Variants, NamesParse) {
   EXPECT_EQ(parse_variant("full"), Variant::kFull);
   EXPECT_EQ(parse_variant("weston"), Variant::kWeston);
-  EXPECT_THROW(parse_variant("joint"), data::InputError);
+  EXPECT_THROW(parse_variant("joint"), InputError);
 }
 
 }  // namespace

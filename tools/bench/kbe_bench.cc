@@ -29,7 +29,7 @@
 #include "comm/device.h"
 #include "comm/routing_communicator.h"
 #include "kbe_shard/complex.h"
-#include "kbe_shard/counter_random.h"
+#include "core/random.h"
 #include "kbe_shard/pretrain.h"
 
 namespace {
@@ -124,11 +124,11 @@ std::pair<torch::Tensor, torch::Tensor> global_batch(const Options& o, int step)
   std::vector<std::uint64_t> keys(o.batch);
   auto rows = triples.accessor<std::int64_t, 2>();
   for (std::int64_t i = 0; i < o.batch; ++i) {
-    keys[i] = kbe::mix(static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(i));
-    const std::uint64_t bits = kbe::splitmix64(keys[i]);
+    keys[i] = core::mix(static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(i));
+    const std::uint64_t bits = core::splitmix64(keys[i]);
     rows[i][0] = static_cast<std::int64_t>(bits % static_cast<std::uint64_t>(o.entities));
     rows[i][1] = static_cast<std::int64_t>((bits >> 40) % static_cast<std::uint64_t>(o.relations));
-    rows[i][2] = static_cast<std::int64_t>(kbe::splitmix64(bits) % static_cast<std::uint64_t>(o.entities));
+    rows[i][2] = static_cast<std::int64_t>(core::splitmix64(bits) % static_cast<std::uint64_t>(o.entities));
   }
   return {triples, kbe::sample_negatives(triples, keys, o.negatives, o.entities)};
 }

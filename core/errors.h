@@ -1,11 +1,11 @@
 #pragma once
-// Errors caused by what the user gave us (files, lines, config keys). The CLI maps them to
-// exit code 2; anything else is an internal error (exit code 1).
+// The error type for what the user gave us (files, lines, config keys), shared by every
+// module. The CLI maps it to exit code 2; anything else is an internal error (exit code 1).
 #include <cstddef>
 #include <stdexcept>
 #include <string>
 
-namespace hrere::data {
+namespace hrere {
 
 class InputError : public std::runtime_error {
  public:
@@ -15,4 +15,4 @@ class InputError : public std::runtime_error {
       : std::runtime_error(file + ":" + std::to_string(line) + ": " + message) {}
 };
 
-}  // namespace hrere::data
+}  // namespace hrere

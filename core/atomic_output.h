@@ -3,7 +3,7 @@
 // never sees a half-written file and a failure leaves the old file (or none) behind.
 #include <string>
 
-namespace hrere::data {
+namespace hrere::core {
 
 class AtomicOutput {
  public:
@@ -27,4 +27,4 @@ void write_text_file(const std::string& path, const std::string& text);
 // Writes `text` to `path` atomically.
 void write_text_atomically(const std::string& path, const std::string& text);
 
-}  // namespace hrere::data
+}  // namespace hrere::core

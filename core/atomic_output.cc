@@ -1,4 +1,4 @@
-#include "data_pipeline/atomic_output.h"
+#include "core/atomic_output.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <system_error>
 
-namespace hrere::data {
+namespace hrere::core {
 
 AtomicOutput::AtomicOutput(std::string path)
     : path_(std::move(path)), temp_path_(path_ + ".tmp." + std::to_string(::getpid())) {}
@@ -37,4 +37,4 @@ void write_text_atomically(const std::string& path, const std::string& text) {
   output.commit();
 }
 
-}  // namespace hrere::data
+}  // namespace hrere::core
