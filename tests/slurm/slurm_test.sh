@@ -253,7 +253,7 @@ scancel "$job"
 wait "$waiter"
 rc=$?
 echo "job $job pretrain-cancel: cancelled, sbatch --wait exited $rc"
-[ "$rc" -ne 0 ] || fail "sbatch --wait exited 0 for a cancelled job"
+# Not asserted: sbatch --wait's status for a cancelled job (1 or 0: both seen here).
 if grep -q "pretrained" "$out"; then
   fail "the cancelled pretrain finished before scancel; nothing was tested (make it longer)"
 fi
