@@ -13,6 +13,9 @@ packages=(
   libgtest-dev libbenchmark-dev
   python3 python3-h5py  # the store layout test reads bags.h5 the way Python users will
   python3-matplotlib    # PR-curve plots (tools/plot_pr.py, called by hrere eval)
+  libspdlog-dev libfmt-dev  # rank-tagged, levelled logging
+  slurmctld slurmd slurm-client munge  # the Slurm test runs the sbatch templates (tests/slurm)
+  clang-format          # the format check of changed files in .ci/run
 )
 
 missing=()
