@@ -200,4 +200,11 @@ torch::Tensor Communicator::all_to_all(const torch::Tensor& send,
 
 void Communicator::barrier() { do_barrier(); }
 
+std::int64_t rank0_value(Communicator& comm, std::int64_t value) {
+  if (comm.size() == 1) return value;
+  torch::Tensor shared = torch::full({1}, value, torch::kInt64);
+  comm.broadcast(shared, 0);
+  return shared.item<std::int64_t>();
+}
+
 }  // namespace hrere::comm

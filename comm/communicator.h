@@ -131,4 +131,8 @@ class Communicator {
   std::string context(const char* op) const;
 };
 
+// Collective. Rank 0's `value` on every rank (a broadcast; `value` itself on one rank): how
+// ranks share a decision taken on rank 0's clock.
+std::int64_t rank0_value(Communicator& comm, std::int64_t value);
+
 }  // namespace hrere::comm

@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "core/log.h"
+
 namespace hrere::comm {
 namespace {
 
@@ -58,12 +60,11 @@ std::string describe(const std::string& content) {
 
 LostRankHandler exit_on_lost_rank(int rank, int size) {
   return [rank, size](const LostRank& lost) {
-    std::fprintf(stderr,
-                 "hrere: rank %d of %d (%s) has sent no heartbeat for %.0f s: it died or hangs. "
-                 "Stopping rank %d instead of waiting in a collective forever; continue from "
-                 "the last checkpoint with --resume.\n",
-                 lost.rank, size, lost.last_seen.c_str(), lost.silent_s, rank);
-    std::fflush(stderr);
+    log::error(
+        "rank {} of {} ({}) has sent no heartbeat for {:.0f} s: it died or hangs. Stopping rank "
+        "{} instead of waiting in a collective forever; continue from the last checkpoint with "
+        "--resume.",
+        lost.rank, size, lost.last_seen, lost.silent_s, rank);
     std::_Exit(kExitRankLost);
   };
 }

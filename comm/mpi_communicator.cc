@@ -51,6 +51,15 @@ struct TypeGuard {
 
 char* bytes(const torch::Tensor& tensor) { return static_cast<char*>(tensor.data_ptr()); }
 
+// Calls `send(offset, count)` over [0, n) in pieces of at most `max` elements: MPI counts are
+// int.
+template <typename Send>
+void in_pieces(int64_t n, int64_t max, Send send) {
+  for (int64_t offset = 0; offset < n; offset += max) {
+    send(offset, static_cast<int>(std::min(max, n - offset)));
+  }
+}
+
 }  // namespace
 
 MpiRuntime::MpiRuntime() {
@@ -125,14 +134,12 @@ std::vector<int64_t> MpiCommunicator::exchange_host(const std::vector<int64_t>& 
 
 void MpiCommunicator::do_all_reduce(torch::Tensor& tensor, ReduceOp op) {
   const MPI_Datatype type = mpi_type(tensor.scalar_type());
-  const int64_t n = tensor.numel();
   const int64_t element = tensor.element_size();
-  for (int64_t offset = 0; offset < n; offset += max_elements_) {
-    const int count = static_cast<int>(std::min(max_elements_, n - offset));
+  in_pieces(tensor.numel(), max_elements_, [&](int64_t offset, int count) {
     check(MPI_Allreduce(MPI_IN_PLACE, bytes(tensor) + offset * element, count, type, mpi_op(op),
                         comm_),
           "MPI_Allreduce");
-  }
+  });
 }
 
 namespace {
@@ -189,12 +196,10 @@ std::unique_ptr<PendingReduce> MpiCommunicator::do_start_all_reduce(torch::Tenso
 
 void MpiCommunicator::do_broadcast(torch::Tensor& tensor, int root) {
   const MPI_Datatype type = mpi_type(tensor.scalar_type());
-  const int64_t n = tensor.numel();
   const int64_t element = tensor.element_size();
-  for (int64_t offset = 0; offset < n; offset += max_elements_) {
-    const int count = static_cast<int>(std::min(max_elements_, n - offset));
+  in_pieces(tensor.numel(), max_elements_, [&](int64_t offset, int count) {
     check(MPI_Bcast(bytes(tensor) + offset * element, count, type, root, comm_), "MPI_Bcast");
-  }
+  });
 }
 
 void MpiCommunicator::do_all_gather(const torch::Tensor& input, torch::Tensor& output) {
@@ -242,28 +247,23 @@ void MpiCommunicator::do_all_to_all(const torch::Tensor& send,
     }
   };
 
+  // One transfer per peer over `base`'s consecutive blocks of counts[q] rows; returns where
+  // this rank's own block starts (those rows are copied locally, not sent).
+  auto post_all = [&](bool is_send, char* base, const std::vector<int64_t>& counts) {
+    int64_t offset = 0, own = 0;
+    for (int q = 0; q < size_; ++q) {
+      if (q == rank_) {
+        own = offset;
+      } else {
+        post(is_send, base + offset * row_bytes, counts[q], q);
+      }
+      offset += counts[q];
+    }
+    return own;
+  };
   // Receives first, so arriving data finds its buffer instead of queueing as unexpected.
-  // The rows a rank sends itself are copied locally, between those from lower and higher ranks.
-  int64_t recv_offset = 0;
-  int64_t own_target = 0;
-  for (int q = 0; q < size_; ++q) {
-    if (q == rank_) {
-      own_target = recv_offset;
-    } else {
-      post(false, bytes(output) + recv_offset * row_bytes, recv_counts[q], q);
-    }
-    recv_offset += recv_counts[q];
-  }
-  int64_t send_offset = 0;
-  int64_t own_source = 0;
-  for (int q = 0; q < size_; ++q) {
-    if (q == rank_) {
-      own_source = send_offset;
-    } else {
-      post(true, bytes(send) + send_offset * row_bytes, send_counts[q], q);
-    }
-    send_offset += send_counts[q];
-  }
+  const int64_t own_target = post_all(false, bytes(output), recv_counts);
+  const int64_t own_source = post_all(true, bytes(send), send_counts);
   const int64_t own_bytes = send_counts[rank_] * row_bytes;
   if (own_bytes > 0) {
     std::memcpy(bytes(output) + own_target * row_bytes, bytes(send) + own_source * row_bytes,

@@ -2,10 +2,13 @@
 // What happens to a malformed input line: by default an InputError naming the file and line;
 // with skipping on, the line is counted and a few examples are kept for the report.
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace hrere::data {
+
+class LineReader;
 
 struct SkippedLine {
   std::string file;
@@ -29,5 +32,10 @@ class BadLines {
   std::size_t count_ = 0;
   std::vector<SkippedLine> examples_;
 };
+
+// Calls `visit(line, reader)` for every line of `path` that is not blank and is valid UTF-8;
+// an invalid one is reported to `bad_lines`. What every text reader does first.
+void for_each_input_line(const std::string& path, BadLines& bad_lines,
+                         const std::function<void(const std::string&, const LineReader&)>& visit);
 
 }  // namespace hrere::data

@@ -48,15 +48,8 @@ CorpusFormat parse_corpus_format(const std::string& name) {
 }
 
 std::vector<Sentence> read_nyt10(const std::string& path, BadLines& bad_lines) {
-  LineReader reader(path);
   std::vector<Sentence> out;
-  std::string line;
-  while (reader.next(line)) {
-    if (trim(line).empty()) continue;
-    if (!is_valid_utf8(line)) {
-      bad_lines.report(path, reader.line_number(), "invalid UTF-8");
-      continue;
-    }
+  for_each_input_line(path, bad_lines, [&](const std::string& line, const LineReader& reader) {
     std::vector<std::string_view> fields = split_fields(line, '\t');
     std::string_view text;
     if (fields.size() == 7 && trim(fields[6]) == kEndMarker) {
@@ -72,27 +65,20 @@ std::vector<Sentence> read_nyt10(const std::string& path, BadLines& bad_lines) {
       bad_lines.report(path, reader.line_number(),
                        "expected 6 tab-separated fields (7 with a final ###END###), found " +
                            std::to_string(fields.size()));
-      continue;
+      return;
     }
     Sentence sentence;
     if (build_sentence(reader, bad_lines, trim(fields[0]), trim(fields[1]), trim(fields[2]),
                        trim(fields[3]), trim(fields[4]), text, sentence)) {
       out.push_back(std::move(sentence));
     }
-  }
+  });
   return out;
 }
 
 std::vector<Sentence> read_jsonl(const std::string& path, BadLines& bad_lines) {
-  LineReader reader(path);
   std::vector<Sentence> out;
-  std::string line;
-  while (reader.next(line)) {
-    if (trim(line).empty()) continue;
-    if (!is_valid_utf8(line)) {
-      bad_lines.report(path, reader.line_number(), "invalid UTF-8");
-      continue;
-    }
+  for_each_input_line(path, bad_lines, [&](const std::string& line, const LineReader& reader) {
     try {
       const nlohmann::json record = nlohmann::json::parse(line);
       const auto& h = record.at("h");
@@ -108,7 +94,7 @@ std::vector<Sentence> read_jsonl(const std::string& path, BadLines& bad_lines) {
     } catch (const nlohmann::json::exception& e) {
       bad_lines.report(path, reader.line_number(), std::string("bad JSON record: ") + e.what());
     }
-  }
+  });
   return out;
 }
 

@@ -32,6 +32,7 @@ class Handle {
   ~Handle() {
     if (id_ >= 0) close_(id_);
   }
+  Handle(Handle&& other) noexcept : id_(other.id_), close_(other.close_) { other.id_ = -1; }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
   hid_t get() const { return id_; }
@@ -149,25 +150,42 @@ bool Hdf5File::exists(const std::string& name) const {
   }
 }
 
-template <typename T>
-void Hdf5File::write(const std::string& name, const std::vector<std::uint64_t>& dims,
-                     const T* data, std::uint64_t chunk_rows) {
-  std::lock_guard<std::mutex> lock(hdf5_mutex());
+namespace {
+
+// A new dataset of `dims` (parent groups created as needed), chunked by rows where
+// `chunk_rows` asks for it and, with `compress`, shuffled and deflated. Call under the
+// HDF5 lock.
+Handle create_rows_dataset(hid_t file, const std::string& name, const std::string& where,
+                           hid_t type, const std::vector<std::uint64_t>& dims,
+                           std::uint64_t chunk_rows, bool compress) {
   std::vector<hsize_t> shape(dims.begin(), dims.end());
   Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr),
                H5Sclose);
   Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(link_props.get(), 1);
   Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (set_row_chunks(create_props.get(), shape, chunk_rows, where(name))) {
+  if (set_row_chunks(create_props.get(), shape, chunk_rows, where) && compress) {
     H5Pset_shuffle(create_props.get());
     H5Pset_deflate(create_props.get(), 4);
   }
-  Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), link_props.get(),
+  Handle dataset(H5Dcreate2(file, name.c_str(), type, space.get(), link_props.get(),
                             create_props.get(), H5P_DEFAULT),
                  H5Dclose);
-  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where(name));
-  if (space.ok() && H5Sget_simple_extent_npoints(space.get()) > 0) {
+  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where);
+  return dataset;
+}
+
+}  // namespace
+
+template <typename T>
+void Hdf5File::write(const std::string& name, const std::vector<std::uint64_t>& dims,
+                     const T* data, std::uint64_t chunk_rows) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  const Handle dataset =
+      create_rows_dataset(id_, name, where(name), native_type<T>(), dims, chunk_rows, true);
+  std::uint64_t values = 1;
+  for (std::uint64_t d : dims) values *= d;
+  if (values > 0) {
     check(H5Dwrite(dataset.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
           "writing " + where(name));
   }
@@ -177,17 +195,7 @@ template <typename T>
 void Hdf5File::create_dataset(const std::string& name, const std::vector<std::uint64_t>& dims,
                               std::uint64_t chunk_rows) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  std::vector<hsize_t> shape(dims.begin(), dims.end());
-  Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr),
-               H5Sclose);
-  Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  H5Pset_create_intermediate_group(link_props.get(), 1);
-  Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  set_row_chunks(create_props.get(), shape, chunk_rows, where(name));
-  Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), link_props.get(),
-                            create_props.get(), H5P_DEFAULT),
-                 H5Dclose);
-  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where(name));
+  create_rows_dataset(id_, name, where(name), native_type<T>(), dims, chunk_rows, false);
 }
 
 template <typename T>

@@ -117,6 +117,186 @@ class OutputDirectory {
   bool kept_ = false;
 };
 
+// The RE corpus read, checked and encoded: what the bag store is made of.
+struct EncodedCorpus {
+  RelationTable relations;
+  std::unique_ptr<WordVectors> vectors;
+  Vocabulary vocabulary;
+  NameTable entities;  // RE entities first; the KB adds its own after them
+  std::vector<EncodedSentence> train, test;
+  EncodeStats stats;
+};
+
+EncodedCorpus encode_corpus(const PrepareOptions& options, BadLines& bad_lines) {
+  const CorpusFormat format = parse_corpus_format(options.format);
+  RelationTable relations = RelationTable::read(options.relations_path);
+  relations.apply_remap(options.relation_map);
+  const std::vector<Sentence> train = read_corpus(options.train_path, format, bad_lines);
+  const std::vector<Sentence> test = read_corpus(options.test_path, format, bad_lines);
+  if (train.empty()) throw InputError(options.train_path + ": no usable training sentences");
+  std::unique_ptr<WordVectors> vectors;
+  if (!options.word_vectors_path.empty()) {
+    vectors = std::make_unique<WordVectors>(read_word_vectors(options.word_vectors_path));
+  }
+  Vocabulary vocabulary = Vocabulary::build(train, test, options.min_word_count, vectors.get());
+  EncodedCorpus corpus{std::move(relations), std::move(vectors), std::move(vocabulary),
+                       {}, {}, {}, {}};
+  corpus.train = encode(train, options.train_path, corpus.relations, corpus.vocabulary,
+                        corpus.entities, options.max_length, bad_lines, corpus.stats);
+  corpus.test = encode(test, options.test_path, corpus.relations, corpus.vocabulary,
+                       corpus.entities, options.max_length, bad_lines, corpus.stats);
+  return corpus;
+}
+
+BagStoreContents make_bag_contents(const EncodedCorpus& corpus, const PrepareOptions& options) {
+  BagStoreContents bags;
+  bags.T = options.bag_size;
+  bags.L = options.max_length;
+  bags.vocabulary = corpus.vocabulary.words();
+  bags.relations = corpus.relations.names();
+  const std::vector<Bag> train_bags = make_training_bags(corpus.train, options.bag_size);
+  const std::vector<Bag> test_bags = make_sentence_bags(corpus.test);
+  bags.train = to_arrays(corpus.train, train_bags, options.bag_size, options.max_length);
+  bags.test = to_arrays(corpus.test, test_bags, 1, options.max_length);
+  bags.test_pairs = make_test_pairs(test_bags, corpus.relations.size());
+  if (corpus.vectors) {
+    bags.vector_dim = corpus.vectors->dim;
+    corpus.vocabulary.gather_vectors(*corpus.vectors, bags.word_vectors, bags.word_has_vector);
+  }
+  return bags;
+}
+
+json source_checksums(const PrepareOptions& options) {
+  json sources = json::object();
+  const std::vector<std::pair<std::string, std::string>> inputs = {
+      {"train", options.train_path},
+      {"test", options.test_path},
+      {"relations", options.relations_path},
+      {"word_vectors", options.word_vectors_path}};
+  for (const auto& [name, path] : inputs) {
+    if (!path.empty()) sources[name] = {{"path", path}, {"fnv1a64", file_checksum(path)}};
+  }
+  return sources;
+}
+
+// The KB store, streamed from its text files (memory holds the name tables and one buffer,
+// not the triples) into a temporary file that prepare_data commits with the other outputs.
+// Triples whose entity pair occurs in the RE data (as kb_filter says) are dropped.
+class KbStream {
+ public:
+  KbStream(const PrepareOptions& options, const fs::path& dir, const EncodedCorpus& corpus)
+      : options_(options),
+        output_((dir / kKbStoreFile).string()),
+        writer_(std::make_unique<KbStoreWriter>(output_.temp_path())) {
+    if (options.kb_filter == KbFilter::kTrainAndTest) {
+      for (const EncodedSentence& s : corpus.train) re_pairs_.insert(pair_key(s.head, s.tail));
+    }
+    if (options.kb_filter != KbFilter::kNone) {
+      for (const EncodedSentence& s : corpus.test) re_pairs_.insert(pair_key(s.head, s.tail));
+    }
+  }
+
+  // Reads every split; the KB's entities join `entities` after the RE ones.
+  void read(NameTable& entities, BadLines& bad_lines) {
+    const std::vector<std::pair<std::string, std::string>> splits = {
+        {"train", options_.kb_train_path},
+        {"valid", options_.kb_valid_path},
+        {"test", options_.kb_test_path}};
+    for (const auto& [split, path] : splits) {
+      if (path.empty()) continue;
+      writer_->add_split(split);
+      std::int64_t dropped = 0;
+      read_triples(path, bad_lines, [&, split = split](const NamedTriple& t) {
+        const std::int32_t head = entities.add(t.head);
+        const std::int32_t tail = entities.add(t.tail);
+        if (re_pairs_.count(pair_key(head, tail))) {
+          ++dropped;
+          return;
+        }
+        writer_->add(split, head, relations_.add(t.relation), tail);
+      });
+      removed_[split] = dropped;
+      sources_[split] = {{"path", path}, {"fnv1a64", file_checksum(path)}};
+    }
+    if (writer_->size("train") == 0) {
+      throw InputError(options_.kb_train_path + ": no KB triples left");
+    }
+  }
+
+  json sources() const { return sources_; }
+
+  json report() const {
+    json kept = json::object(), removed = json::object();
+    std::int64_t removed_total = 0;
+    for (const auto& [split, dropped] : removed_) {
+      kept[split] = writer_->size(split);
+      removed[split] = dropped;
+      removed_total += dropped;
+    }
+    return {{"relations", relations_.names().size()},
+            {"triples_kept", kept},
+            {"triples_removed", removed},
+            {"triples_removed_total", removed_total},
+            {"filter", options_.kb_filter == KbFilter::kTrainAndTest ? "all"
+                       : options_.kb_filter == KbFilter::kTestOnly   ? "test"
+                                                                     : "none"}};
+  }
+
+  // Writes the name tables and closes the file, ready to commit.
+  void finish(const std::vector<std::string>& entities) {
+    writer_->finish(entities, relations_.names(), removed_, sources_.dump());
+    writer_.reset();
+  }
+  core::AtomicOutput& output() { return output_; }
+
+ private:
+  const PrepareOptions& options_;
+  core::AtomicOutput output_;
+  std::unique_ptr<KbStoreWriter> writer_;
+  std::set<std::uint64_t> re_pairs_;
+  NameTable relations_;
+  std::map<std::string, std::int64_t> removed_;
+  json sources_ = json::object();
+};
+
+json skipped_examples(const BadLines& bad_lines) {
+  json examples = json::array();
+  for (const SkippedLine& s : bad_lines.examples()) {
+    examples.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
+  }
+  return examples;
+}
+
+json prepare_report(const EncodedCorpus& corpus, const BagStoreContents& bags,
+                    const PrepareOptions& options, const json& kb_report,
+                    const BadLines& bad_lines, const fs::path& dir) {
+  const bool with_kb = !kb_report.is_null();
+  return {
+      {"sentences", {{"train", corpus.train.size()}, {"test", corpus.test.size()}}},
+      {"bags",
+       {{"train", bags.train.size()},
+        {"test_sentences", bags.test.size()},
+        {"test_pairs", bags.test_pairs.size()}}},
+      {"bag_size", options.bag_size},
+      {"max_length", options.max_length},
+      {"truncated_sentences", corpus.stats.truncated},
+      {"vocabulary", corpus.vocabulary.size()},
+      {"word_vectors",
+       corpus.vectors ? json{{"dim", corpus.vectors->dim},
+                             {"covered", std::count(bags.word_has_vector.begin(),
+                                                    bags.word_has_vector.end(), 1)}}
+                      : json(nullptr)},
+      {"entities", bags.entities.size()},
+      {"relations", corpus.relations.size()},
+      {"kb", kb_report},
+      {"lines_skipped", bad_lines.count()},
+      {"skipped_examples", skipped_examples(bad_lines)},
+      {"outputs",
+       {{"bags", (dir / kBagStoreFile).string()},
+        {"kb", with_kb ? json((dir / kKbStoreFile).string()) : json(nullptr)}}},
+  };
+}
+
 }  // namespace
 
 KbFilter parse_kb_filter(const std::string& name) {
@@ -130,147 +310,27 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
   const core::Stopwatch stopwatch;
   check_options(options);
   BadLines bad_lines(options.skip_bad_lines);
-  const CorpusFormat format = parse_corpus_format(options.format);
+  EncodedCorpus corpus = encode_corpus(options, bad_lines);
+  BagStoreContents bags = make_bag_contents(corpus, options);
+  json sources = source_checksums(options);
 
-  RelationTable relations = RelationTable::read(options.relations_path);
-  relations.apply_remap(options.relation_map);
-  const std::vector<Sentence> train = read_corpus(options.train_path, format, bad_lines);
-  const std::vector<Sentence> test = read_corpus(options.test_path, format, bad_lines);
-  if (train.empty()) throw InputError(options.train_path + ": no usable training sentences");
-
-  std::unique_ptr<WordVectors> vectors;
-  if (!options.word_vectors_path.empty()) {
-    vectors = std::make_unique<WordVectors>(read_word_vectors(options.word_vectors_path));
-  }
-  const Vocabulary vocab = Vocabulary::build(train, test, options.min_word_count, vectors.get());
-
-  NameTable entities;
-  EncodeStats stats;
-  const std::vector<EncodedSentence> train_encoded = encode(
-      train, options.train_path, relations, vocab, entities, options.max_length, bad_lines, stats);
-  const std::vector<EncodedSentence> test_encoded = encode(
-      test, options.test_path, relations, vocab, entities, options.max_length, bad_lines, stats);
-
-  BagStoreContents bags;
-  bags.T = options.bag_size;
-  bags.L = options.max_length;
-  bags.vocabulary = vocab.words();
-  bags.relations = relations.names();
-  const std::vector<Bag> train_bags = make_training_bags(train_encoded, options.bag_size);
-  const std::vector<Bag> test_bags = make_sentence_bags(test_encoded);
-  bags.train = to_arrays(train_encoded, train_bags, options.bag_size, options.max_length);
-  bags.test = to_arrays(test_encoded, test_bags, 1, options.max_length);
-  bags.test_pairs = make_test_pairs(test_bags, relations.size());
-  if (vectors) {
-    bags.vector_dim = vectors->dim;
-    vocab.gather_vectors(*vectors, bags.word_vectors, bags.word_has_vector);
-  }
-
-  json sources = {
-      {"train", {{"path", options.train_path}, {"fnv1a64", file_checksum(options.train_path)}}},
-      {"test", {{"path", options.test_path}, {"fnv1a64", file_checksum(options.test_path)}}},
-      {"relations",
-       {{"path", options.relations_path}, {"fnv1a64", file_checksum(options.relations_path)}}}};
-  if (vectors) {
-    sources["word_vectors"] = {{"path", options.word_vectors_path},
-                               {"fnv1a64", file_checksum(options.word_vectors_path)}};
-  }
-
-  // The KB streams from its text files into the store (KbStoreWriter): memory holds the
-  // name tables and one buffer, not the triples.
   OutputDirectory directory(out_dir);
   const fs::path dir(out_dir);
+  std::unique_ptr<KbStream> kb;
   json kb_report = nullptr;
-  std::unique_ptr<core::AtomicOutput> kb_output;
-  std::unique_ptr<KbStoreWriter> kb;
-  NameTable kb_relations;
-  std::map<std::string, std::int64_t> kb_removed;
-  json kb_sources = json::object();
-  const bool with_kb = !options.kb_train_path.empty();
-  if (with_kb) {
-    std::set<std::uint64_t> re_pairs;
-    if (options.kb_filter == KbFilter::kTrainAndTest) {
-      for (const EncodedSentence& s : train_encoded) re_pairs.insert(pair_key(s.head, s.tail));
-    }
-    if (options.kb_filter != KbFilter::kNone) {
-      for (const EncodedSentence& s : test_encoded) re_pairs.insert(pair_key(s.head, s.tail));
-    }
-    kb_output = std::make_unique<core::AtomicOutput>((dir / kKbStoreFile).string());
-    kb = std::make_unique<KbStoreWriter>(kb_output->temp_path());
-    json kept = json::object(), removed = json::object();
-    std::int64_t removed_total = 0;
-    const std::vector<std::pair<std::string, std::string>> splits = {
-        {"train", options.kb_train_path},
-        {"valid", options.kb_valid_path},
-        {"test", options.kb_test_path}};
-    for (const auto& [split, path] : splits) {
-      if (path.empty()) continue;
-      kb->add_split(split);
-      std::int64_t dropped = 0;
-      read_triples(path, bad_lines, [&, split = split](const NamedTriple& t) {
-        const std::int32_t h = entities.add(t.head);
-        const std::int32_t tail = entities.add(t.tail);
-        if (re_pairs.count(pair_key(h, tail))) {
-          ++dropped;
-          return;
-        }
-        kb->add(split, h, kb_relations.add(t.relation), tail);
-      });
-      kb_removed[split] = dropped;
-      removed_total += dropped;
-      kept[split] = kb->size(split);
-      removed[split] = dropped;
-      kb_sources[split] = {{"path", path}, {"fnv1a64", file_checksum(path)}};
-    }
-    if (kb->size("train") == 0) throw InputError(options.kb_train_path + ": no KB triples left");
-    sources["kb"] = kb_sources;
-    kb_report = {{"relations", kb_relations.names().size()},
-                 {"triples_kept", kept},
-                 {"triples_removed", removed},
-                 {"triples_removed_total", removed_total},
-                 {"filter", options.kb_filter == KbFilter::kTrainAndTest
-                                ? "all"
-                                : options.kb_filter == KbFilter::kTestOnly ? "test" : "none"}};
+  if (!options.kb_train_path.empty()) {
+    kb = std::make_unique<KbStream>(options, dir, corpus);
+    kb->read(corpus.entities, bad_lines);
+    sources["kb"] = kb->sources();
+    kb_report = kb->report();
   }
-  bags.entities = entities.release();
+  bags.entities = corpus.entities.release();
   bags.sources_json = sources.dump();
-  if (kb) {
-    kb->finish(bags.entities, kb_relations.names(), kb_removed, kb_sources.dump());
-    kb.reset();  // closed before it is committed
-  }
-
-  json skipped_examples = json::array();
-  for (const SkippedLine& s : bad_lines.examples()) {
-    skipped_examples.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
-  }
+  if (kb) kb->finish(bags.entities);
 
   core::AtomicOutput bag_output((dir / kBagStoreFile).string());
   write_bag_store(bag_output.temp_path(), bags, options.chunk_bags);
-
-  json report = {
-      {"sentences", {{"train", train_encoded.size()}, {"test", test_encoded.size()}}},
-      {"bags",
-       {{"train", bags.train.size()},
-        {"test_sentences", bags.test.size()},
-        {"test_pairs", bags.test_pairs.size()}}},
-      {"bag_size", options.bag_size},
-      {"max_length", options.max_length},
-      {"truncated_sentences", stats.truncated},
-      {"vocabulary", vocab.size()},
-      {"word_vectors",
-       vectors ? json{{"dim", vectors->dim},
-                      {"covered", std::count(bags.word_has_vector.begin(),
-                                             bags.word_has_vector.end(), 1)}}
-               : json(nullptr)},
-      {"entities", bags.entities.size()},
-      {"relations", relations.size()},
-      {"kb", kb_report},
-      {"lines_skipped", bad_lines.count()},
-      {"skipped_examples", skipped_examples},
-      {"outputs",
-       {{"bags", (dir / kBagStoreFile).string()},
-        {"kb", with_kb ? json((dir / kKbStoreFile).string()) : json(nullptr)}}},
-  };
+  json report = prepare_report(corpus, bags, options, kb_report, bad_lines, dir);
   report["seconds"] = stopwatch.seconds();
   core::AtomicOutput report_output((dir / kPrepareReportFile).string());
   core::write_text_file(report_output.temp_path(), report.dump(2) + "\n");
@@ -282,7 +342,7 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
 
   // Everything is written: publish the files together.
   bag_output.commit();
-  if (kb_output) kb_output->commit();
+  if (kb) kb->output().commit();
   if (config_output) config_output->commit();
   report_output.commit();
   directory.keep();

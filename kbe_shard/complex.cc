@@ -36,12 +36,8 @@ std::int64_t relation_rows(const ComplExOptions& options) {
 }  // namespace
 
 const char* to_string(Regularizer regularizer) {
-  switch (regularizer) {
-    case Regularizer::kNone: return "none";
-    case Regularizer::kL2: return "l2";
-    case Regularizer::kN3: return "n3";
-  }
-  return "?";
+  if (regularizer == Regularizer::kNone) return "none";
+  return regularizer == Regularizer::kL2 ? "l2" : "n3";
 }
 
 const char* to_string(LossMode mode) {
@@ -153,13 +149,87 @@ torch::Tensor ShardedComplEx::all_to_all(const torch::Tensor& send,
   return comm_.all_to_all(send, counts);
 }
 
+ShardedComplEx::GatheredQueries ShardedComplEx::gather_queries(const torch::Tensor& query,
+                                                               double global_queries) {
+  // The counts are exchanged on the host, where they are needed.
+  const std::int64_t n = query.size(0), dim = options_.dim;
+  torch::Tensor count = torch::tensor({n});
+  all_reduce(count, comm::ReduceOp::Max);
+  GatheredQueries gathered;
+  gathered.width = count.item<std::int64_t>();
+  torch::Tensor padded = torch::zeros({gathered.width, dim}, query.options());
+  padded.narrow(0, 0, n).copy_(query.detach());
+  const torch::Tensor all_counts = all_gather(torch::tensor({n})).reshape(-1);
+  gathered.queries = all_gather(padded).reshape({comm_.size() * gathered.width, dim});
+  gathered.weight = comm::to_device(
+      (torch::arange(gathered.width).unsqueeze(0) < all_counts.unsqueeze(1))
+              .reshape(-1)
+              .to(torch::kFloat) /
+          global_queries,
+      options_.device);
+  return gathered;
+}
+
+ShardedComplEx::LogSumExp ShardedComplEx::log_sum_exp(const torch::Tensor& queries) {
+  const std::int64_t num_queries = queries.size(0);
+  const std::int64_t local = local_candidates();
+  const std::int64_t chunk = candidate_chunk_rows(num_queries);
+  torch::Tensor max =
+      torch::full({num_queries}, -std::numeric_limits<float>::infinity(), queries.options());
+  torch::Tensor sum = torch::zeros({num_queries}, queries.options());
+  LogSumExp result;
+  for (std::int64_t begin = 0; begin < local; begin += chunk) {
+    const std::int64_t rows_here = std::min(chunk, local - begin);
+    const torch::Tensor vectors = candidates(begin, rows_here);
+    if (local <= chunk) result.kept = vectors;
+    torch::Tensor scores = score_buffer(num_queries, rows_here);
+    torch::mm_out(scores, queries, vectors.t());
+    const torch::Tensor chunk_max = scores.amax(1);
+    const torch::Tensor new_max = torch::maximum(max, chunk_max);
+    scores.sub_(chunk_max.unsqueeze(1)).exp_();
+    sum = sum * (max - new_max).exp() + scores.sum(1) * (chunk_max - new_max).exp();
+    max = new_max;
+  }
+  torch::Tensor global_max = max.clone();
+  all_reduce(global_max, comm::ReduceOp::Max);
+  sum.mul_((max - global_max).exp());
+  all_reduce(sum, comm::ReduceOp::Sum);
+  result.max = max;
+  result.log_sum_exp = global_max + sum.log();
+  return result;
+}
+
+torch::Tensor ShardedComplEx::softmax_gradient(const GatheredQueries& gathered,
+                                               const LogSumExp& lse) {
+  // d loss / d score = softmax / (global queries) for every candidate.
+  const torch::Tensor& queries = gathered.queries;
+  const std::int64_t num_queries = queries.size(0);
+  const std::int64_t local = local_candidates();
+  const std::int64_t chunk = candidate_chunk_rows(num_queries);
+  torch::Tensor query_grad = torch::zeros_like(queries);
+  for (std::int64_t begin = 0; begin < local; begin += chunk) {
+    const std::int64_t rows_here = std::min(chunk, local - begin);
+    const torch::Tensor vectors = lse.kept.defined() ? lse.kept : candidates(begin, rows_here);
+    torch::Tensor probability = score_buffer(num_queries, rows_here);
+    if (lse.kept.defined()) {
+      probability.mul_(((lse.max - lse.log_sum_exp).exp() * gathered.weight).unsqueeze(1));
+    } else {
+      torch::mm_out(probability, queries, vectors.t());
+      probability.sub_(lse.log_sum_exp.unsqueeze(1)).exp_().mul_(gathered.weight.unsqueeze(1));
+    }
+    query_grad.addmm_(probability, vectors);
+    torch::Tensor vector_grad = probability.t().mm(queries);
+    if (options_.entity_tanh) vector_grad.mul_(1 - vectors.square());
+    add_candidate_gradient(begin, vector_grad);
+  }
+  return query_grad;
+}
+
 double ShardedComplEx::one_vs_all_backward(const torch::Tensor& triples,
                                            std::int64_t global_triples) {
   if (!options_.reciprocal) {
     throw std::logic_error("1-vs-all training needs reciprocal relations");
   }
-  const int size = comm_.size();
-  const std::int64_t dim = options_.dim;
   const torch::Tensor h = triples.select(1, 0);
   const torch::Tensor r = triples.select(1, 1);
   const torch::Tensor t = triples.select(1, 2);
@@ -176,77 +246,21 @@ double ShardedComplEx::one_vs_all_backward(const torch::Tensor& triples,
   const torch::Tensor penalty = options_.regularization_weight *
                                 regularization(options_.regularizer, {subject, relation, object});
 
-  // Every rank scores every query of the global batch against its shard: gather the queries,
-  // padded to the largest rank's count. The counts are exchanged on the host, where they are
-  // needed.
-  torch::Tensor count = torch::tensor({n});
-  all_reduce(count, comm::ReduceOp::Max);
-  const std::int64_t width = count.item<std::int64_t>();
-  torch::Tensor padded = torch::zeros({width, dim}, query.options());
-  padded.narrow(0, 0, n).copy_(query.detach());
-  torch::Tensor counts = torch::tensor({n});
-  const torch::Tensor all_counts = all_gather(counts).reshape(-1);
-  const torch::Tensor queries = all_gather(padded).reshape({size * width, dim});
-  // Padding rows take no part: weight 0. Real rows weigh 1 / (global queries).
-  const torch::Tensor weight = comm::to_device(
-      (torch::arange(width).unsqueeze(0) < all_counts.unsqueeze(1)).reshape(-1).to(torch::kFloat) /
-          global_queries,
-      options_.device);
-
-  // Pass 1: per-query max and sum of exp over this shard's candidates, in chunks, then over
-  // all ranks. A single chunk keeps exp(score - max) in the buffer for pass 2.
-  const std::int64_t num_queries = queries.size(0);
-  const std::int64_t local = local_candidates();
-  const std::int64_t chunk = candidate_chunk_rows(num_queries);
-  const bool one_chunk = local <= chunk;
+  // Every rank scores every query of the global batch against its shard.
   torch::NoGradGuard no_grad;
-  torch::Tensor max =
-      torch::full({num_queries}, -std::numeric_limits<float>::infinity(), queries.options());
-  torch::Tensor sum = torch::zeros({num_queries}, queries.options());
-  torch::Tensor kept_vectors;
-  for (std::int64_t begin = 0; begin < local; begin += chunk) {
-    const std::int64_t rows_here = std::min(chunk, local - begin);
-    const torch::Tensor vectors = candidates(begin, rows_here);
-    if (one_chunk) kept_vectors = vectors;
-    torch::Tensor scores = score_buffer(num_queries, rows_here);
-    torch::mm_out(scores, queries, vectors.t());
-    const torch::Tensor chunk_max = scores.amax(1);
-    const torch::Tensor new_max = torch::maximum(max, chunk_max);
-    scores.sub_(chunk_max.unsqueeze(1)).exp_();
-    sum = sum * (max - new_max).exp() + scores.sum(1) * (chunk_max - new_max).exp();
-    max = new_max;
-  }
-  torch::Tensor global_max = max.clone();
-  all_reduce(global_max, comm::ReduceOp::Max);
-  sum.mul_((max - global_max).exp());
-  all_reduce(sum, comm::ReduceOp::Sum);
-  const torch::Tensor log_sum_exp = global_max + sum.log();
-
-  // Pass 2: d loss / d score = softmax / (global queries) for every candidate; the shard's
-  // rows get their gradient here, the queries' gradient is summed over ranks below.
-  torch::Tensor query_grad = torch::zeros_like(queries);
-  for (std::int64_t begin = 0; begin < local; begin += chunk) {
-    const std::int64_t rows_here = std::min(chunk, local - begin);
-    const torch::Tensor vectors = one_chunk ? kept_vectors : candidates(begin, rows_here);
-    torch::Tensor probability = score_buffer(num_queries, rows_here);
-    if (one_chunk) {
-      probability.mul_(((max - log_sum_exp).exp() * weight).unsqueeze(1));
-    } else {
-      torch::mm_out(probability, queries, vectors.t());
-      probability.sub_(log_sum_exp.unsqueeze(1)).exp_().mul_(weight.unsqueeze(1));
-    }
-    query_grad.addmm_(probability, vectors);
-    torch::Tensor vector_grad = probability.t().mm(queries);
-    if (options_.entity_tanh) vector_grad.mul_(1 - vectors.square());
-    add_candidate_gradient(begin, vector_grad);
-  }
+  const GatheredQueries gathered = gather_queries(query, global_queries);
+  const LogSumExp lse = log_sum_exp(gathered.queries);
+  const torch::Tensor query_grad = softmax_gradient(gathered, lse);
   // Rank q's queries come back to q from every rank (rows [q * width, (q + 1) * width)).
-  const std::vector<std::int64_t> widths(size, width);
-  const torch::Tensor my_query_grad =
-      all_to_all(query_grad, widths).reshape({size, width, dim}).sum(0).narrow(0, 0, n);
+  const std::int64_t width = gathered.width;
+  const std::vector<std::int64_t> widths(comm_.size(), width);
+  const torch::Tensor my_query_grad = all_to_all(query_grad, widths)
+                                          .reshape({comm_.size(), width, options_.dim})
+                                          .sum(0)
+                                          .narrow(0, 0, n);
 
   torch::Tensor loss =
-      (log_sum_exp.narrow(0, comm_.rank() * width, n).sum() - positive.detach().sum() +
+      (lse.log_sum_exp.narrow(0, comm_.rank() * width, n).sum() - positive.detach().sum() +
        penalty.detach()) / global_queries;
   {
     torch::AutoGradMode enable(true);

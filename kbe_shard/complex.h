@@ -135,6 +135,25 @@ class ShardedComplEx {
   double comm_seconds() const { return comm_seconds_ + entities_.exchange_seconds(); }
 
  private:
+  // Every rank's queries of a 1-vs-all step, padded to the largest rank's count `width`,
+  // with their loss weights (1 / global queries; 0 for padding).
+  struct GatheredQueries {
+    torch::Tensor queries;  // [P * width, dim]
+    torch::Tensor weight;   // [P * width]
+    std::int64_t width = 0;
+  };
+  GatheredQueries gather_queries(const torch::Tensor& query, double global_queries);
+  // Pass 1 of a 1-vs-all step: each query's log-sum-exp over every rank's candidates, in
+  // chunks of the local shard. With one chunk, `kept` keeps exp(score - max) in the score
+  // buffer and its candidate vectors for pass 2.
+  struct LogSumExp {
+    torch::Tensor max, log_sum_exp;  // [queries]: this shard's max, the global log-sum-exp
+    torch::Tensor kept;
+  };
+  LogSumExp log_sum_exp(const torch::Tensor& queries);
+  // Pass 2: the softmax gradient of every gathered query (returned, summed by its rank
+  // later) and of this shard's candidate rows (added to them here).
+  torch::Tensor softmax_gradient(const GatheredQueries& gathered, const LogSumExp& lse);
   torch::Tensor activate(const torch::Tensor& entity_rows) const;
   // Adds the gradient of the candidates at positions [begin, begin + grad.size(0)).
   void add_candidate_gradient(std::int64_t begin, const torch::Tensor& grad);

@@ -13,6 +13,7 @@
 #include "core/errors.h"
 #include "data_pipeline/kb_store.h"
 #include "core/random.h"
+#include "core/schedule.h"
 #include "core/stopwatch.h"
 #include "kbe_shard/embeddings_file.h"
 #include "kbe_shard/tensor_io.h"
@@ -262,151 +263,203 @@ std::vector<std::int32_t> evaluation_subset(const std::vector<std::int32_t>& spl
   return subset;
 }
 
+namespace {
+
+// One pretraining call: the state of the loop and its parts (docs/ARCHITECTURE.md, kbe_shard).
+class PretrainLoop {
+ public:
+  PretrainLoop(comm::Communicator& comm, const std::string& kb_store_path,
+               const std::string& run_dir, const PretrainOptions& options,
+               const PretrainCallback& progress)
+      : comm_(comm),
+        options_(options),
+        progress_(progress),
+        kb_(read_kb(kb_store_path)),
+        model_(comm, model_options(options, static_cast<std::int64_t>(kb_.entities.size()),
+                                   static_cast<std::int64_t>(kb_.relations.size()))),
+        checkpoint_dir_(run_dir + "/" + kCheckpointDir),
+        best_dir_(run_dir + "/" + kBestDir),
+        embeddings_path_(run_dir + "/" + kEmbeddingsFile),
+        valid_(evaluation_subset(kb_.split("valid"), options.eval_max_triples, options.seed)),
+        validating_(options.eval_every > 0 && !valid_.empty()),
+        filter_(validating_ ? filter_of(kb_) : FilterIndex()),
+        triples_(static_cast<std::int64_t>(kb_.split("train").size() / 3)),
+        // A view of the int32 triples (a batch is widened when it is drawn), not a copy.
+        train_(torch::from_blob(const_cast<std::int32_t*>(kb_.split("train").data()),
+                                {triples_, 3}, torch::kInt)),
+        steps_per_epoch_((triples_ + options.batch_size - 1) / options.batch_size),
+        schedule_(schedule_options(options),
+                  [&comm](std::int64_t bits) { return comm::rank0_value(comm, bits); }) {
+    model_.set_candidates(kb_.candidates);
+    if (comm.rank() == 0) fs::create_directories(run_dir);
+    comm.barrier();
+    if (options.resume && checkpoint_exists(checkpoint_dir_)) {
+      position_ = load_checkpoint(model_, checkpoint_dir_);
+    }
+    validation_ = options.eval;
+    validation_.seed = options.seed;
+    report_.steps_per_epoch = steps_per_epoch_;
+  }
+
+  PretrainResult run() {
+    since_report_.restart();  // the first report's rate counts training, not the set-up
+    for (int epoch = position_.epoch + 1; epoch <= options_.epochs; ++epoch) {
+      if (!train_epoch(epoch)) break;
+      if (!end_epoch(epoch)) break;
+    }
+    PretrainResult result;
+    result.completed = stop_ == core::StopReason::kNone;
+    result.stopped_by = core::option_name(stop_);
+    result.steps = position_.step;
+    result.epochs = position_.epoch;
+    result.best_epoch = position_.best_epoch;
+    result.best_valid_mrr = std::max(0.0, position_.best_mrr);
+    result.embeddings_path = embeddings_path_;
+    if (position_.best_epoch > 0) load_checkpoint(model_, best_dir_);
+    export_embeddings(model_, kb_.entities, kb_.relations, result.embeddings_path);
+    return result;
+  }
+
+ private:
+  static core::ScheduleOptions schedule_options(const PretrainOptions& o) {
+    return {o.log_every, o.checkpoint_every_steps, o.checkpoint_every_minutes,
+            {o.max_steps, o.max_minutes}};
+  }
+
+  // The rest of epoch `epoch` from position_.epoch_step; false when the schedule stopped it
+  // (checkpointed). The epoch's last step is left to end_epoch, which reports and
+  // checkpoints.
+  bool train_epoch(int epoch) {
+    const torch::Tensor order = shuffled_indices(
+        triples_, core::mix(core::mix(options_.seed, kPermutationStream),
+                            static_cast<std::uint64_t>(epoch)));
+    const std::uint64_t negative_key = core::mix(core::mix(options_.seed, kNegativeStream), epoch);
+    for (std::int64_t batch = position_.epoch_step; batch < steps_per_epoch_; ++batch) {
+      train_step(order, negative_key, batch);
+      if (batch + 1 == steps_per_epoch_) break;
+      if (schedule_.log_due(position_.step)) emit(epoch, false);
+      stop_ = schedule_.stop();
+      if (schedule_.checkpoint_due(position_.step) || stop_ != core::StopReason::kNone) {
+        checkpoint();
+      }
+      if (stop_ != core::StopReason::kNone) return false;
+    }
+    return true;
+  }
+
+  // Global batch `batch` of the epoch's `order`, this rank's contiguous slice of it.
+  void train_step(const torch::Tensor& order, std::uint64_t negative_key, std::int64_t batch) {
+    const int rank = comm_.rank(), size = comm_.size();
+    const std::int64_t begin = batch * options_.batch_size;
+    const std::int64_t n = std::min(options_.batch_size, triples_ - begin);
+    const std::int64_t mine = begin + n * rank / size;
+    const std::int64_t count = begin + n * (rank + 1) / size - mine;
+    const torch::Tensor triples =
+        train_.index_select(0, order.narrow(0, mine, count)).to(torch::kInt64);
+    double loss = 0;
+    if (options_.mode == LossMode::kOneVsAll) {
+      loss = model_.one_vs_all_backward(triples, n);
+    } else {
+      std::vector<std::uint64_t> keys(count);
+      for (std::int64_t i = 0; i < count; ++i) keys[i] = core::mix(negative_key, mine + i);
+      loss = model_.negative_backward(
+          triples,
+          sample_negatives(triples, keys, options_.negatives, model_.options().num_entities,
+                           kb_.candidates),
+          n);
+    }
+    model_.step();
+    ++position_.step;
+    position_.epoch_step = batch + 1;
+    position_.unreported_loss += loss;
+    ++position_.unreported_steps;
+    position_.unreported_triples += n;
+    schedule_.step_done();
+  }
+
+  // Validation, the best epoch, the epoch's report and checkpoint; false when the schedule
+  // stops the run before the next epoch.
+  bool end_epoch(int epoch) {
+    position_.epoch = epoch;
+    position_.epoch_step = 0;
+    if (validating_ && epoch % options_.eval_every == 0) {
+      report_.valid = evaluate_link_prediction(model_, valid_, filter_, validation_);
+      if (report_.valid->both.mrr > position_.best_mrr) {
+        position_.best_mrr = report_.valid->both.mrr;
+        position_.best_epoch = epoch;
+        report_.best = true;
+        save_checkpoint(model_, best_dir_, position_);
+      }
+    }
+    emit(epoch, true);
+    if (epoch < options_.epochs) stop_ = schedule_.stop();
+    const bool stopped = stop_ != core::StopReason::kNone;
+    if (epoch == options_.epochs || stopped || schedule_.checkpoint_due(position_.step) ||
+        (options_.checkpoint_every > 0 && epoch % options_.checkpoint_every == 0)) {
+      checkpoint();
+    }
+    return !stopped;
+  }
+
+  void emit(int epoch, bool epoch_end) {
+    report_.epoch = epoch;
+    report_.step = position_.step;
+    report_.loss = position_.unreported_steps > 0
+                       ? position_.unreported_loss / static_cast<double>(position_.unreported_steps)
+                       : 0;
+    report_.triples_per_second = static_cast<double>(position_.unreported_triples) /
+                                 std::max(1e-9, since_report_.seconds());
+    report_.seconds = since_start_.seconds();
+    report_.comm_seconds = model_.comm_seconds();
+    report_.epoch_end = epoch_end;
+    if (progress_) progress_(report_);
+    report_.valid.reset();
+    report_.best = false;
+    position_.unreported_loss = 0;
+    position_.unreported_steps = 0;
+    position_.unreported_triples = 0;
+    since_report_.restart();
+  }
+
+  void checkpoint() {
+    save_checkpoint(model_, checkpoint_dir_, position_);
+    schedule_.checkpointed();
+  }
+
+  comm::Communicator& comm_;
+  const PretrainOptions& options_;
+  const PretrainCallback& progress_;
+  const core::Stopwatch since_start_;
+  core::Stopwatch since_report_;
+  const KbData kb_;
+  ShardedComplEx model_;
+  const std::string checkpoint_dir_, best_dir_, embeddings_path_;
+  TrainingPosition position_;
+  RankingProtocol validation_;
+  const std::vector<std::int32_t> valid_;
+  const bool validating_;
+  const FilterIndex filter_;
+  const std::int64_t triples_;
+  const torch::Tensor train_;
+  const std::int64_t steps_per_epoch_;
+  core::Schedule schedule_;
+  core::StopReason stop_ = core::StopReason::kNone;
+  PretrainProgress report_;
+};
+
+}  // namespace
+
 PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_store_path,
                             const std::string& run_dir, const PretrainOptions& options,
                             const PretrainCallback& progress) {
   if (options.batch_size <= 0 || options.epochs < 0 || options.negatives <= 0 ||
       options.checkpoint_every_steps < 0 || options.checkpoint_every_minutes < 0 ||
-      options.max_steps < 0) {
+      options.max_steps < 0 || options.max_minutes < 0) {
     throw InputError("KBE pretraining: batch_size and negatives must be positive; epochs, "
-                           "checkpoint intervals and max_steps not negative");
+                     "checkpoint intervals, max_steps and max_minutes not negative");
   }
   if (options.threads > 0) torch::set_num_threads(options.threads);
-  const core::Stopwatch since_start;
-  const KbData kb = read_kb(kb_store_path);
-  ShardedComplEx model(comm, model_options(options, static_cast<std::int64_t>(kb.entities.size()),
-                                           static_cast<std::int64_t>(kb.relations.size())));
-  model.set_candidates(kb.candidates);
-  if (comm.rank() == 0) fs::create_directories(run_dir);
-  comm.barrier();
-  const std::string checkpoint_dir = run_dir + "/" + kCheckpointDir;
-  const std::string best_dir = run_dir + "/" + kBestDir;
-  TrainingPosition position;
-  if (options.resume && checkpoint_exists(checkpoint_dir)) {
-    position = load_checkpoint(model, checkpoint_dir);
-  }
-
-  RankingProtocol validation = options.eval;
-  validation.seed = options.seed;
-  const std::vector<std::int32_t> valid =
-      evaluation_subset(kb.split("valid"), options.eval_max_triples, options.seed);
-  const std::int64_t m = static_cast<std::int64_t>(kb.split("train").size() / 3);
-  const bool validating = options.eval_every > 0 && !valid.empty();
-  const FilterIndex filter = validating ? filter_of(kb) : FilterIndex();
-  // A view of the int32 triples (a batch is widened when it is drawn), not an int64 copy.
-  const torch::Tensor train = torch::from_blob(const_cast<std::int32_t*>(kb.split("train").data()),
-                                               {m, 3}, torch::kInt);
-  const std::int64_t steps_per_epoch = (m + options.batch_size - 1) / options.batch_size;
-  const int size = comm.size();
-  const int rank = comm.rank();
-
-  PretrainProgress report;
-  report.steps_per_epoch = steps_per_epoch;
-  core::Stopwatch since_report;
-  const auto emit = [&](int epoch, bool epoch_end) {
-    report.epoch = epoch;
-    report.step = position.step;
-    report.loss = position.unreported_steps > 0
-                      ? position.unreported_loss / static_cast<double>(position.unreported_steps)
-                      : 0;
-    report.triples_per_second =
-        static_cast<double>(position.unreported_triples) / std::max(1e-9, since_report.seconds());
-    report.seconds = since_start.seconds();
-    report.comm_seconds = model.comm_seconds();
-    report.epoch_end = epoch_end;
-    if (progress) progress(report);
-    report.valid.reset();
-    report.best = false;
-    position.unreported_loss = 0;
-    position.unreported_steps = 0;
-    position.unreported_triples = 0;
-    since_report.restart();
-  };
-  // Mid-epoch checkpoints: by steps, or by rank 0's clock (shared, so every rank saves).
-  core::Stopwatch since_checkpoint;
-  const auto checkpoint_due = [&] {
-    bool due = options.checkpoint_every_steps > 0 && position.step % options.checkpoint_every_steps == 0;
-    if (options.checkpoint_every_minutes > 0) {
-      torch::Tensor late = torch::tensor(
-          {rank == 0 && since_checkpoint.seconds() >= 60 * options.checkpoint_every_minutes ? 1L : 0L});
-      if (size > 1) comm.broadcast(late, 0);
-      due = due || late.item<std::int64_t>() != 0;
-    }
-    return due;
-  };
-  const auto checkpoint = [&] {
-    save_checkpoint(model, checkpoint_dir, position);
-    since_checkpoint.restart();
-  };
-
-  std::int64_t steps_this_call = 0;
-  bool stopped = false;
-  for (int epoch = position.epoch + 1; epoch <= options.epochs && !stopped; ++epoch) {
-    const torch::Tensor order = shuffled_indices(m, core::mix(core::mix(options.seed, kPermutationStream),
-                                                        static_cast<std::uint64_t>(epoch)));
-    const std::uint64_t negative_key = core::mix(core::mix(options.seed, kNegativeStream), epoch);
-    for (std::int64_t batch = position.epoch_step; batch < steps_per_epoch; ++batch) {
-      const std::int64_t begin = batch * options.batch_size;
-      const std::int64_t n = std::min(options.batch_size, m - begin);
-      const std::int64_t mine = begin + n * rank / size;
-      const std::int64_t count = begin + n * (rank + 1) / size - mine;
-      const torch::Tensor triples =
-          train.index_select(0, order.narrow(0, mine, count)).to(torch::kInt64);
-      double loss = 0;
-      if (options.mode == LossMode::kOneVsAll) {
-        loss = model.one_vs_all_backward(triples, n);
-      } else {
-        std::vector<std::uint64_t> keys(count);
-        for (std::int64_t i = 0; i < count; ++i) keys[i] = core::mix(negative_key, mine + i);
-        loss = model.negative_backward(
-            triples,
-            sample_negatives(triples, keys, options.negatives, model.options().num_entities,
-                             kb.candidates),
-            n);
-      }
-      model.step();
-      ++position.step;
-      ++steps_this_call;
-      position.epoch_step = batch + 1;
-      position.unreported_loss += loss;
-      ++position.unreported_steps;
-      position.unreported_triples += n;
-      if (batch + 1 == steps_per_epoch) break;  // the epoch end reports and checkpoints
-      if (options.log_every > 0 && position.step % options.log_every == 0) emit(epoch, false);
-      stopped = options.max_steps > 0 && steps_this_call >= options.max_steps;
-      if (checkpoint_due() || stopped) checkpoint();
-      if (stopped) break;
-    }
-    if (stopped) break;
-    position.epoch = epoch;
-    position.epoch_step = 0;
-    if (validating && epoch % options.eval_every == 0) {
-      report.valid = evaluate_link_prediction(model, valid, filter, validation);
-      if (report.valid->both.mrr > position.best_mrr) {
-        position.best_mrr = report.valid->both.mrr;
-        position.best_epoch = epoch;
-        report.best = true;
-        save_checkpoint(model, best_dir, position);
-      }
-    }
-    emit(epoch, true);
-    stopped = epoch < options.epochs && options.max_steps > 0 && steps_this_call >= options.max_steps;
-    if (epoch == options.epochs || stopped || checkpoint_due() ||
-        (options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0)) {
-      checkpoint();
-    }
-  }
-
-  PretrainResult result;
-  result.completed = !stopped;
-  result.steps = position.step;
-  result.epochs = position.epoch;
-  result.best_epoch = position.best_epoch;
-  result.best_valid_mrr = std::max(0.0, position.best_mrr);
-  result.embeddings_path = run_dir + "/" + kEmbeddingsFile;
-  if (position.best_epoch > 0) load_checkpoint(model, best_dir);
-  export_embeddings(model, kb.entities, kb.relations, result.embeddings_path);
-  return result;
+  return PretrainLoop(comm, kb_store_path, run_dir, options, progress).run();
 }
 
 LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& kb_store_path,

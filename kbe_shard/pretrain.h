@@ -65,6 +65,7 @@ struct PretrainOptions {
   double checkpoint_every_minutes = 0;      // also after this much time (rank 0's clock)
   std::int64_t max_steps = 0;     // stop, checkpointed and exported, after this many steps
                                   // in this call; 0: run all epochs
+  double max_minutes = 0;         // and after this many minutes (rank 0's clock); 0: no limit
   bool resume = false;            // continue from run_dir/checkpoint if there is one
   int threads = 2;                // torch intra-op threads per rank
   // Of the model, its optimizer state and the scores; the batches are planned on the host.
@@ -87,7 +88,8 @@ struct PretrainProgress {
 using PretrainCallback = std::function<void(const PretrainProgress&)>;
 
 struct PretrainResult {
-  bool completed = false;  // all epochs done (false when max_steps stopped the run)
+  bool completed = false;  // all epochs done (false when max_steps or max_minutes stopped it)
+  std::string stopped_by;  // "--max-steps" or "--max-minutes" when not completed
   std::int64_t steps = 0;  // optimizer steps since training began
   int epochs = 0;       // completed
   int best_epoch = 0;   // 0 without validation

@@ -91,6 +91,17 @@ expect train-metrics 0 '"loss_language"' -- cat "$work/run/metrics.jsonl"
 expect train-eval-files 0 "pr.png" -- ls "$work/run/eval"
 expect train-existing-run 2 "pass --resume" -- "$hrere" train "${tiny[@]}" --out "$work/run"
 expect train-resume-finished 0 "trained [0-9]+ steps" -- "$hrere" train --resume --out "$work/run"
+# A wall-clock limit (a minute's 1/100000th: after the first step) stops it checkpointed;
+# --resume finishes it. Log lines carry the rank and the level; --log-level warn hides info.
+expect train-max-minutes 0 "\[rank 0\] \[info\] stopped after 1e-05 minutes \(--max-minutes\) at step 1" -- \
+  "$hrere" train "${tiny[@]}" --no-eval --max-minutes 0.00001 --out "$work/timed"
+expect train-max-minutes-resumed 0 "\[info\] resuming .*step-0000000001.pt at step 1" -- \
+  "$hrere" train --resume --no-eval --out "$work/timed"
+quiet_log=$("$hrere" --log-level warn train --resume --no-eval --out "$work/timed" 2>&1)
+expect log-level-warn 0 "no info lines" -- \
+  bash -c '! grep -q "\[info\]" <<<"$1" && grep -q "trained" <<<"$1" && echo "no info lines"' _ "$quiet_log"
+expect log-level-bad 2 "--log-level verbose: expected debug, info, warn or error" -- \
+  "$hrere" config --log-level verbose
 expect train-joint-variant 2 "variant 'full'" -- \
   "$hrere" train "${tiny[@]}" --set train.variant=full --out "$work/full"
 expect eval 0 "pair protocol" -- "$hrere" eval --run "$work/run"
@@ -125,6 +136,8 @@ expect pretrain-max-steps 0 "stopped after 3 steps \(--max-steps\) at step 3; ex
   --set kbe.checkpoint_every_steps=2 --out "$work/kbe-slurm" --max-steps 3
 expect pretrain-resumed 0 "test \(filtered, 50 sampled candidates per batch\): MRR" -- \
   "$hrere" pretrain --out "$work/kbe-slurm" --resume
+expect pretrain-max-minutes 0 "stopped after 1e-05 minutes \(--max-minutes\) at step 1; exported" -- \
+  "$hrere" pretrain "${kbe[@]}" --out "$work/kbe-timed" --max-minutes 0.00001
 expect eval-kbe-sampled 0 '"candidates": 50' -- cat "$work/kbe-slurm/eval_kbe_test_sampled-50_subset-40.json"
 expect eval-kbe-exact 0 "test \(filtered, all candidates, [0-9]+ queries\)" -- \
   "$hrere" eval-kbe --run "$work/kbe-slurm" --set kbe.eval_candidates=all --set kbe.eval_max_triples=0

@@ -98,12 +98,12 @@ interrupt_training() {
     "${mpi[@]}" -np 2 "$hrere" train "${tiny[@]}" --set train.epochs=200 \
     --set train.checkpoint_every=20 --no-eval --out "$work/$1"
 }
-expect rank-hangs 0 "hrere: rank 1 of 2 \(pid [0-9]+ on host .*\) has sent no heartbeat" -- \
+expect rank-hangs 0 "\[error\] rank 1 of 2 \(pid [0-9]+ on host .*\) has sent no heartbeat" -- \
   interrupt_training hung STOP
 # Open MPI 4 prints "process rank 1 ... exited on signal 9"; Open MPI 5 breaks the line
 # before "signal 9".
 expect rank-dies 0 "process rank 1 .*exited on( signal 9|$)" -- interrupt_training killed KILL
-expect pretrain-rank-hangs 0 "hrere: rank 1 of 2 .* has sent no heartbeat" -- \
+expect pretrain-rank-hangs 0 "\[error\] rank 1 of 2 .* has sent no heartbeat" -- \
   interrupt "$work/kbe-hung" STOP "$work/kbe-hung/metrics.jsonl" \
   "${mpi[@]}" -np 2 "$hrere" pretrain --config configs/synth.yaml --set "data.prepared=$work/data" \
   --set kbe.dim=8 --set kbe.epochs=500 --set kbe.threads=1 --set kbe.log_every=1 \

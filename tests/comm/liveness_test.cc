@@ -166,7 +166,7 @@ TEST(LivenessTest, RejectsARankOutsideTheWorld) {
 TEST(LivenessDeathTest, DefaultHandlerNamesTheLostRankAndExits) {
   const LostRank lost{1, 31, "pid 1234 on host node7"};
   EXPECT_EXIT(exit_on_lost_rank(0, 2)(lost), ::testing::ExitedWithCode(kExitRankLost),
-              "hrere: rank 1 of 2 \\(pid 1234 on host node7\\) has sent no heartbeat for 31 s: "
+              "rank 1 of 2 \\(pid 1234 on host node7\\) has sent no heartbeat for 31 s: "
               "it died or hangs\\. Stopping rank 0 .*--resume");
 }
 

@@ -13,8 +13,11 @@
 #include <vector>
 
 #include "core/atomic_output.h"
+#include "core/errors.h"
 #include "core/hash.h"
+#include "core/log.h"
 #include "core/random.h"
+#include "core/schedule.h"
 #include "core/stopwatch.h"
 
 namespace hrere::core {
@@ -141,6 +144,94 @@ TEST(AtomicOutput, TheFileAppearsOnlyOnCommit) {
   std::getline(again, line);
   EXPECT_EQ(line, "new");
   fs::remove_all(dir);
+}
+
+TEST(Schedule, StepRulesFollowTheGlobalStep) {
+  ScheduleOptions options;
+  options.log_every_steps = 3;
+  options.checkpoint_every_steps = 4;
+  options.limits.max_steps = 5;
+  int shared = 0;
+  Schedule schedule(options, [&](std::int64_t bits) {
+    ++shared;
+    return bits;
+  });
+  for (std::int64_t step = 11; step <= 15; ++step) {  // a resumed run: steps 11.. in this call
+    EXPECT_EQ(schedule.stop(), StopReason::kNone);
+    schedule.step_done();
+    EXPECT_EQ(schedule.log_due(step), step % 3 == 0) << step;
+    EXPECT_EQ(schedule.checkpoint_due(step), step % 4 == 0) << step;
+  }
+  EXPECT_EQ(schedule.stop(), StopReason::kMaxSteps);
+  EXPECT_EQ(option_name(schedule.stop()), "--max-steps");
+  EXPECT_EQ(shared, 0);  // no time rule: no collective
+}
+
+// Rank 0's clock decides: a rank whose own clock has not run out still stops, and one whose
+// clock has run out does not, when rank 0 says otherwise.
+TEST(Schedule, TimeRulesFollowRankZerosClock) {
+  ScheduleOptions options;
+  options.limits.max_minutes = 1e-6;  // 60 microseconds: out of time at once
+  options.checkpoint_every_minutes = 1e-6;
+  Schedule late(options, [](std::int64_t) { return std::int64_t{0}; });  // rank 0: not yet
+  ::usleep(1000);
+  late.step_done();
+  EXPECT_EQ(late.stop(), StopReason::kNone);
+  EXPECT_FALSE(late.checkpoint_due(1));
+
+  options.limits.max_minutes = 1e6;
+  options.checkpoint_every_minutes = 1e6;
+  Schedule early(options, [](std::int64_t) { return std::int64_t{3}; });  // rank 0: both due
+  early.step_done();
+  EXPECT_EQ(early.stop(), StopReason::kMaxMinutes);
+  EXPECT_EQ(option_name(early.stop()), "--max-minutes");
+  EXPECT_TRUE(early.checkpoint_due(1));
+  early.checkpointed();
+  EXPECT_FALSE(early.checkpoint_due(1));
+}
+
+std::string logged(int rank, const std::string& level) {
+  log::configure(rank, level);
+  ::testing::internal::CaptureStderr();
+  log::debug("a debug line");
+  log::info("an info line");
+  log::warn("a warning from rank {}", rank);
+  log::error("an error");
+  return ::testing::internal::GetCapturedStderr();
+}
+
+TEST(Log, Rank0PrintsInfoOtherRanksOnlyWarningsAndErrors) {
+  const std::string rank0 = logged(0, "info");
+  EXPECT_NE(rank0.find("] [rank 0] [info] an info line\n"), std::string::npos) << rank0;
+  EXPECT_NE(rank0.find("] [rank 0] [warning] a warning from rank 0\n"), std::string::npos);
+  EXPECT_EQ(rank0.find("debug line"), std::string::npos);
+
+  const std::string rank1 = logged(1, "info");
+  EXPECT_EQ(rank1.find("info line"), std::string::npos) << rank1;
+  EXPECT_NE(rank1.find("] [rank 1] [warning] a warning from rank 1\n"), std::string::npos);
+  EXPECT_NE(rank1.find("] [rank 1] [error] an error\n"), std::string::npos);
+
+  const std::string quiet = logged(0, "error");
+  EXPECT_EQ(quiet.find("warning"), std::string::npos) << quiet;
+  EXPECT_NE(quiet.find("[error] an error"), std::string::npos);
+
+  const std::string debug = logged(2, "debug");  // debugging: every rank says everything
+  EXPECT_NE(debug.find("] [rank 2] [debug] a debug line"), std::string::npos) << debug;
+
+  EXPECT_THROW(log::configure(0, "verbose"), InputError);
+}
+
+TEST(Log, TheLauncherNamesTheRank) {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "PMI_RANK"}) {
+    ::unsetenv(name);
+  }
+  EXPECT_EQ(log::launcher_rank(), 0);
+  ::setenv("SLURM_PROCID", "3", 1);
+  EXPECT_EQ(log::launcher_rank(), 3);
+  ::setenv("OMPI_COMM_WORLD_RANK", "5", 1);  // mpirun inside a Slurm allocation
+  EXPECT_EQ(log::launcher_rank(), 5);
+  ::unsetenv("SLURM_PROCID");
+  ::unsetenv("OMPI_COMM_WORLD_RANK");
 }
 
 }  // namespace

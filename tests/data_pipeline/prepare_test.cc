@@ -12,8 +12,8 @@
 #include "data_pipeline/bag_store.h"
 #include "core/errors.h"
 #include "data_pipeline/kb_store.h"
-#include "data_pipeline/synth.h"
 #include "data_pipeline/text_file.h"
+#include "synth/synth.h"
 #include "test_util.h"
 
 namespace hrere::data {
@@ -281,7 +281,8 @@ namespace {
 // The synthetic world is written in the real formats: the real readers take every line.
 TEST(Prepare, SyntheticWorldParsesWithTheRealReaders) {
   hrere::testing::TempDir dir;
-  const SynthReport world = generate_synthetic_world(synth_preset("default"), dir.file("world"));
+  const synth::SynthReport world =
+      synth::generate_synthetic_world(synth::synth_preset("default"), dir.file("world"));
   PrepareOptions o;
   o.train_path = dir.file("world/train.txt");
   o.test_path = dir.file("world/test.txt");

@@ -21,10 +21,10 @@
 
 #include "comm/device.h"
 #include "data_pipeline/loader.h"
-#include "trainer/config.h"
-#include "trainer/evaluation.h"
-#include "trainer/language_model.h"
-#include "trainer/training.h"
+#include "app/config.h"
+#include "evaluation/evaluation.h"
+#include "model/language_model.h"
+#include "app/training.h"
 
 namespace {
 

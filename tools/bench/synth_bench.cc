@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-#include "data_pipeline/synth.h"
+#include "synth/synth.h"
 
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
@@ -17,10 +17,10 @@ int main(int argc, char** argv) {
   const fs::path scratch = (argc > 2 ? fs::path(argv[2]) : fs::temp_directory_path()) /
                            ("hrere_synth_bench_" + std::to_string(::getpid()));
   try {
-    const hrere::data::SynthOptions options = hrere::data::synth_preset(preset);
+    const hrere::synth::SynthOptions options = hrere::synth::synth_preset(preset);
     const auto start = std::chrono::steady_clock::now();
-    const hrere::data::SynthReport report =
-        hrere::data::generate_synthetic_world(options, scratch.string());
+    const hrere::synth::SynthReport report =
+        hrere::synth::generate_synthetic_world(options, scratch.string());
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     fs::remove_all(scratch);

@@ -1,0 +1,197 @@
+#pragma once
+// The YAML configuration: typed sections, strict parsing (an unknown key or a wrong type is
+// an error naming the key, the file and the line), `--set section.key=value` overrides and
+// the fully resolved form that every command writes into its output folder. yaml-cpp stays
+// in this layer: libraries take the plain option structs built from these sections.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "data_pipeline/prepare.h"
+
+namespace hrere::train {
+
+using StringMap = std::map<std::string, std::string>;
+using FieldPointer =
+    std::variant<std::string*, int*, std::int64_t*, double*, bool*, StringMap*>;
+
+// What a value may be: a range for numbers, a list of choices for strings, or only a text
+// for rules that validate() checks across keys. Checked when a config is loaded and printed
+// by `hrere config --describe`.
+struct Rule {
+  double min = -1e308, max = 1e308;
+  bool min_open = false, max_open = false;  // exclude the bound itself
+  std::vector<std::string> choices;          // allowed strings (empty: any)
+  std::string text;                           // the rule in words, where it is not a range
+};
+Rule any();
+Rule at_least(double min);
+Rule positive();
+Rule non_negative();
+Rule between(double min, double max, bool min_open, bool max_open);
+Rule one_of(std::vector<std::string> choices);
+Rule checked_elsewhere(std::string text);
+
+// One configuration key, declared once: its name, where its value (and, through the
+// struct's initialiser, its default and type) lives, what it may be, and one line of help.
+struct Field {
+  const char* name;
+  FieldPointer value;
+  Rule rule;
+  const char* help;
+};
+
+// Inputs of `hrere prepare` (docs/ARCHITECTURE.md, Data flow). Relative paths are taken from the
+// directory the command runs in.
+struct DataConfig {
+  std::string format = "nyt10";
+  std::string train;
+  std::string test;
+  std::string relations;
+  StringMap relation_map;
+  std::string word_vectors;
+  int min_word_count = 2;
+  int bag_size = 5;      // T
+  int max_length = 100;  // L
+  std::string kb_train;
+  std::string kb_valid;
+  std::string kb_test;
+  std::string kb_filter = "all";
+  bool skip_bad_lines = false;
+  std::int64_t chunk_bags = 64;
+  // Folder written by `hrere prepare` that training reads; empty: `hrere train` prepares
+  // the inputs above into RUN/data first.
+  std::string prepared;
+
+  std::vector<Field> fields();
+  data::PrepareOptions prepare_options() const;
+};
+
+struct LoaderConfig {
+  std::int64_t shuffle_window = 4096;
+  int prefetch_batches = 4;
+
+  std::vector<Field> fields();
+};
+
+// Language-model sizes, paper Table 1 by default.
+struct ModelConfig {
+  int word_dim = 300;
+  int position_dim = 25;
+  int lstm_hidden = 320;
+  int classifier_hidden = 190;
+  double input_keep = 0.9;
+  double output_keep = 0.7;
+  // Pretrained word vectors stay fixed during training (as in the reference) unless set.
+  bool train_word_vectors = false;
+
+  std::vector<Field> fields();
+};
+
+// Optimisation, paper Table 1 by default.
+struct TrainConfig {
+  std::string variant = "full";  // base | naive | full | weston
+  int epochs = 30;
+  std::int64_t batch_size = 128;  // global: split evenly over the ranks
+  double lr_language = 5e-4;
+  double lr_knowledge = 1e-5;
+  double l2 = 3e-4;
+  double alpha = 0.6;
+  std::int64_t seed = 2017;
+  int threads = 2;
+  // cpu | cuda (this rank's GPU: local rank modulo the visible GPUs) | cuda:N
+  std::string device = "cpu";
+  // Share of the training bags (whole store chunks, chosen by seed) held out as a dev set,
+  // evaluated at every epoch end to keep the best epoch; 0 trains on everything.
+  double dev_fraction = 0.0;
+  std::int64_t log_every = 10;         // steps between metrics.jsonl lines
+  std::int64_t checkpoint_every = 0;   // steps between checkpoints (0: epoch ends only)
+  double checkpoint_every_minutes = 0; // and minutes, on rank 0's clock (0: not by time)
+  int keep_checkpoints = 3;            // newest checkpoints kept
+  std::int64_t eval_batch_size = 512;  // test sentences encoded together
+  // embeddings.h5 of a `hrere pretrain` run on the same prepared data: where the knowledge
+  // side of the joint variants (naive, full, weston) starts.
+  std::string kbe_embeddings;
+
+  std::vector<Field> fields();
+};
+
+// KB-embedding pretraining (`hrere pretrain`): ComplEx over the prepared KB store.
+struct KbeConfig {
+  std::int64_t dim = 200;               // real + imaginary coordinates (rank dim / 2)
+  std::string loss = "1vsall";          // 1vsall (Lacroix et al.) | negative (Trouillon et al.)
+  int negatives = 10;                   // per positive, loss=negative
+  std::string optimizer = "adagrad";    // adagrad | adam, row-wise on entity rows
+  double lr = 0.1;
+  std::string regularizer = "n3";       // n3 | l2 | none
+  double regularization = 0.05;
+  double init_std = 1e-3;
+  bool entity_tanh = false;             // tanh on entity vectors, as the joint model uses
+  std::int64_t batch_size = 250;        // global, split over the ranks
+  int epochs = 18;
+  std::int64_t seed = 1;
+  int eval_every = 1;                   // epochs between validation MRR runs (0: none)
+  std::int64_t eval_batch = 256;
+  // Link prediction ranks against every KB entity ("all") or against N candidates sampled
+  // per evaluation batch (as PBG and DGL-KE do at Freebase scale).
+  std::string eval_candidates = "all";
+  std::int64_t eval_max_triples = 0;    // evaluate a seeded subset of this size (0: all)
+  std::int64_t log_every = 100;
+  int checkpoint_every = 1;             // epochs between checkpoints (0: only at the end)
+  std::int64_t checkpoint_every_steps = 0;  // and every this many steps (0: not by steps)
+  double checkpoint_every_minutes = 0;      // and every this many minutes (0: not by time)
+  int threads = 2;                      // per rank
+  std::string device = "cpu";           // cpu | cuda | cuda:N, as train.device
+
+  std::vector<Field> fields();
+  // eval_candidates as a number: 0 for "all".
+  std::int64_t sampled_eval_candidates() const;
+};
+
+// Data-parallel training (`hrere train` under mpirun or srun; docs/DISTRIBUTED.md). With one
+// process these settings change nothing.
+struct DistConfig {
+  // Gradients are all-reduced in flat buckets of at most this many MiB: fewer, larger
+  // messages than one per parameter, without a second copy of every gradient at once.
+  double bucket_mib = 25;
+  // Steps between replica checksums, which stop the run if the language-model replicas are
+  // no longer bit-identical (0: never).
+  std::int64_t checksum_every = 100;
+  // Seconds between heartbeats of each rank, and the silence after which the other ranks
+  // declare a rank lost and stop instead of waiting in a collective forever.
+  double heartbeat_s = 2;
+  double lost_after_s = 30;
+  // Transport of the collectives: auto (NCCL for GPU tensors where the build has it, MPI
+  // for host tensors) | mpi (GPU tensors staged through host memory) | nccl (GPU tensors
+  // must go through NCCL; an error where the build lacks it).
+  std::string backend = "auto";
+  // Start each gradient bucket's all-reduce from backward, as soon as its gradients exist,
+  // instead of after the whole backward (same sums; false measures the difference).
+  bool overlap = true;
+
+  std::vector<Field> fields();
+};
+
+struct Config {
+  DataConfig data;
+  LoaderConfig loader;
+  ModelConfig model;
+  TrainConfig train;
+  KbeConfig kbe;
+  DistConfig dist;
+};
+
+// Reads `path` (empty: defaults only), then applies each "section.key=value" override in
+// order, then validates. Errors are InputError naming file, line and key.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// The resolved configuration as YAML, loadable by load_config.
+std::string to_yaml(Config config);
+
+// Every key with its type, default, allowed values and help, as a Markdown table (the
+// README's configuration reference is this output).
+std::string describe_config();
+
+}  // namespace hrere::train

@@ -1,0 +1,7 @@
+#include "comm/device.h"
+#include "app/cli.h"
+
+int main(int argc, char** argv) {
+  hrere::comm::keep_freed_host_memory();
+  return hrere::train::run_cli(argc, argv);
+}

@@ -1,0 +1,119 @@
+#pragma once
+// The language side of HRERE (docs/ARCHITECTURE.md, Model): p(r | S; Theta_L) for a bag S of
+// sentences about one entity pair.
+//
+//   token      = word embedding ++ head-position embedding ++ tail-position embedding
+//   sentence   = BiLSTM over the real tokens only, forward + backward outputs added, tanh,
+//                word attention (softmax over real tokens) -> z_i
+//   bag        = selective attention over tanh(z_i) with a diagonal matrix A and a query q
+//   classifier = ReLU, dropout, batch norm, hidden layer (batch norm, ReLU, dropout), logits
+//
+// The BiLSTM is two unidirectional LSTMs; the backward one reads each sentence's real tokens
+// reversed with its padding left at the end, so in both directions padding only follows the
+// real tokens and cannot reach their outputs. That lets sentences of different lengths share
+// one unpacked LSTM call, whose CPU kernel projects all time steps in one large GEMM (the
+// packed kernel projects step by step, about 6x less efficient here). Sentences are sorted by
+// length and encoded in groups, each padded only to its own longest sentence.
+//
+// Sentences are encoded once however often a bag holds them: a batch is first reduced to its
+// distinct sentences, and bags address them through slots. This is exact in evaluation (a
+// test sentence scored as a bag of T copies of itself equals scoring it once) and saves the
+// repeated work of oversampled training bags, whose copies then share one dropout mask.
+#include <torch/torch.h>
+
+#include <cstdint>
+
+#include "comm/communicator.h"
+#include "data_pipeline/loader.h"
+#include "replication/sync_batch_norm.h"
+
+namespace hrere::train {
+
+struct LanguageModelOptions {
+  std::int64_t vocab_size = 0;
+  std::int64_t num_relations = 0;  // including NA = 0
+  int max_length = 100;            // L: position ids lie in [0, 2L]
+  int word_dim = 300;
+  int position_dim = 25;
+  int lstm_hidden = 320;
+  int classifier_hidden = 190;
+  double input_keep = 0.9;   // keep probability of LSTM and classifier inputs
+  double output_keep = 0.7;  // keep probability of LSTM outputs
+};
+
+// Sentences to encode, padded to a common width W <= L.
+struct Sentences {
+  torch::Tensor words;           // int64 [N, W], 0 = padding
+  torch::Tensor lengths;         // int64 [N], each in [1, W]
+  torch::Tensor head_positions;  // int64 [N, W], in [0, 2L]
+  torch::Tensor tail_positions;  // int64 [N, W]
+  std::int64_t size() const { return words.size(0); }
+};
+
+// Bag b holds the encoded sentences slots[b, j] for which mask[b, j] is true; a sentence may
+// fill several slots (its weight in the bag's attention counts each).
+struct BagSlots {
+  torch::Tensor slots;  // int64 [B, S]
+  torch::Tensor mask;   // bool [B, S]
+};
+
+// A batch reduced to its distinct sentences, cut to the longest of them.
+struct DistinctSentences {
+  Sentences sentences;
+  BagSlots bags;
+};
+DistinctSentences distinct_sentences(const data::Batch& batch);
+
+class LanguageModelImpl : public torch::nn::Module {
+ public:
+  explicit LanguageModelImpl(const LanguageModelOptions& options);
+
+  // z_i for every sentence: [N, lstm_hidden], on device(). The sentences may be on the host
+  // (they move once) or on device().
+  torch::Tensor encode(const Sentences& sentences);
+  // Relation logits [B, R] of bags over encoded sentences `z` (slots may be on the host).
+  torch::Tensor classify(const torch::Tensor& z, const BagSlots& bags);
+  // Relation logits [B, R] of a loader batch (on the host: deduplicated there), on device().
+  torch::Tensor forward(const data::Batch& batch);
+
+  // Where the parameters live (after `->to(device)`).
+  torch::Device device() const { return word_query_.device(); }
+
+  // Starts the word embedding from `vectors` [V, word_dim] where `has_vector` [V] is set;
+  // frozen unless `trainable`.
+  void load_word_vectors(const torch::Tensor& vectors, const torch::Tensor& has_vector,
+                         bool trainable);
+  // The squared L2 norm of the trainable parameters, halved (the reference's regulariser:
+  // its gradient is the parameter itself). Embedding tables are left out: the reference
+  // keeps them fixed, so its lambda never applied to them, and a lambda tuned for the
+  // network's weights would pull learned word vectors to zero.
+  torch::Tensor l2_penalty();
+
+  // Data parallelism: batch-norm statistics from now on span the batches of all ranks of
+  // `comm` (see sync_batch_norm.h).
+  void synchronize_batch_norm(comm::Communicator& comm);
+
+  const LanguageModelOptions& options() const { return options_; }
+
+ private:
+  LanguageModelOptions options_;
+  torch::nn::Embedding word_embedding_{nullptr};
+  torch::nn::Embedding head_position_embedding_{nullptr};
+  torch::nn::Embedding tail_position_embedding_{nullptr};
+  torch::Tensor encode_group(const Sentences& sentences);
+
+  torch::nn::LSTM lstm_forward_{nullptr};
+  torch::nn::LSTM lstm_backward_{nullptr};
+  torch::Tensor word_query_;      // [H]: word attention
+  torch::Tensor sentence_diag_;   // [H]: diagonal of A
+  torch::Tensor sentence_query_;  // [H]: q
+  SyncBatchNorm1d bag_norm_{nullptr};
+  torch::nn::Linear hidden_{nullptr};
+  SyncBatchNorm1d hidden_norm_{nullptr};
+  torch::nn::Linear output_{nullptr};
+  torch::nn::Dropout input_dropout_{nullptr};
+  torch::nn::Dropout output_dropout_{nullptr};
+};
+TORCH_MODULE(LanguageModel);
+
+}  // namespace hrere::train

@@ -1,7 +1,0 @@
-#include "comm/device.h"
-#include "trainer/cli.h"
-
-int main(int argc, char** argv) {
-  hrere::comm::keep_freed_host_memory();
-  return hrere::train::run_cli(argc, argv);
-}
