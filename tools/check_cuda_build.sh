@@ -135,10 +135,11 @@ apt_ensure() {
   in_chroot apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# The packages tools/setup.sh installs (their trixie names are the same), less LibTorch.
+# The packages tools/setup.sh installs (their trixie names are the same), less LibTorch and
+# the Slurm daemons (without them the Slurm test reports itself skipped).
 build_packages() {
   sed -n '/^packages=(/,/^)/p' "$src/tools/setup.sh" | sed 's/#.*//; s/packages=(//; s/)//' |
-    tr -s ' \t' '\n\n' | grep -v -e '^$' -e '^libtorch-dev$'
+    tr -s ' \t' '\n\n' | grep -v -e '^$' -e '^libtorch-dev$' -e '^slurm' -e '^munge$'
   echo ninja-build
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Collects the Debian 12 .deb files that a GPU machine without Debian's -dev packages (and
 # without network) needs to build and test hrere: Open MPI, HDF5, yaml-cpp, CLI11,
-# nlohmann-json, GoogleTest, Google Benchmark and the libraries they pull in, minus what
+# nlohmann-json, spdlog and fmt, GoogleTest, Google Benchmark and the libraries they pull in, minus what
 # an Ubuntu 24.04 base with a compiler and Python already has. Nothing is installed:
 # tools/gpu_check.sh unpacks them into a prefix there. When the shared data folder
 # (../shared/data) exists it is packed too (shared-data.tar.xz), for the tests that read it.
@@ -17,7 +17,7 @@ dir=$(realpath -m "${1:-.gpu-bundle}")
 
 # What hrere's CMakeLists and tests find (libbenchmark-dev: 0.2 MB, worth having).
 wanted=(libopenmpi-dev openmpi-bin libhdf5-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
-        libgtest-dev libbenchmark-dev)
+        libspdlog-dev libfmt-dev libgtest-dev libbenchmark-dev)
 
 # Packages where the dependency walk stops (their own dependencies are not followed).
 exclude=(
