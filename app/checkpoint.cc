@@ -124,8 +124,8 @@ void save_checkpoint(comm::Communicator& comm, const std::string& path, const Tr
     generator_state = generator.get_state();
   }
   // [P, bytes]: every rank's dropout generator.
-  const torch::Tensor generators = comm.size() > 1 ? comm.all_gather(generator_state)
-                                                   : generator_state.unsqueeze(0);
+  const torch::Tensor generators =
+      comm.size() > 1 ? comm.all_gather(generator_state) : generator_state.unsqueeze(0);
   if (comm.rank() == 0) fs::create_directories(fs::path(path).parent_path());
   torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
   save_knowledge(comm, path, knowledge, archive);
@@ -188,7 +188,7 @@ TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
     }
   } catch (const c10::Error& e) {
     throw InputError(path + ": checkpoint does not match this model and config (" +
-                           e.what_without_backtrace() + ")");
+                     e.what_without_backtrace() + ")");
   }
   return state;
 }
@@ -204,7 +204,8 @@ void save_model(comm::Communicator& comm, const std::string& path, torch::nn::Mo
 }
 
 std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, int rank) {
-  return core::mix(core::mix(seed, static_cast<std::uint64_t>(step)), static_cast<std::uint64_t>(rank));
+  return core::mix(core::mix(seed, static_cast<std::uint64_t>(step)),
+                   static_cast<std::uint64_t>(rank));
 }
 
 void load_model(const std::string& path, torch::nn::Module& model, KnowledgeModel* knowledge) {
@@ -216,7 +217,7 @@ void load_model(const std::string& path, torch::nn::Module& model, KnowledgeMode
     if (knowledge) knowledge->load(archive, knowledge_dir(path));
   } catch (const c10::Error& e) {
     throw InputError(path + ": model file does not match the run's config (" +
-                           e.what_without_backtrace() + ")");
+                     e.what_without_backtrace() + ")");
   }
 }
 

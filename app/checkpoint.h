@@ -23,11 +23,11 @@ namespace hrere::train {
 struct TrainingState {
   std::int64_t step = 0;
   data::LoaderState loader;
-  double best_dev = -1;     // best dev score so far (-1: none yet)
+  double best_dev = -1;  // best dev score so far (-1: none yet)
   std::int64_t best_epoch = -1;
   // The metrics.jsonl interval in progress, so a resumed run logs what an uninterrupted one
   // would have: sums of the loss terms over its steps, its steps and bags.
-  double interval_loss = 0;  // J_L
+  double interval_loss = 0;       // J_L
   double interval_knowledge = 0;  // J_G
   double interval_agreement = 0;  // J_D
   double interval_l2 = 0;

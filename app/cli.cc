@@ -4,25 +4,25 @@
 
 #include <filesystem>
 #include <functional>
-#include <memory>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 
+#include "app/checkpoint.h"
+#include "app/config.h"
+#include "app/predict.h"
+#include "app/pretraining.h"
+#include "app/store_summary.h"
+#include "app/training.h"
+#include "comm/routing_communicator.h"
 #include "core/atomic_output.h"
 #include "core/errors.h"
 #include "core/log.h"
 #include "data_pipeline/prepare.h"
-#include "synth/synth.h"
-#include "app/checkpoint.h"
-#include "app/config.h"
-#include "comm/routing_communicator.h"
-#include "app/predict.h"
-#include "app/pretraining.h"
 #include "evaluation/repeated_runs.h"
-#include "app/store_summary.h"
-#include "app/training.h"
+#include "synth/synth.h"
 
 namespace hrere::train {
 namespace {
@@ -44,8 +44,9 @@ struct ConfigArgs {
   // A resumed run without --config continues with the config it wrote into its folder.
   Config load_for_run(const std::string& run_dir, bool resume) const {
     const bool from_run = config_path.empty() && resume;
-    return load_config(from_run ? (std::filesystem::path(run_dir) / "config.yaml").string() : config_path,
-                       overrides);
+    return load_config(
+        from_run ? (std::filesystem::path(run_dir) / "config.yaml").string() : config_path,
+        overrides);
   }
 };
 
@@ -70,8 +71,8 @@ int run_prepare(const ConfigArgs& args, const std::string& out_dir, bool skip_ba
               << " KB triples whose entity pair occurs in the RE data (filter: "
               << kb["filter"].get<std::string>() << ")\n";
   }
-  std::cout << "skipped lines: " << report["lines_skipped"] << ", sentences longer than L: "
-            << report["truncated_sentences"] << "\n"
+  std::cout << "skipped lines: " << report["lines_skipped"]
+            << ", sentences longer than L: " << report["truncated_sentences"] << "\n"
             << "prepared in " << report["seconds"].get<double>() << " s; report: "
             << (std::filesystem::path(out_dir) / data::kPrepareReportFile).string() << "\n";
   return kExitOk;
@@ -111,7 +112,8 @@ std::string format_evaluation(const nlohmann::json& s) {
   const nlohmann::json& pair = s["pair"];
   out << "\npair protocol (" << pair["pairs"] << " entity pairs): AUC " << pair["auc"].get<double>()
       << "  max F1 " << pair["max_f1"].get<double>();
-  for (const char* k : {"100", "200", "300"}) out << "  P@" << k << " " << pair["p_at"][k].get<double>();
+  for (const char* k : {"100", "200", "300"})
+    out << "  P@" << k << " " << pair["p_at"][k].get<double>();
   out << "\n";
   return out.str();
 }
@@ -136,8 +138,8 @@ int run_train(TrainArgs args) {
     out << "trained " << outcome.steps << " steps into " << args.out_dir << "\n";
     if (!outcome.evaluation.is_null()) {
       out << format_evaluation(outcome.evaluation)
-                << "report: " << (std::filesystem::path(eval_dir(args.out_dir)) / "summary.json").string()
-                << "\n";
+          << "report: " << (std::filesystem::path(eval_dir(args.out_dir)) / "summary.json").string()
+          << "\n";
     }
     return kExitOk;
   }
@@ -146,8 +148,8 @@ int run_train(TrainArgs args) {
     Config seeded = config;
     seeded.train.seed = config.train.seed + k;
     const std::string dir = (out_path / ("seed-" + std::to_string(seeded.train.seed))).string();
-    out << "run " << k + 1 << "/" << args.runs << ": seed " << seeded.train.seed << " -> "
-              << dir << "\n";
+    out << "run " << k + 1 << "/" << args.runs << ": seed " << seeded.train.seed << " -> " << dir
+        << "\n";
     TrainRunOptions options = args.run;
     options.evaluate = true;
     options.resume = args.run.resume && newest_checkpoint(dir).has_value();
@@ -161,11 +163,11 @@ int run_train(TrainArgs args) {
     core::write_text_atomically((out_path / "runs_summary.json").string(), summary.dump(2) + "\n");
   }
   out << std::fixed << std::setprecision(3) << "over " << args.runs << " seeds (mean +- std):\n";
-  for (const char* key : {"sentence.average_precision", "sentence.p_at_percent.10",
-                          "sentence.p_at_percent.30", "sentence.p_at_percent.50", "pair.auc",
-                          "pair.max_f1"}) {
+  for (const char* key :
+       {"sentence.average_precision", "sentence.p_at_percent.10", "sentence.p_at_percent.30",
+        "sentence.p_at_percent.50", "pair.auc", "pair.max_f1"}) {
     out << "  " << key << " " << summary[key]["mean"].get<double>() << " +- "
-              << summary[key]["std"].get<double>() << "\n";
+        << summary[key]["std"].get<double>() << "\n";
   }
   out << "report: " << (out_path / "runs_summary.json").string() << "\n";
   return kExitOk;
@@ -175,7 +177,8 @@ int run_eval(const std::string& run_dir, const std::string& pairs_file) {
   const nlohmann::json summary = evaluate_run(run_dir, pairs_file);
   if (comm::world().rank() != 0) return kExitOk;
   std::cout << format_evaluation(summary) << "report: "
-            << (std::filesystem::path(eval_dir(run_dir, pairs_file)) / "summary.json").string() << "\n";
+            << (std::filesystem::path(eval_dir(run_dir, pairs_file)) / "summary.json").string()
+            << "\n";
   return kExitOk;
 }
 
@@ -246,8 +249,8 @@ int run_eval_kbe(const std::string& run_dir, const std::string& split,
   comm::Communicator& comm = comm::world();
   const nlohmann::json metrics = evaluate_kbe_run(comm, run_dir, split, overrides);
   if (comm.rank() == 0) {
-    std::cout << split << " (" << ranking_of(metrics) << ", " << metrics["queries"] << " queries): "
-              << format_link_prediction(metrics) << "\n";
+    std::cout << split << " (" << ranking_of(metrics) << ", " << metrics["queries"]
+              << " queries): " << format_link_prediction(metrics) << "\n";
   }
   return kExitOk;
 }
@@ -309,8 +312,8 @@ Command add_synth(CLI::App& app) {
 
 Command add_train(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* command = app.add_subcommand(
-      "train", "train a relation extractor into a run folder, then evaluate it");
+  CLI::App* command =
+      app.add_subcommand("train", "train a relation extractor into a run folder, then evaluate it");
   args->config.add_to(*command);
   command->add_option("--out,-o", args->out_dir, "run folder")->required();
   command->add_flag("--resume", args->run.resume,
@@ -379,8 +382,8 @@ Command add_eval(CLI::App& app) {
 
 Command add_predict(CLI::App& app) {
   auto options = std::make_shared<PredictOptions>();
-  CLI::App* command = app.add_subcommand(
-      "predict", "relation probabilities for sentence sets given as JSON lines");
+  CLI::App* command =
+      app.add_subcommand("predict", "relation probabilities for sentence sets given as JSON lines");
   command->add_option("--run", options->run_dir, "run folder")->required();
   command->add_option("--input,-i", options->input, "JSON lines")
       ->required()
@@ -413,9 +416,9 @@ int run_cli(int argc, char** argv) {
                  "debug, info, warn or error; ranks other than 0 print warnings and errors "
                  "only, except at debug")
       ->capture_default_str();
-  const std::vector<Command> commands = {
-      add_config(app),   add_prepare(app), add_synth(app),   add_train(app),  add_pretrain(app),
-      add_eval_kbe(app), add_eval(app),    add_predict(app), add_inspect(app)};
+  const std::vector<Command> commands = {add_config(app), add_prepare(app),  add_synth(app),
+                                         add_train(app),  add_pretrain(app), add_eval_kbe(app),
+                                         add_eval(app),   add_predict(app),  add_inspect(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,19 +14,14 @@
 namespace hrere::train {
 namespace {
 
-
 struct Section {
   const char* name;
   std::vector<Field> fields;
 };
 
 std::vector<Section> sections(Config& c) {
-  return {{"data", c.data.fields()},
-          {"loader", c.loader.fields()},
-          {"model", c.model.fields()},
-          {"train", c.train.fields()},
-          {"kbe", c.kbe.fields()},
-          {"dist", c.dist.fields()}};
+  return {{"data", c.data.fields()},   {"loader", c.loader.fields()}, {"model", c.model.fields()},
+          {"train", c.train.fields()}, {"kbe", c.kbe.fields()},       {"dist", c.dist.fields()}};
 }
 
 template <typename Named>
@@ -53,8 +48,8 @@ std::int64_t parse_integer(const std::string& text, bool& ok) {
 void assign(const Field& field, const YAML::Node& node, const std::string& where,
             const std::string& key) {
   auto fail = [&](const std::string& expected) {
-    std::string found = node.IsScalar() ? "'" + node.Scalar() + "'"
-                        : node.IsMap()  ? std::string("a mapping")
+    std::string found = node.IsScalar()     ? "'" + node.Scalar() + "'"
+                        : node.IsMap()      ? std::string("a mapping")
                         : node.IsSequence() ? std::string("a list")
                                             : std::string("nothing");
     throw InputError(where + ": " + key + ": expected " + expected + ", found " + found);
@@ -86,9 +81,12 @@ void assign(const Field& field, const YAML::Node& node, const std::string& where
           if (!node.IsScalar()) fail("a single value");
           const std::string& text = node.Scalar();
           if constexpr (std::is_same_v<T, bool>) {
-            if (text == "true") *target = true;
-            else if (text == "false") *target = false;
-            else fail("true or false");
+            if (text == "true")
+              *target = true;
+            else if (text == "false")
+              *target = false;
+            else
+              fail("true or false");
           } else if constexpr (std::is_same_v<T, double>) {
             char* end = nullptr;
             errno = 0;
@@ -114,8 +112,8 @@ const Section& find_section(const std::vector<Section>& all, const std::string& 
   for (const Section& s : all) {
     if (name == s.name) return s;
   }
-  throw InputError(where + ": unknown section '" + name + "' (known sections: " +
-                   known_names(all) + ")");
+  throw InputError(where + ": unknown section '" + name + "' (known sections: " + known_names(all) +
+                   ")");
 }
 
 const Field& find_field(const Section& section, const std::string& key, const std::string& where) {
@@ -242,8 +240,9 @@ void validate(Config& c) {
           "and NCCL); use auto or mpi");
   // Probed at load time, so a GPU asked of a machine or build without one stops every
   // command (even `hrere config`) with exit 2 before any work starts.
-  for (const auto& [key, spec] : {std::pair<const char*, const std::string&>{"train.device", c.train.device},
-                                  {"kbe.device", c.kbe.device}}) {
+  for (const auto& [key, spec] :
+       {std::pair<const char*, const std::string&>{"train.device", c.train.device},
+        {"kbe.device", c.kbe.device}}) {
     try {
       comm::resolve_device(spec);
     } catch (const comm::DeviceError& e) {
@@ -371,20 +370,19 @@ data::PrepareOptions DataConfig::prepare_options() const {
 }
 
 std::vector<Field> DistConfig::fields() {
-  return {
-      {"bucket_mib", &bucket_mib, positive(), "largest gradient all-reduce bucket (MiB)"},
-      {"checksum_every", &checksum_every, non_negative(),
-       "steps between replica checksums, which stop a run whose replicas differ (0: never)"},
-      {"heartbeat_s", &heartbeat_s, positive(), "seconds between rank heartbeats"},
-      {"lost_after_s", &lost_after_s, checked_elsewhere("more than twice heartbeat_s"),
-       "silence after which the other ranks stop and name the lost rank (also the bound on "
-       "NCCL's set-up)"},
-      {"backend", &backend, one_of({"auto", "mpi", "nccl"}),
-       "transport of GPU tensors: auto (NCCL where built, else MPI through host memory), mpi, "
-       "nccl (an error where the build has none); host tensors always use MPI"},
-      {"overlap", &overlap, any(),
-       "start each gradient bucket's all-reduce during backward, as soon as its gradients "
-       "exist; same sums either way"}};
+  return {{"bucket_mib", &bucket_mib, positive(), "largest gradient all-reduce bucket (MiB)"},
+          {"checksum_every", &checksum_every, non_negative(),
+           "steps between replica checksums, which stop a run whose replicas differ (0: never)"},
+          {"heartbeat_s", &heartbeat_s, positive(), "seconds between rank heartbeats"},
+          {"lost_after_s", &lost_after_s, checked_elsewhere("more than twice heartbeat_s"),
+           "silence after which the other ranks stop and name the lost rank (also the bound on "
+           "NCCL's set-up)"},
+          {"backend", &backend, one_of({"auto", "mpi", "nccl"}),
+           "transport of GPU tensors: auto (NCCL where built, else MPI through host memory), mpi, "
+           "nccl (an error where the build has none); host tensors always use MPI"},
+          {"overlap", &overlap, any(),
+           "start each gradient bucket's all-reduce during backward, as soon as its gradients "
+           "exist; same sums either way"}};
 }
 
 std::vector<Field> LoaderConfig::fields() {
@@ -395,18 +393,17 @@ std::vector<Field> LoaderConfig::fields() {
 }
 
 std::vector<Field> ModelConfig::fields() {
-  return {
-      {"word_dim", &word_dim, at_least(1), "word embedding size (Table 1)"},
-      {"position_dim", &position_dim, non_negative(), "size of each position embedding"},
-      {"lstm_hidden", &lstm_hidden, at_least(1), "BiLSTM hidden size per direction"},
-      {"classifier_hidden", &classifier_hidden, at_least(1), "classifier hidden layer size"},
-      {"input_keep", &input_keep, between(0, 1, true, false),
-       "dropout keep probability on the LSTM input"},
-      {"output_keep", &output_keep, between(0, 1, true, false),
-       "dropout keep probability on the sentence vectors"},
-      {"train_word_vectors", &train_word_vectors, any(),
-       "keep training pretrained word vectors (by default they stay fixed, as in the "
-       "reference)"}};
+  return {{"word_dim", &word_dim, at_least(1), "word embedding size (Table 1)"},
+          {"position_dim", &position_dim, non_negative(), "size of each position embedding"},
+          {"lstm_hidden", &lstm_hidden, at_least(1), "BiLSTM hidden size per direction"},
+          {"classifier_hidden", &classifier_hidden, at_least(1), "classifier hidden layer size"},
+          {"input_keep", &input_keep, between(0, 1, true, false),
+           "dropout keep probability on the LSTM input"},
+          {"output_keep", &output_keep, between(0, 1, true, false),
+           "dropout keep probability on the sentence vectors"},
+          {"train_word_vectors", &train_word_vectors, any(),
+           "keep training pretrained word vectors (by default they stay fixed, as in the "
+           "reference)"}};
 }
 
 std::int64_t KbeConfig::sampled_eval_candidates() const {
@@ -417,73 +414,72 @@ std::int64_t KbeConfig::sampled_eval_candidates() const {
 }
 
 std::vector<Field> KbeConfig::fields() {
-  return {
-      {"dim", &dim, checked_elsewhere("a positive even number"),
-       "ComplEx dimension (real + imaginary coordinates)"},
-      {"loss", &loss, one_of({"1vsall", "negative"}),
-       "1vsall (cross entropy over all entities, reciprocal relations; Lacroix et al. 2018) "
-       "or negative (logistic loss on corrupted triples; Trouillon et al. 2016)"},
-      {"negatives", &negatives, at_least(1), "corrupted triples per positive (loss: negative)"},
-      {"optimizer", &optimizer, one_of({"adagrad", "adam"}),
-       "row-wise adagrad or lazy adam on entity rows; dense on relations"},
-      {"lr", &lr, positive(), "learning rate"},
-      {"regularizer", &regularizer, one_of({"n3", "l2", "none"}), "regularizer"},
-      {"regularization", &regularization, non_negative(), "regularizer weight"},
-      {"init_std", &init_std, positive(), "standard deviation of the initial rows"},
-      {"entity_tanh", &entity_tanh, any(),
-       "tanh on entity vectors, as the joint model applies (pretrain with it for full)"},
-      {"batch_size", &batch_size, at_least(1), "global batch of triples, split over the ranks"},
-      {"epochs", &epochs, at_least(1), "epochs"},
-      {"seed", &seed, any(), "seed of initial rows, batches, negatives and sampled candidates"},
-      {"eval_every", &eval_every, non_negative(), "epochs between validation runs (0: none)"},
-      {"eval_batch", &eval_batch, at_least(1), "triples ranked at a time"},
-      {"eval_candidates", &eval_candidates, checked_elsewhere("all or a positive number"),
-       "rank against every KB entity (all) or N candidates sampled per evaluation batch (the "
-       "PBG / DGL-KE protocol at Freebase scale; higher MRR, reported as such)"},
-      {"eval_max_triples", &eval_max_triples, non_negative(),
-       "evaluate a seeded subset of this many triples (0: all)"},
-      {"log_every", &log_every, at_least(1), "steps between metrics lines"},
-      {"checkpoint_every", &checkpoint_every, non_negative(),
-       "epochs between checkpoints (0: only at the end)"},
-      {"checkpoint_every_steps", &checkpoint_every_steps, non_negative(),
-       "also checkpoint inside an epoch every this many steps (0: not by steps)"},
-      {"checkpoint_every_minutes", &checkpoint_every_minutes, non_negative(),
-       "also checkpoint after this many minutes on rank 0's clock (0: not by time)"},
-      {"threads", &threads, at_least(1), "LibTorch threads per rank"},
-      {"device", &device, checked_elsewhere("cpu, cuda or cuda:N"),
-       "where pretraining and link prediction compute, as train.device"}};
+  return {{"dim", &dim, checked_elsewhere("a positive even number"),
+           "ComplEx dimension (real + imaginary coordinates)"},
+          {"loss", &loss, one_of({"1vsall", "negative"}),
+           "1vsall (cross entropy over all entities, reciprocal relations; Lacroix et al. 2018) "
+           "or negative (logistic loss on corrupted triples; Trouillon et al. 2016)"},
+          {"negatives", &negatives, at_least(1), "corrupted triples per positive (loss: negative)"},
+          {"optimizer", &optimizer, one_of({"adagrad", "adam"}),
+           "row-wise adagrad or lazy adam on entity rows; dense on relations"},
+          {"lr", &lr, positive(), "learning rate"},
+          {"regularizer", &regularizer, one_of({"n3", "l2", "none"}), "regularizer"},
+          {"regularization", &regularization, non_negative(), "regularizer weight"},
+          {"init_std", &init_std, positive(), "standard deviation of the initial rows"},
+          {"entity_tanh", &entity_tanh, any(),
+           "tanh on entity vectors, as the joint model applies (pretrain with it for full)"},
+          {"batch_size", &batch_size, at_least(1), "global batch of triples, split over the ranks"},
+          {"epochs", &epochs, at_least(1), "epochs"},
+          {"seed", &seed, any(), "seed of initial rows, batches, negatives and sampled candidates"},
+          {"eval_every", &eval_every, non_negative(), "epochs between validation runs (0: none)"},
+          {"eval_batch", &eval_batch, at_least(1), "triples ranked at a time"},
+          {"eval_candidates", &eval_candidates, checked_elsewhere("all or a positive number"),
+           "rank against every KB entity (all) or N candidates sampled per evaluation batch (the "
+           "PBG / DGL-KE protocol at Freebase scale; higher MRR, reported as such)"},
+          {"eval_max_triples", &eval_max_triples, non_negative(),
+           "evaluate a seeded subset of this many triples (0: all)"},
+          {"log_every", &log_every, at_least(1), "steps between metrics lines"},
+          {"checkpoint_every", &checkpoint_every, non_negative(),
+           "epochs between checkpoints (0: only at the end)"},
+          {"checkpoint_every_steps", &checkpoint_every_steps, non_negative(),
+           "also checkpoint inside an epoch every this many steps (0: not by steps)"},
+          {"checkpoint_every_minutes", &checkpoint_every_minutes, non_negative(),
+           "also checkpoint after this many minutes on rank 0's clock (0: not by time)"},
+          {"threads", &threads, at_least(1), "LibTorch threads per rank"},
+          {"device", &device, checked_elsewhere("cpu, cuda or cuda:N"),
+           "where pretraining and link prediction compute, as train.device"}};
 }
 
 std::vector<Field> TrainConfig::fields() {
-  return {
-      {"variant", &variant, one_of({"base", "naive", "full", "weston"}),
-       "base (J_L), naive (J_L + J_G), full (J_L + J_G + J_D) or weston (J_L + J_G, entity "
-       "rows frozen)"},
-      {"epochs", &epochs, at_least(1), "epochs"},
-      {"batch_size", &batch_size, at_least(1), "global batch of bags, split over the ranks"},
-      {"lr_language", &lr_language, positive(), "Adam learning rate of the language model"},
-      {"lr_knowledge", &lr_knowledge, positive(), "Adam learning rate of the KB embeddings"},
-      {"l2", &l2, non_negative(), "λ of λ/2‖Θ_L‖² on the network weights"},
-      {"alpha", &alpha, between(0, 1, false, false), "inference weight α of p_L in α p_L + (1 − α) p_G"},
-      {"seed", &seed, any(), "seed of initial weights, batches and dropout"},
-      {"threads", &threads, at_least(1), "LibTorch threads per rank"},
-      {"device", &device, checked_elsewhere("cpu, cuda or cuda:N"),
-       "where training, evaluation and prediction compute: cpu, cuda (the rank's GPU: local "
-       "rank modulo the GPUs it sees) or cuda:N"},
-      {"dev_fraction", &dev_fraction, between(0, 1, false, true),
-       "share of training bags (whole store chunks, by seed) held out as a dev set; the best "
-       "dev epoch's weights are kept as best.pt and evaluated"},
-      {"log_every", &log_every, at_least(1), "steps per metrics.jsonl line"},
-      {"checkpoint_every", &checkpoint_every, non_negative(),
-       "steps between checkpoints (0: at epoch ends only; epoch ends always checkpoint)"},
-      {"checkpoint_every_minutes", &checkpoint_every_minutes, non_negative(),
-       "also checkpoint after this many minutes on rank 0's clock (0: not by time)"},
-      {"keep_checkpoints", &keep_checkpoints, at_least(1), "newest checkpoints kept"},
-      {"eval_batch_size", &eval_batch_size, at_least(1),
-       "test sentences encoded together in evaluation"},
-      {"kbe_embeddings", &kbe_embeddings, any(),
-       "embeddings.h5 of a `hrere pretrain` run on the same prepared data; required by naive, "
-       "full and weston"}};
+  return {{"variant", &variant, one_of({"base", "naive", "full", "weston"}),
+           "base (J_L), naive (J_L + J_G), full (J_L + J_G + J_D) or weston (J_L + J_G, entity "
+           "rows frozen)"},
+          {"epochs", &epochs, at_least(1), "epochs"},
+          {"batch_size", &batch_size, at_least(1), "global batch of bags, split over the ranks"},
+          {"lr_language", &lr_language, positive(), "Adam learning rate of the language model"},
+          {"lr_knowledge", &lr_knowledge, positive(), "Adam learning rate of the KB embeddings"},
+          {"l2", &l2, non_negative(), "λ of λ/2‖Θ_L‖² on the network weights"},
+          {"alpha", &alpha, between(0, 1, false, false),
+           "inference weight α of p_L in α p_L + (1 − α) p_G"},
+          {"seed", &seed, any(), "seed of initial weights, batches and dropout"},
+          {"threads", &threads, at_least(1), "LibTorch threads per rank"},
+          {"device", &device, checked_elsewhere("cpu, cuda or cuda:N"),
+           "where training, evaluation and prediction compute: cpu, cuda (the rank's GPU: local "
+           "rank modulo the GPUs it sees) or cuda:N"},
+          {"dev_fraction", &dev_fraction, between(0, 1, false, true),
+           "share of training bags (whole store chunks, by seed) held out as a dev set; the best "
+           "dev epoch's weights are kept as best.pt and evaluated"},
+          {"log_every", &log_every, at_least(1), "steps per metrics.jsonl line"},
+          {"checkpoint_every", &checkpoint_every, non_negative(),
+           "steps between checkpoints (0: at epoch ends only; epoch ends always checkpoint)"},
+          {"checkpoint_every_minutes", &checkpoint_every_minutes, non_negative(),
+           "also checkpoint after this many minutes on rank 0's clock (0: not by time)"},
+          {"keep_checkpoints", &keep_checkpoints, at_least(1), "newest checkpoints kept"},
+          {"eval_batch_size", &eval_batch_size, at_least(1),
+           "test sentences encoded together in evaluation"},
+          {"kbe_embeddings", &kbe_embeddings, any(),
+           "embeddings.h5 of a `hrere pretrain` run on the same prepared data; required by naive, "
+           "full and weston"}};
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -509,8 +505,8 @@ std::string describe_config() {
         emit_value(value, field.value);
       }
       out << "| `" << section.name << "." << field.name << "` | " << type_name(field.value)
-          << " | `" << value.c_str() << "` | " << rule_text(field.rule) << " | "
-          << field.help << " |\n";
+          << " | `" << value.c_str() << "` | " << rule_text(field.rule) << " | " << field.help
+          << " |\n";
     }
   }
   return out.str();

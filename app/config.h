@@ -14,8 +14,7 @@
 namespace hrere::train {
 
 using StringMap = std::map<std::string, std::string>;
-using FieldPointer =
-    std::variant<std::string*, int*, std::int64_t*, double*, bool*, StringMap*>;
+using FieldPointer = std::variant<std::string*, int*, std::int64_t*, double*, bool*, StringMap*>;
 
 // What a value may be: a range for numbers, a list of choices for strings, or only a text
 // for rules that validate() checks across keys. Checked when a config is loaded and printed
@@ -23,8 +22,8 @@ using FieldPointer =
 struct Rule {
   double min = -1e308, max = 1e308;
   bool min_open = false, max_open = false;  // exclude the bound itself
-  std::vector<std::string> choices;          // allowed strings (empty: any)
-  std::string text;                           // the rule in words, where it is not a range
+  std::vector<std::string> choices;         // allowed strings (empty: any)
+  std::string text;                         // the rule in words, where it is not a range
 };
 Rule any();
 Rule at_least(double min);
@@ -106,11 +105,11 @@ struct TrainConfig {
   // Share of the training bags (whole store chunks, chosen by seed) held out as a dev set,
   // evaluated at every epoch end to keep the best epoch; 0 trains on everything.
   double dev_fraction = 0.0;
-  std::int64_t log_every = 10;         // steps between metrics.jsonl lines
-  std::int64_t checkpoint_every = 0;   // steps between checkpoints (0: epoch ends only)
-  double checkpoint_every_minutes = 0; // and minutes, on rank 0's clock (0: not by time)
-  int keep_checkpoints = 3;            // newest checkpoints kept
-  std::int64_t eval_batch_size = 512;  // test sentences encoded together
+  std::int64_t log_every = 10;          // steps between metrics.jsonl lines
+  std::int64_t checkpoint_every = 0;    // steps between checkpoints (0: epoch ends only)
+  double checkpoint_every_minutes = 0;  // and minutes, on rank 0's clock (0: not by time)
+  int keep_checkpoints = 3;             // newest checkpoints kept
+  std::int64_t eval_batch_size = 512;   // test sentences encoded together
   // embeddings.h5 of a `hrere pretrain` run on the same prepared data: where the knowledge
   // side of the joint variants (naive, full, weston) starts.
   std::string kbe_embeddings;
@@ -120,30 +119,30 @@ struct TrainConfig {
 
 // KB-embedding pretraining (`hrere pretrain`): ComplEx over the prepared KB store.
 struct KbeConfig {
-  std::int64_t dim = 200;               // real + imaginary coordinates (rank dim / 2)
-  std::string loss = "1vsall";          // 1vsall (Lacroix et al.) | negative (Trouillon et al.)
-  int negatives = 10;                   // per positive, loss=negative
-  std::string optimizer = "adagrad";    // adagrad | adam, row-wise on entity rows
+  std::int64_t dim = 200;             // real + imaginary coordinates (rank dim / 2)
+  std::string loss = "1vsall";        // 1vsall (Lacroix et al.) | negative (Trouillon et al.)
+  int negatives = 10;                 // per positive, loss=negative
+  std::string optimizer = "adagrad";  // adagrad | adam, row-wise on entity rows
   double lr = 0.1;
-  std::string regularizer = "n3";       // n3 | l2 | none
+  std::string regularizer = "n3";  // n3 | l2 | none
   double regularization = 0.05;
   double init_std = 1e-3;
-  bool entity_tanh = false;             // tanh on entity vectors, as the joint model uses
-  std::int64_t batch_size = 250;        // global, split over the ranks
+  bool entity_tanh = false;       // tanh on entity vectors, as the joint model uses
+  std::int64_t batch_size = 250;  // global, split over the ranks
   int epochs = 18;
   std::int64_t seed = 1;
-  int eval_every = 1;                   // epochs between validation MRR runs (0: none)
+  int eval_every = 1;  // epochs between validation MRR runs (0: none)
   std::int64_t eval_batch = 256;
   // Link prediction ranks against every KB entity ("all") or against N candidates sampled
   // per evaluation batch (as PBG and DGL-KE do at Freebase scale).
   std::string eval_candidates = "all";
-  std::int64_t eval_max_triples = 0;    // evaluate a seeded subset of this size (0: all)
+  std::int64_t eval_max_triples = 0;  // evaluate a seeded subset of this size (0: all)
   std::int64_t log_every = 100;
-  int checkpoint_every = 1;             // epochs between checkpoints (0: only at the end)
+  int checkpoint_every = 1;                 // epochs between checkpoints (0: only at the end)
   std::int64_t checkpoint_every_steps = 0;  // and every this many steps (0: not by steps)
   double checkpoint_every_minutes = 0;      // and every this many minutes (0: not by time)
-  int threads = 2;                      // per rank
-  std::string device = "cpu";           // cpu | cuda | cuda:N, as train.device
+  int threads = 2;                          // per rank
+  std::string device = "cpu";               // cpu | cuda | cuda:N, as train.device
 
   std::vector<Field> fields();
   // eval_candidates as a number: 0 for "all".

@@ -1,5 +1,5 @@
-#include "comm/device.h"
 #include "app/cli.h"
+#include "comm/device.h"
 
 int main(int argc, char** argv) {
   hrere::comm::keep_freed_host_memory();

@@ -8,17 +8,18 @@
 #include <optional>
 #include <sstream>
 
+#include "app/training.h"
 #include "core/atomic_output.h"
 #include "core/errors.h"
 #include "data_pipeline/text_file.h"
 #include "data_pipeline/tokenize.h"
 #include "data_pipeline/vocabulary.h"
-#include "app/training.h"
 
 namespace hrere::train {
 namespace {
 
-std::string required_string(const nlohmann::json& object, const char* key, const std::string& where) {
+std::string required_string(const nlohmann::json& object, const char* key,
+                            const std::string& where) {
   const auto it = object.find(key);
   if (it == object.end() || !it->is_string() || it->get<std::string>().empty()) {
     throw InputError(where + ": \"" + key + "\" must be a non-empty string");
@@ -43,8 +44,8 @@ data::BagArrays bag_of(const nlohmann::json& request, const data::Vocabulary& vo
     if (!data::is_valid_utf8(text)) throw InputError(at + " is not valid UTF-8");
     const auto tokens = data::tokenize_sentence(text, head_name, tail_name);
     if (!tokens) {
-      throw InputError(at + " does not mention both \"" + head_name + "\" and \"" +
-                             tail_name + "\"");
+      throw InputError(at + " does not mention both \"" + head_name + "\" and \"" + tail_name +
+                       "\"");
     }
     data::EncodedSentence e;
     const std::size_t length = std::min<std::size_t>(tokens->words.size(), L);
@@ -97,12 +98,15 @@ std::int64_t predict(const PredictOptions& options) {
     std::vector<std::int64_t> order(relations.size());
     std::iota(order.begin(), order.end(), 0);
     const float* p = probs.data_ptr<float>();
-    std::stable_sort(order.begin(), order.end(), [p](std::int64_t a, std::int64_t b) { return p[a] > p[b]; });
-    if (options.top > 0 && static_cast<std::size_t>(options.top) < order.size()) order.resize(options.top);
+    std::stable_sort(order.begin(), order.end(),
+                     [p](std::int64_t a, std::int64_t b) { return p[a] > p[b]; });
+    if (options.top > 0 && static_cast<std::size_t>(options.top) < order.size())
+      order.resize(options.top);
     nlohmann::json ranked = nlohmann::json::array();
-    for (std::int64_t r : order) ranked.push_back({{"relation", relations[r]}, {"probability", p[r]}});
-    nlohmann::json result{{"line", reader.line_number()}, {"head", head}, {"tail", tail},
-                          {"relations", ranked}};
+    for (std::int64_t r : order)
+      ranked.push_back({{"relation", relations[r]}, {"probability", p[r]}});
+    nlohmann::json result{
+        {"line", reader.line_number()}, {"head", head}, {"tail", tail}, {"relations", ranked}};
     if (run.knowledge) result["knowledge"] = with_knowledge;
     out << result.dump() << '\n';
     ++count;

@@ -16,8 +16,8 @@ namespace hrere::train {
 
 struct PredictOptions {
   std::string run_dir;
-  std::string input;   // JSON lines
-  std::string output;  // written atomically; empty: standard output
+  std::string input;     // JSON lines
+  std::string output;    // written atomically; empty: standard output
   std::int64_t top = 0;  // relations per line (0: all)
 };
 

@@ -5,14 +5,14 @@
 #include <memory>
 #include <sstream>
 
+#include "app/progress.h"
+#include "app/run_folder.h"
 #include "comm/routing_communicator.h"
 #include "core/atomic_output.h"
 #include "core/errors.h"
 #include "data_pipeline/prepare.h"
 #include "kbe_shard/pretrain.h"
-#include "app/progress.h"
 #include "replication/rank_zero.h"
-#include "app/run_folder.h"
 
 namespace hrere::train {
 namespace fs = std::filesystem;
@@ -27,8 +27,8 @@ kbe::RankingProtocol ranking_protocol(const KbeConfig& c) {
 }
 
 nlohmann::json metrics_json(const kbe::RankingMetrics& m) {
-  return {{"mrr", m.mrr}, {"mr", m.mr}, {"hits1", m.hits1}, {"hits3", m.hits3},
-          {"hits10", m.hits10}, {"queries", m.count}};
+  return {{"mrr", m.mrr},     {"mr", m.mr},         {"hits1", m.hits1},
+          {"hits3", m.hits3}, {"hits10", m.hits10}, {"queries", m.count}};
 }
 
 nlohmann::json link_prediction_json(const kbe::LinkPredictionMetrics& m) {
@@ -78,8 +78,8 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
     ensure_prepared(config, run_dir);
     if (!fs::exists(prepared_file(config, run_dir, data::kKbStoreFile))) {
       throw InputError(prepared_file(config, run_dir, data::kKbStoreFile) +
-                             ": no KB store (set data.kb_train, data.kb_valid, data.kb_test and "
-                             "prepare again)");
+                       ": no KB store (set data.kb_train, data.kb_valid, data.kb_test and "
+                       "prepare again)");
     }
     core::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
   });
@@ -94,8 +94,8 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
     if (!leader) return;
     if (!bar) {
       // Resumed runs keep the lines up to the step they continue from.
-      log = std::make_unique<MetricsLog>((fs::path(run_dir) / "metrics.jsonl").string(),
-                                         p.step - 1);
+      log =
+          std::make_unique<MetricsLog>((fs::path(run_dir) / "metrics.jsonl").string(), p.step - 1);
       bar = std::make_unique<ProgressBar>(p.steps_per_epoch * config.kbe.epochs, true);
     }
     nlohmann::json line{{"step", p.step},
@@ -120,9 +120,8 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
   };
   // The KB store is read by every rank: rank 0 resolved the path above, the others derive it
   // the same way (the prepared folder is shared storage on a cluster).
-  const kbe::PretrainResult result =
-      kbe::pretrain_kbe(comm, prepared_file(config, run_dir, data::kKbStoreFile), run_dir,
-                        options, report);
+  const kbe::PretrainResult result = kbe::pretrain_kbe(
+      comm, prepared_file(config, run_dir, data::kKbStoreFile), run_dir, options, report);
   if (bar) bar->finish();
   return {{"completed", result.completed},
           {"stopped_by", result.stopped_by},
@@ -134,24 +133,27 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
 }
 
 nlohmann::json evaluate_kbe_run(comm::Communicator& comm, const std::string& run_dir,
-                                const std::string& split, const std::vector<std::string>& overrides) {
+                                const std::string& split,
+                                const std::vector<std::string>& overrides) {
   const fs::path dir(run_dir);
   if (!fs::exists(dir / "config.yaml")) {
     throw InputError(run_dir + ": not a pretraining run folder (no config.yaml)");
   }
   const Config config = load_config((dir / "config.yaml").string(), overrides);
   const torch::Device device = use_device(comm::world(), config.kbe.device, config.dist);
-  const kbe::LinkPredictionMetrics metrics = kbe::evaluate_kbe(
-      comm, prepared_file(config, run_dir, data::kKbStoreFile),
-      (dir / kbe::kEmbeddingsFile).string(), split, ranking_protocol(config.kbe),
-      config.kbe.eval_max_triples, device);
+  const kbe::LinkPredictionMetrics metrics =
+      kbe::evaluate_kbe(comm, prepared_file(config, run_dir, data::kKbStoreFile),
+                        (dir / kbe::kEmbeddingsFile).string(), split, ranking_protocol(config.kbe),
+                        config.kbe.eval_max_triples, device);
   nlohmann::json out = link_prediction_json(metrics);
   out["split"] = split;
   if (config.kbe.eval_max_triples > 0) out["max_triples"] = config.kbe.eval_max_triples;
   // One report per protocol, so exact and sampled numbers of a run sit side by side.
   std::string name = "eval_kbe_" + split;
-  if (metrics.sampled_candidates > 0) name += "_sampled-" + std::to_string(metrics.sampled_candidates);
-  if (config.kbe.eval_max_triples > 0) name += "_subset-" + std::to_string(config.kbe.eval_max_triples);
+  if (metrics.sampled_candidates > 0)
+    name += "_sampled-" + std::to_string(metrics.sampled_candidates);
+  if (config.kbe.eval_max_triples > 0)
+    name += "_subset-" + std::to_string(config.kbe.eval_max_triples);
   if (comm.rank() == 0) {
     core::write_text_atomically((dir / (name + ".json")).string(), out.dump(2) + "\n");
   }

@@ -87,8 +87,6 @@ MetricsLog::MetricsLog(std::string path, std::int64_t keep_through_step) : path_
   if (!out_) throw InputError(path_ + ": cannot open for writing");
 }
 
-void MetricsLog::write(const nlohmann::json& line) {
-  out_ << line.dump() << '\n' << std::flush;
-}
+void MetricsLog::write(const nlohmann::json& line) { out_ << line.dump() << '\n' << std::flush; }
 
 }  // namespace hrere::train

@@ -16,7 +16,8 @@ fs::path prepared_dir(const Config& config, const std::string& run_dir) {
 }
 }  // namespace
 
-std::string prepared_file(const Config& config, const std::string& run_dir, const std::string& file) {
+std::string prepared_file(const Config& config, const std::string& run_dir,
+                          const std::string& file) {
   return (prepared_dir(config, run_dir) / file).string();
 }
 
@@ -42,7 +43,8 @@ std::unique_ptr<comm::RankLiveness> watch_ranks(comm::Communicator& comm, const 
   return std::make_unique<comm::RankLiveness>(
       comm::LivenessOptions{(fs::path(run_dir) / ".ranks").string(), comm.rank(), comm.size(),
                             dist.heartbeat_s, dist.lost_after_s},
-      [&comm, stop = comm::exit_on_lost_rank(comm.rank(), comm.size())](const comm::LostRank& lost) {
+      [&comm,
+       stop = comm::exit_on_lost_rank(comm.rank(), comm.size())](const comm::LostRank& lost) {
         comm.abort();  // ends NCCL kernels waiting for the lost rank before the exit
         stop(lost);
       });

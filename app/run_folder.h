@@ -5,15 +5,16 @@
 #include <memory>
 #include <string>
 
+#include "app/config.h"
 #include "comm/communicator.h"
 #include "comm/liveness.h"
 #include "comm/routing_communicator.h"
-#include "app/config.h"
 
 namespace hrere::train {
 
 // `file` (kBagStoreFile, kKbStoreFile) in the prepared folder of `config` for `run_dir`.
-std::string prepared_file(const Config& config, const std::string& run_dir, const std::string& file);
+std::string prepared_file(const Config& config, const std::string& run_dir,
+                          const std::string& file);
 
 // Prepares the `data` inputs into RUN/data unless `data.prepared` is set or RUN/data holds a
 // store already, then pins `data.prepared` to the absolute folder (so the run's config.yaml

@@ -4,8 +4,8 @@
 #include <numeric>
 #include <sstream>
 
-#include "data_pipeline/bag_store.h"
 #include "core/errors.h"
+#include "data_pipeline/bag_store.h"
 #include "data_pipeline/kb_store.h"
 
 namespace hrere::train {
@@ -60,14 +60,12 @@ json summarize_kb_store(const std::string& path) {
 }  // namespace
 
 json summarize_store(const std::string& path) {
-  const std::optional<std::string> format =
-      data::Hdf5File::open(path).string_attribute("format");
+  const std::optional<std::string> format = data::Hdf5File::open(path).string_attribute("format");
   if (format == data::kBagStoreFormat) return summarize_bag_store(path);
   if (format == data::kKbStoreFormat) return summarize_kb_store(path);
   throw InputError(path + ": not an hrere store (format attribute is " +
-                         (format ? "'" + *format + "'" : std::string("missing")) +
-                         "; expected " + data::kBagStoreFormat + " or " + data::kKbStoreFormat +
-                         ")");
+                   (format ? "'" + *format + "'" : std::string("missing")) + "; expected " +
+                   data::kBagStoreFormat + " or " + data::kKbStoreFormat + ")");
 }
 
 std::string format_summary(const json& summary) {

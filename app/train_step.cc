@@ -49,13 +49,15 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
   model_->train();
   // Entity-row exchanges happen inside the knowledge lookup and step: they are taken out of
   // the forward and optimizer times and counted on their own.
-  const auto exchange_seconds = [this] { return knowledge_ ? knowledge_->exchange_seconds() : 0.0; };
+  const auto exchange_seconds = [this] {
+    return knowledge_ ? knowledge_->exchange_seconds() : 0.0;
+  };
   double exchange_start = exchange_seconds();
   core::Stopwatch phase;
   const torch::Tensor knowledge_logits =
       knowledge_ ? knowledge_->logits(batch.heads, batch.tails) : torch::Tensor();
-  const LossTerms terms = variant_loss(variant_, model_->forward(batch), knowledge_logits,
-                                       batch.labels);
+  const LossTerms terms =
+      variant_loss(variant_, model_->forward(batch), knowledge_logits, batch.labels);
   const torch::Tensor l2 = l2_ * model_->l2_penalty();
   double exchanged = exchange_seconds() - exchange_start;
   times_.forward += phase.seconds() - exchanged;

@@ -14,13 +14,13 @@
 
 #include <cstdint>
 
+#include "app/config.h"
 #include "comm/communicator.h"
 #include "data_pipeline/loader.h"
-#include "app/config.h"
 #include "model/knowledge_model.h"
 #include "model/language_model.h"
-#include "replication/replicas.h"
 #include "model/variants.h"
+#include "replication/replicas.h"
 
 namespace hrere::train {
 
@@ -36,7 +36,7 @@ struct StepLosses {
 // Seconds spent so far in each part of a step. Batch-norm statistics are summed over the
 // ranks inside forward and backward (tiny messages), and counted there.
 struct StepTimes {
-  double forward = 0;     // language model and knowledge scores, entity rows already local
+  double forward = 0;  // language model and knowledge scores, entity rows already local
   double backward = 0;
   double all_reduce = 0;  // replicated gradients (and the loss statistics)
   double exchange = 0;    // entity rows to the batch, row gradients back to their owners

@@ -5,6 +5,10 @@
 #include <iostream>
 #include <sstream>
 
+#include "app/checkpoint.h"
+#include "app/progress.h"
+#include "app/run_folder.h"
+#include "app/train_step.h"
 #include "comm/routing_communicator.h"
 #include "core/atomic_output.h"
 #include "core/errors.h"
@@ -12,14 +16,10 @@
 #include "core/schedule.h"
 #include "core/stopwatch.h"
 #include "data_pipeline/prepare.h"
-#include "kbe_shard/embeddings_file.h"
-#include "app/checkpoint.h"
 #include "evaluation/evaluation.h"
-#include "app/progress.h"
-#include "replication/rank_zero.h"
-#include "app/run_folder.h"
-#include "app/train_step.h"
+#include "kbe_shard/embeddings_file.h"
 #include "model/variants.h"
+#include "replication/rank_zero.h"
 
 namespace hrere::train {
 namespace fs = std::filesystem;
@@ -53,7 +53,7 @@ LanguageModel make_language_model(const Config& config, const data::BagStore& st
     auto rows = store.word_vectors();
     if (rows.dim != o.word_dim) {
       throw InputError(store.path() + ": word vectors have " + std::to_string(rows.dim) +
-                             " dimensions but model.word_dim is " + std::to_string(o.word_dim));
+                       " dimensions but model.word_dim is " + std::to_string(o.word_dim));
     }
     const auto V = static_cast<std::int64_t>(rows.has_vector.size());
     model->load_word_vectors(torch::from_blob(rows.values.data(), {V, rows.dim}, torch::kFloat),
@@ -71,8 +71,9 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   const Variant variant = parse_variant(tc.variant);
   if (!uses_knowledge(variant)) return nullptr;
   if (tc.kbe_embeddings.empty()) {
-    throw InputError("config: train.variant '" + tc.variant + "' needs train.kbe_embeddings: "
-                           "the embeddings.h5 of a `hrere pretrain` run on the same prepared data");
+    throw InputError("config: train.variant '" + tc.variant +
+                     "' needs train.kbe_embeddings: "
+                     "the embeddings.h5 of a `hrere pretrain` run on the same prepared data");
   }
   const std::vector<std::string> entities = store.entities();
   const std::vector<std::string> relations = store.relations();
@@ -88,15 +89,17 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   o.seed = static_cast<std::uint64_t>(tc.seed);
   o.device = device;
   if (!pretrained.entity_tanh && comm::world().rank() == 0) {
-    log::warn("{} was pretrained without tanh on the entity vectors, which the joint model "
-              "applies (pretrain with kbe.entity_tanh=true)",
-              tc.kbe_embeddings);
+    log::warn(
+        "{} was pretrained without tanh on the entity vectors, which the joint model "
+        "applies (pretrain with kbe.entity_tanh=true)",
+        tc.kbe_embeddings);
   }
   auto model = std::make_unique<KnowledgeModel>(comm::world(), o);
   const auto matched = model->load_pretrained(pretrained, entities, relations);
-  log::info("knowledge model: {} entities of dimension {}, {} of {} RE relations matched to KB "
-            "relations by name",
-            o.num_entities, o.dim, matched.size(), relations.size() - 1);
+  log::info(
+      "knowledge model: {} entities of dimension {}, {} of {} RE relations matched to KB "
+      "relations by name",
+      o.num_entities, o.dim, matched.size(), relations.size() - 1);
   return model;
 }
 
@@ -117,8 +120,9 @@ Config start_run(const Config& input_config, const std::string& run_dir,
   }
   on_rank_zero(comm, [&] {
     if (!options.resume && newest_checkpoint(run_dir)) {
-      throw InputError(run_dir + ": holds checkpoints of an earlier run; pass --resume to "
-                                 "continue it or choose another --out");
+      throw InputError(run_dir +
+                       ": holds checkpoints of an earlier run; pass --resume to "
+                       "continue it or choose another --out");
     }
     fs::create_directories(run_dir);
     ensure_prepared(config, run_dir);
@@ -135,8 +139,7 @@ core::ScheduleOptions schedule_options(const TrainConfig& tc, const TrainRunOpti
 // interval of metrics.jsonl.
 class TrainLoop {
  public:
-  TrainLoop(const Config& input_config, const std::string& run_dir,
-            const TrainRunOptions& options)
+  TrainLoop(const Config& input_config, const std::string& run_dir, const TrainRunOptions& options)
       : comm_(comm::world()),
         config_(start_run(input_config, run_dir, options, comm_)),
         tc_(config_.train),
@@ -162,8 +165,8 @@ class TrainLoop {
     if (options.resume) resume();
     announce();
     if (leader_) {
-      metrics_log_ = std::make_unique<MetricsLog>(
-          (fs::path(run_dir) / "metrics.jsonl").string(), state_.step);
+      metrics_log_ =
+          std::make_unique<MetricsLog>((fs::path(run_dir) / "metrics.jsonl").string(), state_.step);
     }
     bar_ = std::make_unique<ProgressBar>(tc_.epochs * loader_->batches_per_epoch(),
                                          options.progress && leader_);
@@ -171,9 +174,8 @@ class TrainLoop {
     // The interval's summed step losses live on the device (in StepLosses' order), so a
     // step adds to them without a host read; a resumed run continues the same sum.
     interval_losses_ =
-        torch::tensor({state_.interval_loss, state_.interval_knowledge,
-                       state_.interval_agreement, state_.interval_l2,
-                       static_cast<double>(state_.interval_bags)},
+        torch::tensor({state_.interval_loss, state_.interval_knowledge, state_.interval_agreement,
+                       state_.interval_l2, static_cast<double>(state_.interval_bags)},
                       torch::kFloat64)
             .to(device_);
   }
@@ -206,9 +208,9 @@ class TrainLoop {
  private:
   void make_loader() {
     if (tc_.dev_fraction > 0) {
-      std::tie(train_chunks_, dev_chunks_) = data::split_chunks(
-          store_->size("train"), store_->chunk_bags("train"), tc_.dev_fraction,
-          static_cast<std::uint64_t>(tc_.seed));
+      std::tie(train_chunks_, dev_chunks_) =
+          data::split_chunks(store_->size("train"), store_->chunk_bags("train"), tc_.dev_fraction,
+                             static_cast<std::uint64_t>(tc_.seed));
     }
     loader_options_.batch_size = tc_.batch_size / comm_.size();
     loader_options_.shuffle_window = config_.loader.shuffle_window;
@@ -232,11 +234,12 @@ class TrainLoop {
   void announce() const {
     const int ranks = comm_.size();
     if (ranks > 1) {
-      log::info("data parallel: {} ranks ({}), global batch {} = {} x {} bags per rank, {} "
-                "gradient bucket(s) of at most {} MiB{}",
-                ranks, comm_.backend(), tc_.batch_size, ranks, loader_options_.batch_size,
-                trainer_->replicas().buckets(), config_.dist.bucket_mib,
-                trainer_->overlaps() ? ", all-reduce overlapping backward" : "");
+      log::info(
+          "data parallel: {} ranks ({}), global batch {} = {} x {} bags per rank, {} "
+          "gradient bucket(s) of at most {} MiB{}",
+          ranks, comm_.backend(), tc_.batch_size, ranks, loader_options_.batch_size,
+          trainer_->replicas().buckets(), config_.dist.bucket_mib,
+          trainer_->overlaps() ? ", all-reduce overlapping backward" : "");
     }
     if (device_.is_cuda()) log::info("device: {}", device_.str());
   }
@@ -248,8 +251,8 @@ class TrainLoop {
     ++state_.interval_steps;
     schedule_.step_done();
     std::ostringstream detail;
-    detail << "epoch " << loader_->state().epoch + 1 << "/" << tc_.epochs << " loss "
-           << last_loss_ << " | " << std::fixed << std::setprecision(0)
+    detail << "epoch " << loader_->state().epoch + 1 << "/" << tc_.epochs << " loss " << last_loss_
+           << " | " << std::fixed << std::setprecision(0)
            << schedule_.steps() * tc_.batch_size / std::max(since_call_.seconds(), 1e-9)
            << " bags/s";
     bar_->update(state_.step, detail.str());
@@ -311,8 +314,9 @@ class TrainLoop {
   // Mean losses, throughput and where a step's time went on this rank, over the interval.
   void add_interval_means(nlohmann::json& line) {
     const double n = static_cast<double>(state_.interval_steps);
-    line["loss"] = (state_.interval_loss + state_.interval_knowledge +
-                    state_.interval_agreement + state_.interval_l2) / n;
+    line["loss"] = (state_.interval_loss + state_.interval_knowledge + state_.interval_agreement +
+                    state_.interval_l2) /
+                   n;
     last_loss_ = std::to_string(line["loss"].get<double>()).substr(0, 6);
     line["loss_language"] = state_.interval_loss / n;
     line["loss_l2"] = state_.interval_l2 / n;
@@ -393,8 +397,9 @@ TrainedRun load_trained_run(const std::string& run_dir) {
     }
   }
   if (run.weights.empty()) {
-    throw InputError(run_dir + ": no trained model yet (model.pt is written at the end of "
-                           "every epoch)");
+    throw InputError(run_dir +
+                     ": no trained model yet (model.pt is written at the end of "
+                     "every epoch)");
   }
   load_model(run.weights, *run.model, run.knowledge.get());
   run.model->eval();

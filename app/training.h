@@ -15,9 +15,9 @@
 #include <memory>
 #include <string>
 
-#include "data_pipeline/bag_store.h"
 #include "app/config.h"
 #include "core/schedule.h"
+#include "data_pipeline/bag_store.h"
 #include "evaluation/evaluation.h"
 #include "model/knowledge_model.h"
 #include "model/language_model.h"
@@ -25,10 +25,10 @@
 namespace hrere::train {
 
 struct TrainRunOptions {
-  bool resume = false;         // continue from the newest checkpoint of the run folder
-  core::CallLimits limits;     // then stop, checkpointed
-  bool evaluate = true;        // run the held-out evaluation when training completes
-  bool progress = true;        // progress bar on stderr
+  bool resume = false;      // continue from the newest checkpoint of the run folder
+  core::CallLimits limits;  // then stop, checkpointed
+  bool evaluate = true;     // run the held-out evaluation when training completes
+  bool progress = true;     // progress bar on stderr
 };
 
 struct TrainOutcome {
@@ -57,7 +57,7 @@ struct TrainedRun {
   std::shared_ptr<data::BagStore> store;
   LanguageModel model{nullptr};
   std::unique_ptr<KnowledgeModel> knowledge;  // joint variants only
-  std::string weights;  // file the weights came from
+  std::string weights;                        // file the weights came from
   Scorer scorer() { return {model, knowledge.get(), config.train.alpha}; }
 };
 TrainedRun load_trained_run(const std::string& run_dir);

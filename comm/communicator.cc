@@ -25,7 +25,8 @@ int64_t shape_signature(const torch::Tensor& tensor, int64_t first_dim) {
   core::Fnv1a hash;
   hash.add(static_cast<uint64_t>(tensor.scalar_type()));
   hash.add(static_cast<uint64_t>(tensor.dim() - first_dim));
-  for (int64_t d = first_dim; d < tensor.dim(); ++d) hash.add(static_cast<uint64_t>(tensor.size(d)));
+  for (int64_t d = first_dim; d < tensor.dim(); ++d)
+    hash.add(static_cast<uint64_t>(tensor.size(d)));
   const auto signature = static_cast<int64_t>(hash.value());
   return signature == kInvalidSignature ? signature + 1 : signature;
 }
@@ -75,21 +76,31 @@ void raise_disagreement(const std::string& context, const std::string& own_error
 
 const char* dtype_name(torch::ScalarType type) {
   switch (type) {
-    case torch::kFloat: return "float32";
-    case torch::kDouble: return "float64";
-    case torch::kInt: return "int32";
-    case torch::kLong: return "int64";
-    case torch::kByte: return "uint8";
-    case torch::kChar: return "int8";
-    default: return nullptr;
+    case torch::kFloat:
+      return "float32";
+    case torch::kDouble:
+      return "float64";
+    case torch::kInt:
+      return "int32";
+    case torch::kLong:
+      return "int64";
+    case torch::kByte:
+      return "uint8";
+    case torch::kChar:
+      return "int8";
+    default:
+      return nullptr;
   }
 }
 
 const char* to_string(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return "sum";
-    case ReduceOp::Max: return "max";
-    case ReduceOp::Min: return "min";
+    case ReduceOp::Sum:
+      return "sum";
+    case ReduceOp::Max:
+      return "max";
+    case ReduceOp::Min:
+      return "min";
   }
   return "unknown";
 }

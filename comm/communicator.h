@@ -70,7 +70,8 @@ class Communicator {
   // Starts the same element-wise reduction and returns before it completes; `tensor` must
   // stay alive and untouched until wait(). Transports without a non-blocking form complete
   // it here.
-  std::unique_ptr<PendingReduce> start_all_reduce(torch::Tensor& tensor, ReduceOp op = ReduceOp::Sum);
+  std::unique_ptr<PendingReduce> start_all_reduce(torch::Tensor& tensor,
+                                                  ReduceOp op = ReduceOp::Sum);
 
   // Copies `tensor` of rank `root` into `tensor` on every other rank.
   void broadcast(torch::Tensor& tensor, int root);

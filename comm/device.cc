@@ -18,7 +18,8 @@ int parse_cuda_index(const std::string& spec) {
   if (spec.compare(0, prefix.size(), prefix) != 0 || spec.size() == prefix.size() ||
       spec.find_first_not_of("0123456789", prefix.size()) != std::string::npos ||
       spec.size() > prefix.size() + 4) {
-    throw DeviceError("'" + spec + "' is not a device: use cpu, cuda (the local rank's GPU) or "
+    throw DeviceError("'" + spec +
+                      "' is not a device: use cpu, cuda (the local rank's GPU) or "
                       "cuda:N");
   }
   return std::stoi(spec.substr(prefix.size()));
@@ -42,8 +43,10 @@ torch::Device resolve_device(const std::string& spec) {
   }
   const int visible = static_cast<int>(torch::cuda::device_count());
   if (index >= visible) {
-    throw DeviceError("'" + spec + "' asks for GPU " + std::to_string(index) + " but this process "
-                      "sees " + std::to_string(visible) + " (numbered from 0)");
+    throw DeviceError("'" + spec + "' asks for GPU " + std::to_string(index) +
+                      " but this process "
+                      "sees " +
+                      std::to_string(visible) + " (numbered from 0)");
   }
   const int chosen = index >= 0 ? index : local_rank() % visible;
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(chosen));

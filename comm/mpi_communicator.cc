@@ -20,13 +20,20 @@ void check_mpi(int rc, const char* call) {
 
 MPI_Datatype mpi_type(torch::ScalarType type) {
   switch (type) {
-    case torch::kFloat: return MPI_FLOAT;
-    case torch::kDouble: return MPI_DOUBLE;
-    case torch::kInt: return MPI_INT32_T;
-    case torch::kLong: return MPI_INT64_T;
-    case torch::kByte: return MPI_UINT8_T;
-    case torch::kChar: return MPI_INT8_T;
-    default: break;
+    case torch::kFloat:
+      return MPI_FLOAT;
+    case torch::kDouble:
+      return MPI_DOUBLE;
+    case torch::kInt:
+      return MPI_INT32_T;
+    case torch::kLong:
+      return MPI_INT64_T;
+    case torch::kByte:
+      return MPI_UINT8_T;
+    case torch::kChar:
+      return MPI_INT8_T;
+    default:
+      break;
   }
   // Communicator::check_tensor admits only the types above.
   throw std::logic_error(std::string("no MPI datatype for ") + c10::toString(type));
@@ -34,9 +41,12 @@ MPI_Datatype mpi_type(torch::ScalarType type) {
 
 MPI_Op mpi_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return MPI_SUM;
-    case ReduceOp::Max: return MPI_MAX;
-    case ReduceOp::Min: return MPI_MIN;
+    case ReduceOp::Sum:
+      return MPI_SUM;
+    case ReduceOp::Max:
+      return MPI_MAX;
+    case ReduceOp::Min:
+      return MPI_MIN;
   }
   throw std::invalid_argument("unknown ReduceOp " + std::to_string(static_cast<int>(op)));
 }
@@ -150,8 +160,8 @@ class MpiPendingReduce : public PendingReduce {
   explicit MpiPendingReduce(std::vector<MPI_Request> requests) : requests_(std::move(requests)) {}
   ~MpiPendingReduce() override {
     // Unwinding before wait(): the buffer is about to go away, so finish the transfer first.
-    if (!requests_.empty()) MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(),
-                                        MPI_STATUSES_IGNORE);
+    if (!requests_.empty())
+      MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
   }
   void poll() override {
     if (requests_.empty()) return;
@@ -163,8 +173,8 @@ class MpiPendingReduce : public PendingReduce {
   }
   void wait() override {
     if (requests_.empty()) return;
-    const int rc = MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(),
-                               MPI_STATUSES_IGNORE);
+    const int rc =
+        MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
     requests_.clear();
     check_mpi(rc, "MPI_Waitall (MPI_Iallreduce)");
   }

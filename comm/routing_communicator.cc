@@ -28,8 +28,9 @@ RoutingCommunicator::~RoutingCommunicator() = default;
 void RoutingCommunicator::use_device(const torch::Device& device, Backend backend,
                                      double timeout_s) {
   if (backend == Backend::kNccl && !nccl_built()) {
-    throw std::invalid_argument("dist.backend nccl: this build has no NCCL communicator (it is "
-                                "built where CMake finds a CUDA LibTorch and NCCL)");
+    throw std::invalid_argument(
+        "dist.backend nccl: this build has no NCCL communicator (it is "
+        "built where CMake finds a CUDA LibTorch and NCCL)");
   }
   if (device == device_ && backend == backend_) return;
   release_device();
@@ -104,8 +105,10 @@ void RoutingCommunicator::do_all_to_all(const torch::Tensor& send,
 }
 
 void RoutingCommunicator::do_barrier() {
-  if (gpu_) gpu_->do_barrier();  // drains the GPU transport, then a host barrier
-  else mpi().do_barrier();
+  if (gpu_)
+    gpu_->do_barrier();  // drains the GPU transport, then a host barrier
+  else
+    mpi().do_barrier();
 }
 
 std::unique_ptr<PendingReduce> RoutingCommunicator::do_start_all_reduce(torch::Tensor& tensor,

@@ -44,7 +44,8 @@ void Schedule::step_done() {
       since_checkpoint_.seconds() >= 60 * options_.checkpoint_every_minutes) {
     bits |= kCheckpointTime;
   }
-  if (options_.limits.max_minutes > 0 && since_start_.seconds() >= 60 * options_.limits.max_minutes) {
+  if (options_.limits.max_minutes > 0 &&
+      since_start_.seconds() >= 60 * options_.limits.max_minutes) {
     bits |= kOutOfTime;
   }
   bits = share_rank0_(bits);  // every rank takes rank 0's reading
@@ -62,7 +63,8 @@ bool Schedule::checkpoint_due(std::int64_t step) const {
 }
 
 StopReason Schedule::stop() const {
-  if (options_.limits.max_steps > 0 && steps_ >= options_.limits.max_steps) return StopReason::kMaxSteps;
+  if (options_.limits.max_steps > 0 && steps_ >= options_.limits.max_steps)
+    return StopReason::kMaxSteps;
   if (out_of_time_) return StopReason::kMaxMinutes;
   return StopReason::kNone;
 }

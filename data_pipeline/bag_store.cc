@@ -51,10 +51,12 @@ BagStore BagStore::open(const std::string& path) {
   require_schema(store.file_, kBagStoreFormat, kBagStoreVersion);
   const std::optional<std::int64_t> T = store.file_.int_attribute("T");
   const std::optional<std::int64_t> L = store.file_.int_attribute("L");
-  if (!T || !L || *T < 1 || *L < 1) throw InputError(path + ": bag store without valid T and L attributes");
+  if (!T || !L || *T < 1 || *L < 1)
+    throw InputError(path + ": bag store without valid T and L attributes");
   store.L_ = static_cast<int>(*L);
   for (const char* table : {"vocabulary", "relations", "entities"}) {
-    if (!store.file_.exists(table)) throw InputError(path + ": damaged bag store, /" + std::string(table) + " missing");
+    if (!store.file_.exists(table))
+      throw InputError(path + ": damaged bag store, /" + std::string(table) + " missing");
   }
   store.validate_split("train");
   store.validate_split("test");
@@ -64,18 +66,24 @@ BagStore BagStore::open(const std::string& path) {
 
 void BagStore::validate_split(const std::string& split) {
   const std::string where = file_.path() + ": /" + split;
-  if (!file_.exists(split + "/words")) throw InputError(where + "/words missing (damaged bag store)");
+  if (!file_.exists(split + "/words"))
+    throw InputError(where + "/words missing (damaged bag store)");
   const Dims words = file_.dims(split + "/words");
   if (words.size() != 3 || static_cast<int>(words[2]) != L_) {
     throw InputError(where + "/words has the wrong shape for L = " + std::to_string(L_));
   }
   const std::uint64_t n = words[0], T = words[1];
-  const std::vector<std::pair<std::string, Dims>> expected = {
-      {"lengths", {n, T}},    {"head_spans", {n, T, 2}}, {"tail_spans", {n, T, 2}},
-      {"heads", {n}},         {"tails", {n}},            {"labels", {n}}};
+  const std::vector<std::pair<std::string, Dims>> expected = {{"lengths", {n, T}},
+                                                              {"head_spans", {n, T, 2}},
+                                                              {"tail_spans", {n, T, 2}},
+                                                              {"heads", {n}},
+                                                              {"tails", {n}},
+                                                              {"labels", {n}}};
   for (const auto& [name, dims] : expected) {
-    if (!file_.exists(split + "/" + name)) throw InputError(where + "/" + name + " missing (damaged bag store)");
-    if (file_.dims(split + "/" + name) != dims) throw InputError(where + "/" + name + " has the wrong shape");
+    if (!file_.exists(split + "/" + name))
+      throw InputError(where + "/" + name + " missing (damaged bag store)");
+    if (file_.dims(split + "/" + name) != dims)
+      throw InputError(where + "/" + name + " has the wrong shape");
   }
   T_[split] = static_cast<int>(T);
   size_[split] = static_cast<std::int64_t>(n);

@@ -58,8 +58,8 @@ TestPairs make_test_pairs(const std::vector<Bag>& sentence_bags, int num_relatio
   TestPairs pairs;
   for (std::size_t i = 0; i < sentence_bags.size(); ++i) {
     const Bag& bag = sentence_bags[i];
-    const bool new_pair = pairs.heads.empty() || pairs.heads.back() != bag.head ||
-                          pairs.tails.back() != bag.tail;
+    const bool new_pair =
+        pairs.heads.empty() || pairs.heads.back() != bag.head || pairs.tails.back() != bag.tail;
     if (new_pair) {
       pairs.offsets.push_back(static_cast<std::int64_t>(i));
       pairs.heads.push_back(bag.head);
@@ -72,7 +72,8 @@ TestPairs make_test_pairs(const std::vector<Bag>& sentence_bags, int num_relatio
   // NA (relation 0) only labels pairs that have no other relation.
   for (std::int64_t p = 0; p < pairs.size(); ++p) {
     std::uint8_t* row = pairs.labels.data() + p * num_relations;
-    if (std::any_of(row + 1, row + num_relations, [](std::uint8_t v) { return v != 0; })) row[0] = 0;
+    if (std::any_of(row + 1, row + num_relations, [](std::uint8_t v) { return v != 0; }))
+      row[0] = 0;
   }
   return pairs;
 }

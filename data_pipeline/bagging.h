@@ -8,9 +8,9 @@
 namespace hrere::data {
 
 struct EncodedSentence {
-  std::int32_t head = 0;   // entity id
+  std::int32_t head = 0;  // entity id
   std::int32_t tail = 0;
-  std::int32_t label = 0;  // relation id
+  std::int32_t label = 0;           // relation id
   std::vector<std::int32_t> words;  // word ids, already cut to at most L
   Span head_span;
   Span tail_span;
@@ -41,7 +41,7 @@ struct TestPairs {
   std::vector<std::int64_t> offsets;  // pairs + 1
   std::vector<std::int32_t> heads;
   std::vector<std::int32_t> tails;
-  std::vector<std::uint8_t> labels;   // pairs x relations, multi-hot
+  std::vector<std::uint8_t> labels;  // pairs x relations, multi-hot
   std::int64_t size() const { return static_cast<std::int64_t>(heads.size()); }
 };
 TestPairs make_test_pairs(const std::vector<Bag>& sentence_bags, int num_relations);

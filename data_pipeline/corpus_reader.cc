@@ -14,8 +14,8 @@ constexpr std::string_view kEndMarker = "###END###";
 // the record is unusable.
 bool build_sentence(const LineReader& reader, BadLines& bad_lines, std::string_view head_id,
                     std::string_view tail_id, std::string_view head_name,
-                    std::string_view tail_name, std::string_view relation,
-                    std::string_view text, Sentence& out) {
+                    std::string_view tail_name, std::string_view relation, std::string_view text,
+                    Sentence& out) {
   auto bad = [&](const std::string& reason) {
     bad_lines.report(reader.path(), reader.line_number(), reason);
     return false;
@@ -86,8 +86,7 @@ std::vector<Sentence> read_jsonl(const std::string& path, BadLines& bad_lines) {
       Sentence sentence;
       if (build_sentence(reader, bad_lines, h.at("id").get<std::string>(),
                          t.at("id").get<std::string>(), h.at("name").get<std::string>(),
-                         t.at("name").get<std::string>(),
-                         record.at("relation").get<std::string>(),
+                         t.at("name").get<std::string>(), record.at("relation").get<std::string>(),
                          record.at("text").get<std::string>(), sentence)) {
         out.push_back(std::move(sentence));
       }
@@ -100,8 +99,7 @@ std::vector<Sentence> read_jsonl(const std::string& path, BadLines& bad_lines) {
 
 std::vector<Sentence> read_corpus(const std::string& path, CorpusFormat format,
                                   BadLines& bad_lines) {
-  return format == CorpusFormat::kNyt10 ? read_nyt10(path, bad_lines)
-                                        : read_jsonl(path, bad_lines);
+  return format == CorpusFormat::kNyt10 ? read_nyt10(path, bad_lines) : read_jsonl(path, bad_lines);
 }
 
 }  // namespace hrere::data

@@ -10,7 +10,7 @@
 namespace hrere::data {
 
 struct Sentence {
-  std::string head;      // normalised entity id ("m.027rn")
+  std::string head;  // normalised entity id ("m.027rn")
   std::string tail;
   std::string relation;  // as written in the file
   std::vector<std::string> words;

@@ -46,13 +46,21 @@ class Handle {
 template <typename T>
 hid_t native_type();
 template <>
-hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
+hid_t native_type<std::int32_t>() {
+  return H5T_NATIVE_INT32;
+}
 template <>
-hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+hid_t native_type<std::int64_t>() {
+  return H5T_NATIVE_INT64;
+}
 template <>
-hid_t native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
+hid_t native_type<std::uint8_t>() {
+  return H5T_NATIVE_UINT8;
+}
 template <>
-hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+hid_t native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
 
 // Variable-length UTF-8 strings, the type h5py reads as str.
 hid_t new_utf8_string_type() {
@@ -68,8 +76,8 @@ void check(herr_t status, const std::string& what) {
 
 // Chunks of `chunk_rows` rows (whole trailing dimensions) on a non-empty dataset; returns
 // whether it set them (an empty dataset stays contiguous).
-bool set_row_chunks(hid_t create_props, const std::vector<hsize_t>& shape,
-                    std::uint64_t chunk_rows, const std::string& where) {
+bool set_row_chunks(hid_t create_props, const std::vector<hsize_t>& shape, std::uint64_t chunk_rows,
+                    const std::string& where) {
   if (shape.empty() || shape[0] == 0) return false;
   std::vector<hsize_t> chunk = shape;
   chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(chunk_rows, shape[0]));
@@ -159,8 +167,7 @@ Handle create_rows_dataset(hid_t file, const std::string& name, const std::strin
                            hid_t type, const std::vector<std::uint64_t>& dims,
                            std::uint64_t chunk_rows, bool compress) {
   std::vector<hsize_t> shape(dims.begin(), dims.end());
-  Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr),
-               H5Sclose);
+  Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
   Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(link_props.get(), 1);
   Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
@@ -178,8 +185,8 @@ Handle create_rows_dataset(hid_t file, const std::string& name, const std::strin
 }  // namespace
 
 template <typename T>
-void Hdf5File::write(const std::string& name, const std::vector<std::uint64_t>& dims,
-                     const T* data, std::uint64_t chunk_rows) {
+void Hdf5File::write(const std::string& name, const std::vector<std::uint64_t>& dims, const T* data,
+                     std::uint64_t chunk_rows) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   const Handle dataset =
       create_rows_dataset(id_, name, where(name), native_type<T>(), dims, chunk_rows, true);
@@ -209,8 +216,8 @@ void Hdf5File::write_rows(const std::string& name, std::uint64_t start, std::uin
   if (count == 0) return;
   Handle memory_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
                       H5Sclose);
-  check(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
-                 H5P_DEFAULT, data),
+  check(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), H5P_DEFAULT,
+                 data),
         "writing rows of " + where(name));
 }
 
@@ -245,7 +252,8 @@ void Hdf5File::append_rows(const std::string& name, std::uint64_t count, const T
   {
     std::lock_guard<std::mutex> lock(hdf5_mutex());
     Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (!dataset.ok()) throw std::runtime_error("HDF5: no dataset " + where(name) + " to append to");
+    if (!dataset.ok())
+      throw std::runtime_error("HDF5: no dataset " + where(name) + " to append to");
     Handle space(H5Dget_space(dataset.get()), H5Sclose);
     std::vector<hsize_t> shape(std::max(H5Sget_simple_extent_ndims(space.get()), 1));
     H5Sget_simple_extent_dims(space.get(), shape.data(), nullptr);
@@ -265,7 +273,8 @@ void Hdf5File::create_virtual_float_rows(const std::string& name,
   Handle space(H5Screate_simple(2, shape, nullptr), H5Sclose);
   Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   const float fill = std::numeric_limits<float>::quiet_NaN();
-  check(H5Pset_fill_value(create_props.get(), H5T_NATIVE_FLOAT, &fill), "fill value of " + where(name));
+  check(H5Pset_fill_value(create_props.get(), H5T_NATIVE_FLOAT, &fill),
+        "fill value of " + where(name));
   for (const VirtualRows& source : sources) {
     if (source.rows == 0) continue;
     const hsize_t start[2] = {source.first_row, 0};
@@ -337,8 +346,8 @@ void Hdf5File::read_rows(const std::string& name, std::uint64_t start, std::uint
   const std::vector<hsize_t> extent = select_rows(file_space.get(), start, count, where(name));
   Handle memory_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
                       H5Sclose);
-  if (H5Dread(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
-              H5P_DEFAULT, out) < 0) {
+  if (H5Dread(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), H5P_DEFAULT,
+              out) < 0) {
     throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
   }
 }
@@ -375,8 +384,8 @@ std::vector<std::string> Hdf5File::read_strings(const std::string& name) const {
   const hssize_t n = H5Sget_simple_extent_npoints(space.get());
   std::vector<char*> pointers(std::max<hssize_t>(n, 0), nullptr);
   Handle type(new_utf8_string_type(), H5Tclose);
-  if (n > 0 && H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                       pointers.data()) < 0) {
+  if (n > 0 &&
+      H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0) {
     throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
   }
   std::vector<std::string> out;
@@ -390,8 +399,7 @@ void Hdf5File::set_attribute(const std::string& name, const std::string& value) 
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   Handle type(new_utf8_string_type(), H5Tclose);
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attribute(H5Acreate2(id_, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                              H5P_DEFAULT),
+  Handle attribute(H5Acreate2(id_, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
                    H5Aclose);
   if (!attribute.ok()) throw std::runtime_error("HDF5: cannot create attribute " + where(name));
   const char* text = value.c_str();
@@ -401,9 +409,9 @@ void Hdf5File::set_attribute(const std::string& name, const std::string& value) 
 void Hdf5File::set_attribute(const std::string& name, std::int64_t value) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attribute(H5Acreate2(id_, name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT,
-                              H5P_DEFAULT),
-                   H5Aclose);
+  Handle attribute(
+      H5Acreate2(id_, name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
   if (!attribute.ok()) throw std::runtime_error("HDF5: cannot create attribute " + where(name));
   check(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), "writing attribute " + where(name));
 }
@@ -447,7 +455,8 @@ void require_schema(const Hdf5File& file, const std::string& format, std::int64_
                      (found ? "'" + *found + "'" : std::string("missing")) + ")");
   }
   const std::optional<std::int64_t> found_version = file.int_attribute("version");
-  if (!found_version) throw InputError(file.path() + ": " + format + " without a version attribute");
+  if (!found_version)
+    throw InputError(file.path() + ": " + format + " without a version attribute");
   if (*found_version > version) {
     throw InputError(file.path() + ": " + format + " version " + std::to_string(*found_version) +
                      " is newer than this build reads (" + std::to_string(version) +
@@ -460,16 +469,18 @@ void require_schema(const Hdf5File& file, const std::string& format, std::int64_
   }
 }
 
-#define HRERE_HDF5_INSTANTIATE(T)                                                          \
-  template void Hdf5File::write<T>(const std::string&, const std::vector<std::uint64_t>&, \
-                                   const T*, std::uint64_t);                               \
-  template std::vector<T> Hdf5File::read<T>(const std::string&) const;                     \
-  template void Hdf5File::read_rows<T>(const std::string&, std::uint64_t, std::uint64_t, T*) const; \
-  template void Hdf5File::create_dataset<T>(const std::string&,                            \
-                                            const std::vector<std::uint64_t>&, std::uint64_t); \
-  template void Hdf5File::write_rows<T>(const std::string&, std::uint64_t, std::uint64_t, const T*); \
-  template void Hdf5File::create_growing<T>(const std::string&,                            \
-                                            const std::vector<std::uint64_t>&, std::uint64_t); \
+#define HRERE_HDF5_INSTANTIATE(T)                                                                  \
+  template void Hdf5File::write<T>(const std::string&, const std::vector<std::uint64_t>&,          \
+                                   const T*, std::uint64_t);                                       \
+  template std::vector<T> Hdf5File::read<T>(const std::string&) const;                             \
+  template void Hdf5File::read_rows<T>(const std::string&, std::uint64_t, std::uint64_t, T*)       \
+      const;                                                                                       \
+  template void Hdf5File::create_dataset<T>(const std::string&, const std::vector<std::uint64_t>&, \
+                                            std::uint64_t);                                        \
+  template void Hdf5File::write_rows<T>(const std::string&, std::uint64_t, std::uint64_t,          \
+                                        const T*);                                                 \
+  template void Hdf5File::create_growing<T>(const std::string&, const std::vector<std::uint64_t>&, \
+                                            std::uint64_t);                                        \
   template void Hdf5File::append_rows<T>(const std::string&, std::uint64_t, const T*);
 HRERE_HDF5_INSTANTIATE(std::int32_t)
 HRERE_HDF5_INSTANTIATE(std::int64_t)

@@ -43,8 +43,7 @@ class Hdf5File {
                       std::uint64_t chunk_rows);
   // Rows [start, start + count) of a dataset made by create_dataset, from `data` (row-major).
   template <typename T>
-  void write_rows(const std::string& name, std::uint64_t start, std::uint64_t count,
-                  const T* data);
+  void write_rows(const std::string& name, std::uint64_t start, std::uint64_t count, const T* data);
   // A dataset of rows of shape `row_dims` that grows with append_rows (starts empty); chunked,
   // shuffled and compressed like write(). Intermediate groups are created as needed.
   template <typename T>

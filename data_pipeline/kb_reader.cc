@@ -11,9 +11,9 @@ void read_triples(const std::string& path, BadLines& bad_lines,
   for_each_input_line(path, bad_lines, [&](const std::string& line, const LineReader& reader) {
     const std::vector<std::string_view> fields = split_whitespace(line);
     if (fields.size() != 3) {
-      bad_lines.report(path, reader.line_number(),
-                       "expected `head relation tail`, found " + std::to_string(fields.size()) +
-                           " fields");
+      bad_lines.report(
+          path, reader.line_number(),
+          "expected `head relation tail`, found " + std::to_string(fields.size()) + " fields");
       return;
     }
     triple.head = normalize_entity_id(fields[0]);

@@ -66,12 +66,14 @@ KbStore KbStore::open(const std::string& path) {
   KbStore store(Hdf5File::open(path));
   require_schema(store.file_, kKbStoreFormat, kKbStoreVersion);
   for (const char* table : {"entities", "relations"}) {
-    if (!store.file_.exists(table)) throw InputError(path + ": damaged KB store, /" + std::string(table) + " missing");
+    if (!store.file_.exists(table))
+      throw InputError(path + ": damaged KB store, /" + std::string(table) + " missing");
   }
   for (const std::string& split : kKbSplits) {
     if (!store.file_.exists("triples/" + split)) continue;
     const std::vector<std::uint64_t> dims = store.file_.dims("triples/" + split);
-    if (dims.size() != 2 || dims[1] != 3) throw InputError(path + ": /triples/" + split + " is not an [M, 3] table");
+    if (dims.size() != 2 || dims[1] != 3)
+      throw InputError(path + ": /triples/" + split + " is not an [M, 3] table");
     store.splits_.push_back(split);
   }
   if (store.splits_.empty()) throw InputError(path + ": KB store without triples");

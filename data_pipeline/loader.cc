@@ -11,7 +11,7 @@ namespace hrere::data {
 namespace {
 
 struct EpochPlan {
-  std::vector<std::int64_t> order;                          // bags in emission order
+  std::vector<std::int64_t> order;                           // bags in emission order
   std::vector<std::pair<std::int64_t, std::int64_t>> reads;  // (first row, rows) in read order
 };
 
@@ -20,7 +20,8 @@ EpochPlan plan_epoch(std::vector<std::int64_t> chunks, std::int64_t split_bags,
                      std::int64_t num_bags, std::int64_t chunk_bags, const LoaderOptions& o,
                      std::int64_t epoch) {
   if (o.shuffle) {
-    std::mt19937_64 rng(core::splitmix64(o.seed ^ core::splitmix64(static_cast<std::uint64_t>(epoch))));
+    std::mt19937_64 rng(
+        core::splitmix64(o.seed ^ core::splitmix64(static_cast<std::uint64_t>(epoch))));
     core::shuffle(chunks.begin(), chunks.end(), rng);
   }
   const std::int64_t lo = num_bags * o.rank / o.world_size;
@@ -40,13 +41,16 @@ EpochPlan plan_epoch(std::vector<std::int64_t> chunks, std::int64_t split_bags,
     if (position >= hi) break;
   }
   if (o.shuffle) {
-    std::mt19937_64 rng(core::splitmix64(o.seed ^ core::splitmix64(static_cast<std::uint64_t>(epoch) ^
-                                         core::splitmix64(0x5eed0000ULL + static_cast<std::uint64_t>(o.rank)))));
+    std::mt19937_64 rng(core::splitmix64(
+        o.seed ^
+        core::splitmix64(static_cast<std::uint64_t>(epoch) ^
+                         core::splitmix64(0x5eed0000ULL + static_cast<std::uint64_t>(o.rank)))));
     const std::int64_t n = static_cast<std::int64_t>(plan.order.size());
-    const std::int64_t window = o.shuffle_window > 0 ? o.shuffle_window : std::max<std::int64_t>(n, 1);
+    const std::int64_t window =
+        o.shuffle_window > 0 ? o.shuffle_window : std::max<std::int64_t>(n, 1);
     for (std::int64_t start = 0; start < n; start += window) {
       core::shuffle(plan.order.begin() + start, plan.order.begin() + std::min(n, start + window),
-                       rng);
+                    rng);
     }
   }
   return plan;
@@ -140,7 +144,8 @@ BagLoader::BagLoader(std::shared_ptr<const BagStore> store, LoaderOptions option
     throw std::invalid_argument("loader: rank " + std::to_string(options_.rank) +
                                 " outside a world of " + std::to_string(options_.world_size));
   }
-  if (options_.prefetch_batches < 1) throw InputError("loader: prefetch_batches must be at least 1");
+  if (options_.prefetch_batches < 1)
+    throw InputError("loader: prefetch_batches must be at least 1");
   if (options_.shuffle_window < 0) throw InputError("loader: shuffle_window must not be negative");
   split_bags_ = store_->size(options_.split);
   chunk_bags_ = std::max<std::int64_t>(1, store_->chunk_bags(options_.split));
@@ -211,8 +216,8 @@ std::optional<Batch> BagLoader::next() {
 
 void BagLoader::restore(const LoaderState& state) {
   if (state.epoch < 0 || state.batch < 0 || state.batch > batches_per_epoch()) {
-    throw InputError("loader: cannot restore to epoch " + std::to_string(state.epoch) +
-                     ", batch " + std::to_string(state.batch) + " (an epoch has " +
+    throw InputError("loader: cannot restore to epoch " + std::to_string(state.epoch) + ", batch " +
+                     std::to_string(state.batch) + " (an epoch has " +
                      std::to_string(batches_per_epoch()) + " batches)");
   }
   stop_producer();

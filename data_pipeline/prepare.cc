@@ -8,10 +8,10 @@
 #include <unordered_map>
 
 #include "core/atomic_output.h"
-#include "data_pipeline/bag_store.h"
-#include "data_pipeline/corpus_reader.h"
 #include "core/errors.h"
 #include "core/stopwatch.h"
+#include "data_pipeline/bag_store.h"
+#include "data_pipeline/corpus_reader.h"
 #include "data_pipeline/kb_reader.h"
 #include "data_pipeline/kb_store.h"
 #include "data_pipeline/relations.h"
@@ -63,10 +63,10 @@ struct EncodeStats {
   std::int64_t truncated = 0;
 };
 
-std::vector<EncodedSentence> encode(const std::vector<Sentence>& sentences,
-                                    const std::string& path, const RelationTable& relations,
-                                    const Vocabulary& vocab, NameTable& entities, int L,
-                                    BadLines& bad_lines, EncodeStats& stats) {
+std::vector<EncodedSentence> encode(const std::vector<Sentence>& sentences, const std::string& path,
+                                    const RelationTable& relations, const Vocabulary& vocab,
+                                    NameTable& entities, int L, BadLines& bad_lines,
+                                    EncodeStats& stats) {
   std::vector<EncodedSentence> out;
   out.reserve(sentences.size());
   for (const Sentence& s : sentences) {
@@ -139,8 +139,8 @@ EncodedCorpus encode_corpus(const PrepareOptions& options, BadLines& bad_lines) 
     vectors = std::make_unique<WordVectors>(read_word_vectors(options.word_vectors_path));
   }
   Vocabulary vocabulary = Vocabulary::build(train, test, options.min_word_count, vectors.get());
-  EncodedCorpus corpus{std::move(relations), std::move(vectors), std::move(vocabulary),
-                       {}, {}, {}, {}};
+  EncodedCorpus corpus{
+      std::move(relations), std::move(vectors), std::move(vocabulary), {}, {}, {}, {}};
   corpus.train = encode(train, options.train_path, corpus.relations, corpus.vocabulary,
                         corpus.entities, options.max_length, bad_lines, corpus.stats);
   corpus.test = encode(test, options.test_path, corpus.relations, corpus.vocabulary,
@@ -268,8 +268,8 @@ json skipped_examples(const BadLines& bad_lines) {
 }
 
 json prepare_report(const EncodedCorpus& corpus, const BagStoreContents& bags,
-                    const PrepareOptions& options, const json& kb_report,
-                    const BadLines& bad_lines, const fs::path& dir) {
+                    const PrepareOptions& options, const json& kb_report, const BadLines& bad_lines,
+                    const fs::path& dir) {
   const bool with_kb = !kb_report.is_null();
   return {
       {"sentences", {{"train", corpus.train.size()}, {"test", corpus.test.size()}}},
@@ -281,11 +281,10 @@ json prepare_report(const EncodedCorpus& corpus, const BagStoreContents& bags,
       {"max_length", options.max_length},
       {"truncated_sentences", corpus.stats.truncated},
       {"vocabulary", corpus.vocabulary.size()},
-      {"word_vectors",
-       corpus.vectors ? json{{"dim", corpus.vectors->dim},
-                             {"covered", std::count(bags.word_has_vector.begin(),
-                                                    bags.word_has_vector.end(), 1)}}
-                      : json(nullptr)},
+      {"word_vectors", corpus.vectors ? json{{"dim", corpus.vectors->dim},
+                                             {"covered", std::count(bags.word_has_vector.begin(),
+                                                                    bags.word_has_vector.end(), 1)}}
+                                      : json(nullptr)},
       {"entities", bags.entities.size()},
       {"relations", corpus.relations.size()},
       {"kb", kb_report},

@@ -19,12 +19,12 @@ struct PrepareOptions {
   std::string format = "nyt10";  // "nyt10" or "jsonl"
   std::string train_path;
   std::string test_path;
-  std::string relations_path;                        // relation2id.txt
-  std::map<std::string, std::string> relation_map;   // corpus name -> label name
-  std::string word_vectors_path;                     // optional
+  std::string relations_path;                       // relation2id.txt
+  std::map<std::string, std::string> relation_map;  // corpus name -> label name
+  std::string word_vectors_path;                    // optional
   int min_word_count = 2;
-  int bag_size = 5;     // T
-  int max_length = 100; // L
+  int bag_size = 5;           // T
+  int max_length = 100;       // L
   std::string kb_train_path;  // optional: without it no KB store is written
   std::string kb_valid_path;
   std::string kb_test_path;

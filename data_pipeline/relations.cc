@@ -14,12 +14,13 @@ RelationTable RelationTable::read(const std::string& path) {
     const std::vector<std::string_view> fields = split_whitespace(line);
     if (fields.empty()) continue;
     if (expected < 0) {
-      if (fields.size() != 1) throw InputError(path, reader.line_number(), "expected the relation count");
+      if (fields.size() != 1)
+        throw InputError(path, reader.line_number(), "expected the relation count");
       try {
         expected = std::stol(std::string(fields[0]));
       } catch (const std::exception&) {
-        throw InputError(path, reader.line_number(), "expected the relation count, found '" +
-                                                         std::string(fields[0]) + "'");
+        throw InputError(path, reader.line_number(),
+                         "expected the relation count, found '" + std::string(fields[0]) + "'");
       }
       table.names_.resize(expected);
       continue;
@@ -37,7 +38,8 @@ RelationTable RelationTable::read(const std::string& path) {
     }
     const std::string name(fields[0]);
     if (!table.names_[id].empty()) {
-      throw InputError(path, reader.line_number(), "relation id " + std::to_string(id) + " given twice");
+      throw InputError(path, reader.line_number(),
+                       "relation id " + std::to_string(id) + " given twice");
     }
     if (!table.ids_.emplace(name, static_cast<int>(id)).second) {
       throw InputError(path, reader.line_number(), "relation '" + name + "' given twice");
@@ -46,9 +48,11 @@ RelationTable RelationTable::read(const std::string& path) {
   }
   if (expected <= 0) throw InputError(path + ": no relations");
   for (long id = 0; id < expected; ++id) {
-    if (table.names_[id].empty()) throw InputError(path + ": relation id " + std::to_string(id) + " missing");
+    if (table.names_[id].empty())
+      throw InputError(path + ": relation id " + std::to_string(id) + " missing");
   }
-  if (table.names_[0] != "NA") throw InputError(path + ": relation id 0 must be NA, found '" + table.names_[0] + "'");
+  if (table.names_[0] != "NA")
+    throw InputError(path + ": relation id 0 must be NA, found '" + table.names_[0] + "'");
   return table;
 }
 

@@ -23,8 +23,8 @@ class RelationTable {
   int size() const { return static_cast<int>(names_.size()); }
 
  private:
-  std::vector<std::string> names_;                // by id
-  std::unordered_map<std::string, int> ids_;      // name as written -> id
+  std::vector<std::string> names_;            // by id
+  std::unordered_map<std::string, int> ids_;  // name as written -> id
 };
 
 }  // namespace hrere::data

@@ -27,9 +27,8 @@ class Vocabulary {
   // Words of `training` seen at least `min_count` times, plus, when vectors are given, every
   // word of `training` or `other` that has a vector (pretrained vectors are what lets the
   // model use words it never saw in training). Ordered by descending training frequency.
-  static Vocabulary build(const std::vector<Sentence>& training,
-                          const std::vector<Sentence>& other, int min_count,
-                          const WordVectors* vectors);
+  static Vocabulary build(const std::vector<Sentence>& training, const std::vector<Sentence>& other,
+                          int min_count, const WordVectors* vectors);
   static Vocabulary from_words(std::vector<std::string> words);
 
   std::int32_t id_of(const std::string& word) const;  // kUnknown when absent

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <iostream>
 #include <filesystem>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -20,7 +20,8 @@ namespace {
 // Runs `fn` on consecutive blocks [start, start + count) of `total` rows.
 template <typename Fn>
 void for_blocks(std::int64_t total, std::int64_t block, Fn fn) {
-  for (std::int64_t start = 0; start < total; start += block) fn(start, std::min(block, total - start));
+  for (std::int64_t start = 0; start < total; start += block)
+    fn(start, std::min(block, total - start));
 }
 
 data::Batch read_batch(const data::BagStore& store, const std::string& split, std::int64_t start,
@@ -51,9 +52,13 @@ nlohmann::json per_relation_json(const std::vector<ClassScores>& scores,
   nlohmann::json out = nlohmann::json::array();
   for (std::size_t r = 1; r < scores.size(); ++r) {
     const ClassScores& s = scores[r];
-    out.push_back({{"relation", relations.at(r)}, {"support", s.support},
-                   {"predicted", s.predicted}, {"correct", s.correct},
-                   {"precision", s.precision}, {"recall", s.recall}, {"f1", s.f1}});
+    out.push_back({{"relation", relations.at(r)},
+                   {"support", s.support},
+                   {"predicted", s.predicted},
+                   {"correct", s.correct},
+                   {"precision", s.precision},
+                   {"recall", s.recall},
+                   {"f1", s.f1}});
   }
   return out;
 }
@@ -98,8 +103,8 @@ torch::Tensor encode_test_sentences(LanguageModel& model, const data::BagStore& 
   if (P == 1 || N == 0) return z;
   // Shares differ by at most one sentence: pad to the largest for the all-gather, then trim.
   const std::int64_t largest = (N + P - 1) / P;
-  const torch::Tensor gathered =
-      comm.all_gather(torch::cat({z, torch::zeros({largest - mine, H}, z.options())}));  // [P, largest, H]
+  const torch::Tensor gathered = comm.all_gather(
+      torch::cat({z, torch::zeros({largest - mine, H}, z.options())}));  // [P, largest, H]
   std::vector<torch::Tensor> shares;
   for (std::int64_t r = 0; r < P; ++r) {
     shares.push_back(gathered[r].narrow(0, 0, share_begin(r + 1) - share_begin(r)));
@@ -129,7 +134,7 @@ BagSlots contiguous_bags(const std::vector<std::int64_t>& offsets, std::int64_t 
 }
 
 torch::Tensor Scorer::probabilities(const torch::Tensor& language_logits,
-                                   const torch::Tensor& heads, const torch::Tensor& tails) const {
+                                    const torch::Tensor& heads, const torch::Tensor& tails) const {
   torch::NoGradGuard no_grad;
   return combined_probabilities(
       language_logits, knowledge ? knowledge->logits(heads, tails) : torch::Tensor(), alpha);
@@ -162,9 +167,11 @@ TestScores score_test_set(const Scorer& scorer, const data::BagStore& store,
   const torch::Tensor pair_tails = torch::tensor(pairs.tails, torch::kInt64);
   std::vector<torch::Tensor> pair_probs;
   for_blocks(pairs.size(), batch_size, [&](std::int64_t start, std::int64_t count) {
-    pair_probs.push_back(scorer.probabilities(
-        model->classify(z, contiguous_bags(pairs.offsets, start, count)),
-        pair_heads.narrow(0, start, count), pair_tails.narrow(0, start, count)).cpu());
+    pair_probs.push_back(
+        scorer
+            .probabilities(model->classify(z, contiguous_bags(pairs.offsets, start, count)),
+                           pair_heads.narrow(0, start, count), pair_tails.narrow(0, start, count))
+            .cpu());
   });
   scores.pair_probs = pair_probs.empty() ? torch::zeros({0, R}) : torch::cat(pair_probs);
   scores.pair_labels = torch::tensor(pairs.labels, torch::kUInt8).view({pairs.size(), R});
@@ -192,14 +199,14 @@ TestScores restrict_to_pairs(const TestScores& scores, const std::vector<std::st
     const auto fields = data::split_fields(line, '\t');
     if (fields.size() < 2) {
       throw InputError(path + ":" + std::to_string(reader.line_number()) +
-                             ": expected head<TAB>tail");
+                       ": expected head<TAB>tail");
     }
     std::int64_t pair[2];
     for (int k = 0; k < 2; ++k) {
       const std::optional<std::int64_t> id = index.find(fields[k]);
       if (!id) {
-        throw InputError(path + ":" + std::to_string(reader.line_number()) +
-                               ": unknown entity '" + std::string(fields[k]) + "'");
+        throw InputError(path + ":" + std::to_string(reader.line_number()) + ": unknown entity '" +
+                         std::string(fields[k]) + "'");
       }
       pair[k] = *id;
     }
@@ -235,7 +242,8 @@ std::pair<torch::Tensor, torch::Tensor> score_bags(const Scorer& scorer,
   if (chunks.empty()) {
     ranges.emplace_back(0, total);
   } else {
-    for (std::int64_t k : chunks) ranges.emplace_back(k * chunk, std::min(chunk, total - k * chunk));
+    for (std::int64_t k : chunks)
+      ranges.emplace_back(k * chunk, std::min(chunk, total - k * chunk));
   }
   std::vector<torch::Tensor> probs, labels;
   data::BagArrays arrays;
@@ -277,8 +285,8 @@ HeldOutReport held_out_report(const TestScores& scores, const std::vector<std::s
   report.sentence_curve = pr_curve(sentence_ranked);
   nlohmann::json sentence;
   sentence["samples"] = scores.sentence_probs.size(0);
-  sentence["positive_predictions"] = std::count_if(
-      sentence_ranked.begin(), sentence_ranked.end(), [](const Prediction& p) { return p.positive; });
+  sentence["positive_predictions"] = std::count_if(sentence_ranked.begin(), sentence_ranked.end(),
+                                                   [](const Prediction& p) { return p.positive; });
   sentence["average_precision"] = average_precision(sentence_ranked);
   sentence["auc"] = trapezoid_auc(report.sentence_curve);
   for (int n = 10; n <= 50; n += 10) {

@@ -5,8 +5,8 @@
 // copies of itself, which equals scoring it once; every (sample, relation != NA) is one
 // prediction, NA's probability is ignored. Pair protocol (Lin et al. / OpenNRE): one bag of
 // all its sentences per test entity pair, multi-label.
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <optional>
 #include <string>
@@ -16,9 +16,9 @@
 
 #include "comm/routing_communicator.h"
 #include "data_pipeline/bag_store.h"
+#include "evaluation/metrics.h"
 #include "model/knowledge_model.h"
 #include "model/language_model.h"
-#include "evaluation/metrics.h"
 
 namespace hrere::train {
 

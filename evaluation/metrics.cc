@@ -13,7 +13,8 @@ std::vector<Prediction> rank_predictions(std::vector<Prediction> predictions) {
 
 namespace {
 std::int64_t count_positive(const std::vector<Prediction>& ranked) {
-  return std::count_if(ranked.begin(), ranked.end(), [](const Prediction& p) { return p.positive; });
+  return std::count_if(ranked.begin(), ranked.end(),
+                       [](const Prediction& p) { return p.positive; });
 }
 }  // namespace
 
@@ -49,8 +50,8 @@ double average_precision(const std::vector<Prediction>& ranked) {
 double trapezoid_auc(const std::vector<PrPoint>& curve) {
   double area = 0;
   for (std::size_t i = 1; i < curve.size(); ++i) {
-    area += (curve[i].recall - curve[i - 1].recall) *
-            (curve[i].precision + curve[i - 1].precision) / 2;
+    area +=
+        (curve[i].recall - curve[i - 1].recall) * (curve[i].precision + curve[i - 1].precision) / 2;
   }
   return area;
 }

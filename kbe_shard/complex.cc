@@ -40,9 +40,7 @@ const char* to_string(Regularizer regularizer) {
   return regularizer == Regularizer::kL2 ? "l2" : "n3";
 }
 
-const char* to_string(LossMode mode) {
-  return mode == LossMode::kOneVsAll ? "1vsall" : "negative";
-}
+const char* to_string(LossMode mode) { return mode == LossMode::kOneVsAll ? "1vsall" : "negative"; }
 
 Regularizer parse_regularizer(const std::string& name) {
   if (name == "none") return Regularizer::kNone;
@@ -68,7 +66,8 @@ torch::Tensor complex_conj(const torch::Tensor& a) {
   return torch::cat({parts[0], -parts[1]}, -1);
 }
 
-torch::Tensor complex_score(const torch::Tensor& h, const torch::Tensor& r, const torch::Tensor& t) {
+torch::Tensor complex_score(const torch::Tensor& h, const torch::Tensor& r,
+                            const torch::Tensor& t) {
   return (complex_product(h, r) * t).sum(-1);
 }
 
@@ -116,8 +115,10 @@ ShardedComplEx::ShardedComplEx(comm::Communicator& comm, const ComplExOptions& o
       entities_(comm, entity_options(options)),
       relation_optimizer_(options.optimizer, relation_rows(options), options.dim, options.device) {
   if (options.dim <= 0 || options.dim % 2 != 0) {
-    throw InputError("ComplEx dimension must be a positive even number (real and "
-                           "imaginary halves), got " + std::to_string(options.dim));
+    throw InputError(
+        "ComplEx dimension must be a positive even number (real and "
+        "imaginary halves), got " +
+        std::to_string(options.dim));
   }
   EmbeddingOptions relation_table = entity_options(options);
   relation_table.num_rows = relation_rows(options);
@@ -161,12 +162,12 @@ ShardedComplEx::GatheredQueries ShardedComplEx::gather_queries(const torch::Tens
   padded.narrow(0, 0, n).copy_(query.detach());
   const torch::Tensor all_counts = all_gather(torch::tensor({n})).reshape(-1);
   gathered.queries = all_gather(padded).reshape({comm_.size() * gathered.width, dim});
-  gathered.weight = comm::to_device(
-      (torch::arange(gathered.width).unsqueeze(0) < all_counts.unsqueeze(1))
-              .reshape(-1)
-              .to(torch::kFloat) /
-          global_queries,
-      options_.device);
+  gathered.weight =
+      comm::to_device((torch::arange(gathered.width).unsqueeze(0) < all_counts.unsqueeze(1))
+                              .reshape(-1)
+                              .to(torch::kFloat) /
+                          global_queries,
+                      options_.device);
   return gathered;
 }
 
@@ -259,9 +260,9 @@ double ShardedComplEx::one_vs_all_backward(const torch::Tensor& triples,
                                           .sum(0)
                                           .narrow(0, 0, n);
 
-  torch::Tensor loss =
-      (lse.log_sum_exp.narrow(0, comm_.rank() * width, n).sum() - positive.detach().sum() +
-       penalty.detach()) / global_queries;
+  torch::Tensor loss = (lse.log_sum_exp.narrow(0, comm_.rank() * width, n).sum() -
+                        positive.detach().sum() + penalty.detach()) /
+                       global_queries;
   {
     torch::AutoGradMode enable(true);
     const torch::Tensor local_loss = (penalty - positive.sum()) / global_queries;
@@ -290,10 +291,11 @@ double ShardedComplEx::negative_backward(const torch::Tensor& triples,
       options_.regularization_weight *
       regularization(options_.regularizer,
                      {heads.narrow(0, 0, n), relation.narrow(0, 0, n), tails.narrow(0, 0, n)});
-  const torch::Tensor local_loss =
-      (torch::softplus(-scores.narrow(0, 0, n)).sum() +
-       torch::softplus(scores.narrow(0, n, m - n)).sum() / static_cast<double>(std::max<std::int64_t>(k, 1)) +
-       penalty) / global;
+  const torch::Tensor local_loss = (torch::softplus(-scores.narrow(0, 0, n)).sum() +
+                                    torch::softplus(scores.narrow(0, n, m - n)).sum() /
+                                        static_cast<double>(std::max<std::int64_t>(k, 1)) +
+                                    penalty) /
+                                   global;
   local_loss.backward();
   torch::Tensor loss = local_loss.detach().clone();
   all_reduce(loss, comm::ReduceOp::Sum);

@@ -65,7 +65,7 @@ struct ComplExOptions {
   Regularizer regularizer = Regularizer::kN3;
   double regularization_weight = 0;
   torch::Device device = torch::kCPU;  // of the parameters, their optimizer state and scores
-  bool trainable = true;  // false: evaluation only (EmbeddingOptions::trainable)
+  bool trainable = true;               // false: evaluation only (EmbeddingOptions::trainable)
 };
 
 class ShardedComplEx {

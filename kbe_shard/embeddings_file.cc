@@ -7,8 +7,8 @@
 #include <random>
 
 #include "core/atomic_output.h"
-#include "data_pipeline/hdf5_file.h"
 #include "core/errors.h"
+#include "data_pipeline/hdf5_file.h"
 #include "kbe_shard/sharded_embedding.h"
 #include "kbe_shard/tensor_io.h"
 
@@ -37,16 +37,17 @@ torch::Tensor read_complex(const data::Hdf5File& file, const std::string& name, 
 }
 
 void require_names(const std::string& path, const std::string& table,
-                   const std::vector<std::string>& stored, const std::vector<std::string>& expected) {
+                   const std::vector<std::string>& stored,
+                   const std::vector<std::string>& expected) {
   if (expected.empty() || stored == expected) return;
   if (stored.size() != expected.size()) {
     throw InputError(path + ":/" + table + ": " + std::to_string(stored.size()) +
-                           " names, the KB store has " + std::to_string(expected.size()));
+                     " names, the KB store has " + std::to_string(expected.size()));
   }
   for (std::size_t i = 0; i < stored.size(); ++i) {
     if (stored[i] != expected[i]) {
-      throw InputError(path + ":/" + table + ": id " + std::to_string(i) + " is '" +
-                             stored[i] + "', the KB store has '" + expected[i] + "'");
+      throw InputError(path + ":/" + table + ": id " + std::to_string(i) + " is '" + stored[i] +
+                       "', the KB store has '" + expected[i] + "'");
     }
   }
 }
@@ -109,7 +110,7 @@ std::vector<RowSource> entity_sources(const data::Hdf5File& index, std::int64_t 
       const std::int64_t found = require_int_attribute(shard, name);
       if (found != value) {
         throw InputError(path.string() + ": " + name + " = " + std::to_string(found) +
-                               ", the index " + index.path() + " expects " + std::to_string(value));
+                         ", the index " + index.path() + " expects " + std::to_string(value));
       }
     }
     if (shard.string_attribute("export").value_or("") != id) {
@@ -130,7 +131,7 @@ torch::Tensor read_owned_rows(const std::vector<RowSource>& sources, const RowOw
     const std::int64_t stored = static_cast<std::int64_t>(file.dims("entity_real").at(0));
     if (stored != source.rows) {
       throw InputError(source.path + ":/entity_real: " + std::to_string(stored) +
-                             " rows, expected " + std::to_string(source.rows));
+                       " rows, expected " + std::to_string(source.rows));
     }
     for (std::int64_t start = 0; start < source.rows; start += kBlockRows) {
       const std::int64_t count = std::min(kBlockRows, source.rows - start);
@@ -148,7 +149,7 @@ torch::Tensor read_owned_rows(const std::vector<RowSource>& sources, const RowOw
   }
   if (filled != ownership.local_rows()) {
     throw InputError(sources.front().path + " ...: " + std::to_string(filled) + " of " +
-                           std::to_string(ownership.local_rows()) + " entity rows found");
+                     std::to_string(ownership.local_rows()) + " entity rows found");
   }
   return out;
 }
@@ -196,9 +197,9 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
                              static_cast<std::uint64_t>(r), static_cast<std::uint64_t>(size),
                              static_cast<std::uint64_t>(RowOwnership{n, r, size}.local_rows())});
         }
-        file.create_virtual_float_rows(std::string("entity") + half,
-                                       {static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(k)},
-                                       sources);
+        file.create_virtual_float_rows(
+            std::string("entity") + half,
+            {static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(k)}, sources);
       }
       write_complex(file, "relation", embeddings.relation);
       if (embeddings.inverse_relation.defined()) {
@@ -209,7 +210,8 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
     // The shard files of earlier exports, now unreferenced.
     std::error_code error;
     const std::string prefix = shard_prefix(index);
-    for (const auto& entry : fs::directory_iterator(index.parent_path().empty() ? "." : index.parent_path(), error)) {
+    for (const auto& entry :
+         fs::directory_iterator(index.parent_path().empty() ? "." : index.parent_path(), error)) {
       const std::string name = entry.path().filename().string();
       if (name.rfind(prefix, 0) == 0 && name.size() > 3 && name.substr(name.size() - 3) == ".h5" &&
           name.rfind(prefix + id + ".", 0) != 0) {
@@ -225,12 +227,13 @@ KbeEmbeddings read_kbe_embeddings_shard(const std::string& path, int shard, int 
                                         const std::vector<std::string>& relations,
                                         std::int64_t rank) {
   const data::Hdf5File file = data::Hdf5File::open(path);
-  const std::int64_t version = file.int_attribute("version").value_or(0) == 1 ? 1 : kEmbeddingsVersion;
+  const std::int64_t version =
+      file.int_attribute("version").value_or(0) == 1 ? 1 : kEmbeddingsVersion;
   data::require_schema(file, kEmbeddingsFormat, version);
   const std::int64_t stored_rank = require_int_attribute(file, "rank");
   if (rank > 0 && stored_rank != rank) {
     throw InputError(path + ": embeddings of rank " + std::to_string(stored_rank) +
-                           ", expected rank " + std::to_string(rank));
+                     ", expected rank " + std::to_string(rank));
   }
   KbeEmbeddings embeddings;
   embeddings.entities = file.read_strings("entities");

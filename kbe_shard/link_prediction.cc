@@ -43,12 +43,14 @@ void FilterIndex::Direction::add(std::vector<std::pair<std::uint64_t, std::int32
   merged_answers.reserve(keys.size() + entries.size());
   std::size_t old = 0, added = 0;
   while (old < keys.size() || added < entries.size()) {
-    const bool take_old = added == entries.size() ||
-                          (old < keys.size() && std::pair(keys[old], answers[old]) <= entries[added]);
+    const bool take_old =
+        added == entries.size() ||
+        (old < keys.size() && std::pair(keys[old], answers[old]) <= entries[added]);
     const std::pair<std::uint64_t, std::int32_t> next =
         take_old ? std::pair(keys[old], answers[old]) : entries[added];
     (take_old ? old : added) += 1;
-    if (merged_keys.empty() || merged_keys.back() != next.first || merged_answers.back() != next.second) {
+    if (merged_keys.empty() || merged_keys.back() != next.first ||
+        merged_answers.back() != next.second) {
       merged_keys.push_back(next.first);
       merged_answers.push_back(next.second);
     }
@@ -86,13 +88,14 @@ KnownAnswers FilterIndex::heads(std::int64_t relation, std::int64_t tail) const 
 torch::Tensor sample_evaluation_candidates(std::uint64_t seed, std::int64_t batch_index,
                                            std::int64_t count, std::int64_t num_entities,
                                            const torch::Tensor& candidate_ids) {
-  const std::uint64_t key = core::mix(core::mix(seed, kEvaluationStream), static_cast<std::uint64_t>(batch_index));
+  const std::uint64_t key =
+      core::mix(core::mix(seed, kEvaluationStream), static_cast<std::uint64_t>(batch_index));
   const std::int64_t population = candidate_ids.defined() ? candidate_ids.numel() : num_entities;
   torch::Tensor drawn = torch::empty({count}, torch::kInt64);
   std::int64_t* out = drawn.data_ptr<std::int64_t>();
   for (std::int64_t j = 0; j < count; ++j) {
-    out[j] = static_cast<std::int64_t>(
-        core::uniform_below(core::mix(key, static_cast<std::uint64_t>(j)), static_cast<std::uint64_t>(population)));
+    out[j] = static_cast<std::int64_t>(core::uniform_below(
+        core::mix(key, static_cast<std::uint64_t>(j)), static_cast<std::uint64_t>(population)));
   }
   return candidate_ids.defined() ? candidate_ids.index_select(0, drawn) : drawn;
 }
@@ -147,7 +150,8 @@ void count(Counts& counts, const torch::Tensor& scores, const torch::Tensor& ans
 // Against every candidate of this rank's shard.
 Counts count_against_shard(ShardedComplEx& model, const QueryBatch& batch,
                            const torch::TensorAccessor<std::int64_t, 2>& triple,
-                           const FilterIndex& filter, const std::function<void(torch::Tensor&)>& sum) {
+                           const FilterIndex& filter,
+                           const std::function<void(torch::Tensor&)>& sum) {
   const int size = model.comm().size();
   const int rank = model.comm().rank();
   const torch::Device device = model.options().device;
@@ -159,23 +163,25 @@ Counts count_against_shard(ShardedComplEx& model, const QueryBatch& batch,
   // other known answer it owns.
   std::vector<std::int64_t> skip_query;
   std::vector<std::int64_t> skip_row;
-  for_each_query(batch, triple, filter, [&](std::int64_t q, std::int64_t answer,
-                                            const KnownAnswers& known) {
-    if (answer % size == rank) {
-      skip_query.push_back(q);
-      skip_row.push_back(answer / size);
-    }
-    for (std::int32_t other : known) {
-      if (other != answer && other % size == rank) {
-        skip_query.push_back(q);
-        skip_row.push_back(other / size);
-      }
-    }
-  });
+  for_each_query(batch, triple, filter,
+                 [&](std::int64_t q, std::int64_t answer, const KnownAnswers& known) {
+                   if (answer % size == rank) {
+                     skip_query.push_back(q);
+                     skip_row.push_back(answer / size);
+                   }
+                   for (std::int32_t other : known) {
+                     if (other != answer && other % size == rank) {
+                       skip_query.push_back(q);
+                       skip_row.push_back(other / size);
+                     }
+                   }
+                 });
   // As candidate positions; known answers that are not candidates are not ranked anyway.
-  const torch::Tensor skip_positions = model.candidate_positions(torch::tensor(skip_row, torch::kInt64));
+  const torch::Tensor skip_positions =
+      model.candidate_positions(torch::tensor(skip_row, torch::kInt64));
   const torch::Tensor candidate_skip = skip_positions.ge(0).nonzero().squeeze(1);
-  const torch::Tensor skip_queries = torch::tensor(skip_query, torch::kInt64).index_select(0, candidate_skip);
+  const torch::Tensor skip_queries =
+      torch::tensor(skip_query, torch::kInt64).index_select(0, candidate_skip);
   const torch::Tensor skips = skip_positions.index_select(0, candidate_skip);
   const torch::Tensor answer_owned = batch.answers.remainder(size).eq(rank);
   const torch::Tensor answer_position = model.candidate_positions(
@@ -192,14 +198,17 @@ Counts count_against_shard(ShardedComplEx& model, const QueryBatch& batch,
     for (std::int64_t begin = 0; begin < local; begin += chunk) {
       const std::int64_t rows = std::min(chunk, local - begin);
       torch::Tensor scores = model.score_buffer(num_queries, rows);
-      if (!scored || local > chunk) torch::mm_out(scores, batch.queries, model.candidates(begin, rows).t());
+      if (!scored || local > chunk)
+        torch::mm_out(scores, batch.queries, model.candidates(begin, rows).t());
       visit(begin, rows, scores);
     }
   };
   torch::Tensor answer_score = torch::zeros({num_queries}, batch.queries.options());
   for_each_chunk(false, [&](std::int64_t begin, std::int64_t rows, const torch::Tensor& scores) {
     const torch::Tensor here =
-        (answer_owned & answer_position.ge(begin) & answer_position.lt(begin + rows)).nonzero().squeeze(1);
+        (answer_owned & answer_position.ge(begin) & answer_position.lt(begin + rows))
+            .nonzero()
+            .squeeze(1);
     const torch::Tensor query = on_device(here);
     answer_score.index_put_(
         {query}, scores.index({query, on_device(answer_position.index_select(0, here) - begin)}));
@@ -246,13 +255,13 @@ Counts count_against_sample(ShardedComplEx& model, const QueryBatch& batch,
       skip_column.push_back(c);
     }
   };
-  for_each_query(batch, triple, filter, [&](std::int64_t q, std::int64_t answer,
-                                            const KnownAnswers& known) {
-    skip(q, answer);
-    for (std::int32_t other : known) {
-      if (other != answer) skip(q, other);
-    }
-  });
+  for_each_query(batch, triple, filter,
+                 [&](std::int64_t q, std::int64_t answer, const KnownAnswers& known) {
+                   skip(q, answer);
+                   for (std::int32_t other : known) {
+                     if (other != answer) skip(q, other);
+                   }
+                 });
 
   // The owned answers are scored in the same product as the draws (columns after them).
   const torch::Tensor scores = torch::mm(
@@ -262,8 +271,8 @@ Counts count_against_sample(ShardedComplEx& model, const QueryBatch& batch,
   const torch::Tensor owned_queries = comm::to_device(answers.positions, device);
   answer_score.index_put_(
       {owned_queries},
-      scores.index({owned_queries, columns + torch::arange(answers.positions.numel(),
-                                                           owned_queries.options())}));
+      scores.index({owned_queries,
+                    columns + torch::arange(answers.positions.numel(), owned_queries.options())}));
   sum(answer_score);
 
   const torch::Tensor compared = scores.narrow(1, 0, columns);
@@ -285,7 +294,8 @@ FilteredRanks filtered_ranks(ShardedComplEx& model, const std::vector<std::int32
     if (comm.size() > 1) comm.all_reduce(tensor);
   };
   if (protocol.batch <= 0 || protocol.sampled_candidates < 0) {
-    throw std::invalid_argument("filtered_ranks: batch must be positive, sampled_candidates not negative");
+    throw std::invalid_argument(
+        "filtered_ranks: batch must be positive, sampled_candidates not negative");
   }
   const std::int64_t m = static_cast<std::int64_t>(triples.size() / 3);
   const torch::Tensor all = torch::tensor(triples, torch::kInt64).reshape({m, 3});
@@ -301,7 +311,8 @@ FilteredRanks filtered_ranks(ShardedComplEx& model, const std::vector<std::int32
     const torch::Tensor heads = part.select(1, 0);
     const torch::Tensor relations = part.select(1, 1);
     const torch::Tensor tails = part.select(1, 2);
-    batch.queries = torch::cat({model.tail_queries(heads, relations), model.head_queries(relations, tails)});
+    batch.queries =
+        torch::cat({model.tail_queries(heads, relations), model.head_queries(relations, tails)});
     batch.answers = torch::cat({tails, heads});
     Counts counts = protocol.sampled_candidates > 0
                         ? count_against_sample(model, batch, triple, filter, protocol, sum)

@@ -7,7 +7,8 @@
 // KB's 14,541 entities, not against relation-extraction entities without KB triples): the
 // tail query (h, r, ?) with answer t and the head query (?, r, t) with answer h. Answers must
 // be candidates. Candidates that form a known true triple (train, valid or test; the filter
-// index) other than the answer are left out. With s* the answer's score and the rest of the candidates c:
+// index) other than the answer are left out. With s* the answer's score and the rest of the
+// candidates c:
 //   rank = 1 + #{c : s_c > s*} + #{c : s_c == s*} / 2
 // i.e. ties count as the mean of the positions they share. Each rank scores the queries
 // against its own shard; the counts are summed over ranks, so the result does not depend on P.

@@ -9,12 +9,12 @@
 #include <random>
 
 #include "core/atomic_output.h"
-#include "data_pipeline/hdf5_file.h"
 #include "core/errors.h"
-#include "data_pipeline/kb_store.h"
 #include "core/random.h"
 #include "core/schedule.h"
 #include "core/stopwatch.h"
+#include "data_pipeline/hdf5_file.h"
+#include "data_pipeline/kb_store.h"
 #include "kbe_shard/embeddings_file.h"
 #include "kbe_shard/tensor_io.h"
 
@@ -101,8 +101,8 @@ KbData read_kb(const std::string& path) {
   kb.relations = store.relations();
   if (kb.entities.empty() || kb.relations.empty()) {
     throw InputError(path + ": the KB has " + std::to_string(kb.entities.size()) +
-                           " entities and " + std::to_string(kb.relations.size()) +
-                           " relations; KB embeddings need at least one of each");
+                     " entities and " + std::to_string(kb.relations.size()) +
+                     " relations; KB embeddings need at least one of each");
   }
   for (const std::string& split : store.splits()) {
     std::vector<std::int32_t> triples = store.triples(split);
@@ -113,7 +113,8 @@ KbData read_kb(const std::string& path) {
   if (kb.split("train").empty()) throw InputError(path + ": no train triples");
   std::vector<bool> in_kb(kb.entities.size(), false);
   for (const auto& [split, triples] : kb.splits) {
-    for (std::size_t i = 0; i + 2 < triples.size(); i += 3) in_kb[triples[i]] = in_kb[triples[i + 2]] = true;
+    for (std::size_t i = 0; i + 2 < triples.size(); i += 3)
+      in_kb[triples[i]] = in_kb[triples[i + 2]] = true;
   }
   std::vector<std::int64_t> ids;
   for (std::size_t e = 0; e < in_kb.size(); ++e) {
@@ -140,9 +141,11 @@ void check_triples(const std::vector<std::int32_t>& triples, std::int64_t entiti
       const std::int64_t limit = column == 1 ? relations : entities;
       if (id < 0 || id >= limit) {
         throw InputError(where + ": row " + std::to_string(i / 3) + ": " +
-                               (column == 0 ? "head" : column == 1 ? "relation" : "tail") +
-                               " id " + std::to_string(id) + " out of range [0, " +
-                               std::to_string(limit) + ")");
+                         (column == 0   ? "head"
+                          : column == 1 ? "relation"
+                                        : "tail") +
+                         " id " + std::to_string(id) + " out of range [0, " +
+                         std::to_string(limit) + ")");
       }
     }
   }
@@ -198,21 +201,21 @@ void save_checkpoint(ShardedComplEx& model, const std::string& dir,
 TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) {
   const std::string from = fs::exists(dir + "/" + kStateFile) ? dir : dir + ".old";
   const std::string state_path = from + "/" + kStateFile;
-  if (!fs::exists(state_path)) throw InputError(dir + ": no checkpoint (" + kStateFile + " missing)");
+  if (!fs::exists(state_path))
+    throw InputError(dir + ": no checkpoint (" + kStateFile + " missing)");
   const data::Hdf5File file = data::Hdf5File::open(state_path);
   data::require_schema(file, kCheckpointFormat, kCheckpointVersion);
   for (const ModelShape& expected : shape_of(model)) {
     const std::int64_t found = require_int_attribute(file, expected.name);
     if (found != expected.value) {
       throw InputError(state_path + ": checkpoint has " + expected.name + " = " +
-                             std::to_string(found) + ", this run has " +
-                             std::to_string(expected.value));
+                       std::to_string(found) + ", this run has " + std::to_string(expected.value));
     }
   }
   const std::string optimizer = file.string_attribute("optimizer").value_or("");
   if (optimizer != to_string(model.options().optimizer.kind)) {
-    throw InputError(state_path + ": checkpoint optimizer is '" + optimizer +
-                           "', this run uses '" + to_string(model.options().optimizer.kind) + "'");
+    throw InputError(state_path + ": checkpoint optimizer is '" + optimizer + "', this run uses '" +
+                     to_string(model.options().optimizer.kind) + "'");
   }
   TrainingPosition position;
   position.epoch = static_cast<int>(require_int_attribute(file, "epoch"));
@@ -225,9 +228,11 @@ TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) 
   position.best_mrr = std::stod(file.string_attribute("best_mrr").value_or("-1"));
   {
     torch::NoGradGuard no_grad;
-    model.relations().copy_(read_tensor(file, "relations", torch::kFloat, model.relations().sizes()));
+    model.relations().copy_(
+        read_tensor(file, "relations", torch::kFloat, model.relations().sizes()));
     for (const auto& [name, tensor] : model.relation_optimizer().state()) {
-      tensor.copy_(read_tensor(file, "relation_state/" + name, tensor.scalar_type(), tensor.sizes()));
+      tensor.copy_(
+          read_tensor(file, "relation_state/" + name, tensor.scalar_type(), tensor.sizes()));
     }
   }
   model.entities().load(from, kEntityShards);
@@ -252,8 +257,8 @@ std::vector<std::int32_t> evaluation_subset(const std::vector<std::int32_t>& spl
                                             std::int64_t max_triples, std::uint64_t seed) {
   const std::int64_t m = static_cast<std::int64_t>(split.size() / 3);
   if (max_triples <= 0 || max_triples >= m) return split;
-  torch::Tensor chosen =
-      std::get<0>(shuffled_indices(m, core::mix(seed, kSubsetStream)).narrow(0, 0, max_triples).sort());
+  torch::Tensor chosen = std::get<0>(
+      shuffled_indices(m, core::mix(seed, kSubsetStream)).narrow(0, 0, max_triples).sort());
   std::vector<std::int32_t> subset;
   subset.reserve(static_cast<std::size_t>(3 * max_triples));
   for (std::int64_t i = 0; i < max_triples; ++i) {
@@ -285,8 +290,8 @@ class PretrainLoop {
         filter_(validating_ ? filter_of(kb_) : FilterIndex()),
         triples_(static_cast<std::int64_t>(kb_.split("train").size() / 3)),
         // A view of the int32 triples (a batch is widened when it is drawn), not a copy.
-        train_(torch::from_blob(const_cast<std::int32_t*>(kb_.split("train").data()),
-                                {triples_, 3}, torch::kInt)),
+        train_(torch::from_blob(const_cast<std::int32_t*>(kb_.split("train").data()), {triples_, 3},
+                                torch::kInt)),
         steps_per_epoch_((triples_ + options.batch_size - 1) / options.batch_size),
         schedule_(schedule_options(options),
                   [&comm](std::int64_t bits) { return comm::rank0_value(comm, bits); }) {
@@ -322,7 +327,9 @@ class PretrainLoop {
 
  private:
   static core::ScheduleOptions schedule_options(const PretrainOptions& o) {
-    return {o.log_every, o.checkpoint_every_steps, o.checkpoint_every_minutes,
+    return {o.log_every,
+            o.checkpoint_every_steps,
+            o.checkpoint_every_minutes,
             {o.max_steps, o.max_minutes}};
   }
 
@@ -331,8 +338,8 @@ class PretrainLoop {
   // checkpoints.
   bool train_epoch(int epoch) {
     const torch::Tensor order = shuffled_indices(
-        triples_, core::mix(core::mix(options_.seed, kPermutationStream),
-                            static_cast<std::uint64_t>(epoch)));
+        triples_,
+        core::mix(core::mix(options_.seed, kPermutationStream), static_cast<std::uint64_t>(epoch)));
     const std::uint64_t negative_key = core::mix(core::mix(options_.seed, kNegativeStream), epoch);
     for (std::int64_t batch = position_.epoch_step; batch < steps_per_epoch_; ++batch) {
       train_step(order, negative_key, batch);
@@ -362,11 +369,11 @@ class PretrainLoop {
     } else {
       std::vector<std::uint64_t> keys(count);
       for (std::int64_t i = 0; i < count; ++i) keys[i] = core::mix(negative_key, mine + i);
-      loss = model_.negative_backward(
-          triples,
-          sample_negatives(triples, keys, options_.negatives, model_.options().num_entities,
-                           kb_.candidates),
-          n);
+      loss =
+          model_.negative_backward(triples,
+                                   sample_negatives(triples, keys, options_.negatives,
+                                                    model_.options().num_entities, kb_.candidates),
+                                   n);
     }
     model_.step();
     ++position_.step;
@@ -407,8 +414,8 @@ class PretrainLoop {
     report_.loss = position_.unreported_steps > 0
                        ? position_.unreported_loss / static_cast<double>(position_.unreported_steps)
                        : 0;
-    report_.triples_per_second = static_cast<double>(position_.unreported_triples) /
-                                 std::max(1e-9, since_report_.seconds());
+    report_.triples_per_second =
+        static_cast<double>(position_.unreported_triples) / std::max(1e-9, since_report_.seconds());
     report_.seconds = since_start_.seconds();
     report_.comm_seconds = model_.comm_seconds();
     report_.epoch_end = epoch_end;
@@ -455,8 +462,9 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
   if (options.batch_size <= 0 || options.epochs < 0 || options.negatives <= 0 ||
       options.checkpoint_every_steps < 0 || options.checkpoint_every_minutes < 0 ||
       options.max_steps < 0 || options.max_minutes < 0) {
-    throw InputError("KBE pretraining: batch_size and negatives must be positive; epochs, "
-                     "checkpoint intervals, max_steps and max_minutes not negative");
+    throw InputError(
+        "KBE pretraining: batch_size and negatives must be positive; epochs, "
+        "checkpoint intervals, max_steps and max_minutes not negative");
   }
   if (options.threads > 0) torch::set_num_threads(options.threads);
   return PretrainLoop(comm, kb_store_path, run_dir, options, progress).run();
@@ -482,11 +490,12 @@ LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& 
   options.trainable = false;  // the export's rows replace the table; no optimizer state
   ShardedComplEx model(comm, options);
   model.set_candidates(kb.candidates);
-  model.assign(embeddings.entity, options.reciprocal ? torch::cat({embeddings.relation,
-                                                                   embeddings.inverse_relation})
-                                                     : embeddings.relation);
-  return evaluate_link_prediction(
-      model, evaluation_subset(kb.split(split), max_triples, protocol.seed), filter_of(kb), protocol);
+  model.assign(embeddings.entity,
+               options.reciprocal ? torch::cat({embeddings.relation, embeddings.inverse_relation})
+                                  : embeddings.relation);
+  return evaluate_link_prediction(model,
+                                  evaluation_subset(kb.split(split), max_triples, protocol.seed),
+                                  filter_of(kb), protocol);
 }
 
 }  // namespace hrere::kbe

@@ -56,33 +56,33 @@ struct PretrainOptions {
   std::int64_t batch_size = 250;  // global, over all ranks
   int epochs = 18;
   std::uint64_t seed = 1;
-  int eval_every = 1;  // epochs between validation runs; 0: none
-  RankingProtocol eval;  // validation ranking (its seed is set from `seed`)
-  std::int64_t eval_max_triples = 0;  // validate on a seeded subset of this size; 0: all
-  std::int64_t log_every = 100;   // steps between progress reports (and one per epoch)
-  int checkpoint_every = 1;       // epochs between checkpoints; 0: only at the end
+  int eval_every = 1;                       // epochs between validation runs; 0: none
+  RankingProtocol eval;                     // validation ranking (its seed is set from `seed`)
+  std::int64_t eval_max_triples = 0;        // validate on a seeded subset of this size; 0: all
+  std::int64_t log_every = 100;             // steps between progress reports (and one per epoch)
+  int checkpoint_every = 1;                 // epochs between checkpoints; 0: only at the end
   std::int64_t checkpoint_every_steps = 0;  // also every this many steps; 0: not by steps
   double checkpoint_every_minutes = 0;      // also after this much time (rank 0's clock)
-  std::int64_t max_steps = 0;     // stop, checkpointed and exported, after this many steps
-                                  // in this call; 0: run all epochs
-  double max_minutes = 0;         // and after this many minutes (rank 0's clock); 0: no limit
-  bool resume = false;            // continue from run_dir/checkpoint if there is one
-  int threads = 2;                // torch intra-op threads per rank
+  std::int64_t max_steps = 0;  // stop, checkpointed and exported, after this many steps
+                               // in this call; 0: run all epochs
+  double max_minutes = 0;      // and after this many minutes (rank 0's clock); 0: no limit
+  bool resume = false;         // continue from run_dir/checkpoint if there is one
+  int threads = 2;             // torch intra-op threads per rank
   // Of the model, its optimizer state and the scores; the batches are planned on the host.
   torch::Device device = torch::kCPU;
 };
 
 struct PretrainProgress {
-  int epoch = 0;              // 1-based epoch the report belongs to
-  std::int64_t step = 0;      // optimizer steps since training began (resumes included)
+  int epoch = 0;          // 1-based epoch the report belongs to
+  std::int64_t step = 0;  // optimizer steps since training began (resumes included)
   std::int64_t steps_per_epoch = 0;
-  double loss = 0;            // mean global-batch loss since the previous report
+  double loss = 0;                // mean global-batch loss since the previous report
   double triples_per_second = 0;  // global train triples per second since the previous report
-  double seconds = 0;         // since this call began
-  double comm_seconds = 0;    // of which in collectives
+  double seconds = 0;             // since this call began
+  double comm_seconds = 0;        // of which in collectives
   bool epoch_end = false;
   std::optional<LinkPredictionMetrics> valid;  // at the end of evaluation epochs
-  bool best = false;          // `valid` is the best so far
+  bool best = false;                           // `valid` is the best so far
 };
 // Called on every rank with the same values (print on rank 0).
 using PretrainCallback = std::function<void(const PretrainProgress&)>;
@@ -91,8 +91,8 @@ struct PretrainResult {
   bool completed = false;  // all epochs done (false when max_steps or max_minutes stopped it)
   std::string stopped_by;  // "--max-steps" or "--max-minutes" when not completed
   std::int64_t steps = 0;  // optimizer steps since training began
-  int epochs = 0;       // completed
-  int best_epoch = 0;   // 0 without validation
+  int epochs = 0;          // completed
+  int best_epoch = 0;      // 0 without validation
   double best_valid_mrr = 0;
   std::string embeddings_path;
 };
@@ -120,9 +120,9 @@ LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& 
 
 // Where training stands; saved with every checkpoint.
 struct TrainingPosition {
-  int epoch = 0;          // completed epochs
+  int epoch = 0;                // completed epochs
   std::int64_t epoch_step = 0;  // steps done in epoch `epoch + 1`
-  std::int64_t step = 0;  // optimizer steps
+  std::int64_t step = 0;        // optimizer steps
   int best_epoch = 0;
   double best_mrr = -1;
   // Since the last progress report: the summed batch losses, their count and the triples.
@@ -132,7 +132,8 @@ struct TrainingPosition {
 };
 
 // Collective. Writes `dir` (see above) atomically; `dir`'s parent must exist.
-void save_checkpoint(ShardedComplEx& model, const std::string& dir, const TrainingPosition& position);
+void save_checkpoint(ShardedComplEx& model, const std::string& dir,
+                     const TrainingPosition& position);
 // Collective. Restores a checkpoint saved with any number of ranks; a InputError if it
 // is missing or was taken with another model shape, optimizer or seed.
 TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir);

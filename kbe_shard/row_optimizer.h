@@ -33,9 +33,9 @@ OptimizerKind parse_optimizer_kind(const std::string& name);
 struct OptimizerOptions {
   OptimizerKind kind = OptimizerKind::kAdagrad;
   double lr = 0.1;
-  double beta1 = 0.9;  // Adam
+  double beta1 = 0.9;    // Adam
   double beta2 = 0.999;  // Adam
-  double eps = 1e-10;  // PyTorch's Adagrad default; use 1e-8 for PyTorch's Adam default
+  double eps = 1e-10;    // PyTorch's Adagrad default; use 1e-8 for PyTorch's Adam default
 };
 
 class RowOptimizer {
@@ -59,7 +59,8 @@ class RowOptimizer {
 
  private:
   // The update on (copies of) rows of table and state, in place.
-  void apply(torch::Tensor& w, const std::vector<torch::Tensor>& state, const torch::Tensor& grad) const;
+  void apply(torch::Tensor& w, const std::vector<torch::Tensor>& state,
+             const torch::Tensor& grad) const;
 
   OptimizerOptions options_;
   torch::Tensor sum_;         // Adagrad

@@ -62,10 +62,9 @@ RowOwnership::Owned RowOwnership::owned(const torch::Tensor& ids) const {
 EmbeddingShard::EmbeddingShard(const EmbeddingOptions& options, int rank, int size)
     : options_(options),
       ownership_{options.num_rows, rank, size},
-      table_(options.trainable
-                 ? initial_rows(options, ownership_)
-                 : torch::empty({ownership_.local_rows(), options.dim},
-                                torch::TensorOptions().device(options.device))),
+      table_(options.trainable ? initial_rows(options, ownership_)
+                               : torch::empty({ownership_.local_rows(), options.dim},
+                                              torch::TensorOptions().device(options.device))),
       optimizer_(options.optimizer, options.trainable ? ownership_.local_rows() : 0, options.dim,
                  options.device) {
   if (options.num_rows < 0 || options.dim <= 0) {
@@ -75,7 +74,8 @@ EmbeddingShard::EmbeddingShard(const EmbeddingOptions& options, int rank, int si
 }
 
 void EmbeddingShard::apply(const RowGradients& gradients) {
-  if (!options_.trainable) throw std::logic_error("EmbeddingShard: an evaluation-only table was updated");
+  if (!options_.trainable)
+    throw std::logic_error("EmbeddingShard: an evaluation-only table was updated");
   if (gradients.all) {
     optimizer_.update_all(table_, gradients.grad);
   } else {
@@ -118,7 +118,8 @@ void EmbeddingShard::save(const std::string& path) const {
     file.set_attribute("optimizer", std::string(to_string(options_.optimizer.kind)));
     write_table(file, "ids", ownership_.global_ids());
     write_table(file, "rows", table_);
-    for (const auto& [name, tensor] : optimizer_.state()) write_table(file, "state/" + name, tensor);
+    for (const auto& [name, tensor] : optimizer_.state())
+      write_table(file, "state/" + name, tensor);
   }
   output.commit();
 }
@@ -134,23 +135,21 @@ void EmbeddingShard::load(const std::vector<std::string>& paths) {
     const std::int64_t dim = require_int_attribute(file, "dim");
     if (num_rows != options_.num_rows || dim != options_.dim) {
       throw InputError(path + ": table of " + std::to_string(num_rows) + " x " +
-                             std::to_string(dim) + ", expected " +
-                             std::to_string(options_.num_rows) + " x " +
-                             std::to_string(options_.dim));
+                       std::to_string(dim) + ", expected " + std::to_string(options_.num_rows) +
+                       " x " + std::to_string(options_.dim));
     }
     const std::string optimizer = file.string_attribute("optimizer").value_or("");
     if (optimizer != to_string(options_.optimizer.kind)) {
       throw InputError(path + ": optimizer state is for '" + optimizer + "', this run uses '" +
-                             to_string(options_.optimizer.kind) + "'");
+                       to_string(options_.optimizer.kind) + "'");
     }
     const std::int64_t stored = static_cast<std::int64_t>(file.dims("ids").at(0));
     for (std::int64_t start = 0; start < stored; start += kLoadBlockRows) {
       const std::int64_t count = std::min(kLoadBlockRows, stored - start);
       const torch::Tensor ids = read_tensor_rows(file, "ids", torch::kLong, {}, start, count);
-      if (count > 0 && (ids.min().item<std::int64_t>() < 0 ||
-                        ids.max().item<std::int64_t>() >= num_rows)) {
-        throw InputError(path + ":/ids: row id out of range [0, " +
-                               std::to_string(num_rows) + ")");
+      if (count > 0 &&
+          (ids.min().item<std::int64_t>() < 0 || ids.max().item<std::int64_t>() >= num_rows)) {
+        throw InputError(path + ":/ids: row id out of range [0, " + std::to_string(num_rows) + ")");
       }
       const auto [mine, local] = ownership_.owned(ids);
       const torch::Tensor local_on_device = local.to(options_.device);
@@ -167,10 +166,9 @@ void EmbeddingShard::load(const std::vector<std::string>& paths) {
   const torch::Tensor bad = found.ne(1).nonzero();
   if (bad.numel() > 0) {
     const std::int64_t local = bad[0][0].item<std::int64_t>();
-    throw InputError(
-        "embedding shards " + (paths.empty() ? std::string("(none)") : paths.front()) +
-        " ...: row " + std::to_string(local * size + ownership_.rank) + " occurs " +
-        std::to_string(found[local].item<std::int64_t>()) + " times (expected once)");
+    throw InputError("embedding shards " + (paths.empty() ? std::string("(none)") : paths.front()) +
+                     " ...: row " + std::to_string(local * size + ownership_.rank) + " occurs " +
+                     std::to_string(found[local].item<std::int64_t>()) + " times (expected once)");
   }
 }
 
@@ -196,7 +194,7 @@ std::vector<std::string> find_shard_files(const std::string& dir, const std::str
   if (error) throw InputError(dir + ": cannot list (" + error.message() + ")");
   if (sizes.size() != 1) {
     throw InputError(dir + ": expected one set of " + name + " shard files (" + prefix +
-                           "<P>.h5), found " + std::to_string(sizes.size()));
+                     "<P>.h5), found " + std::to_string(sizes.size()));
   }
   std::vector<std::string> paths;
   for (int rank = 0; rank < sizes[0]; ++rank) {
@@ -302,8 +300,8 @@ RowGradients ShardedEmbedding::exchange_gradients() {
     // Local gradients (1-vs-all) cover the shard: update every row in place, with the
     // looked-up rows' gradients added.
     RowGradients dense{
-        torch::arange(shard_.ownership().local_rows(), on_device.dtype(torch::kInt64)),
-        local_grad_, /*all=*/true};
+        torch::arange(shard_.ownership().local_rows(), on_device.dtype(torch::kInt64)), local_grad_,
+        /*all=*/true};
     for (std::size_t i = 0; i < rows.size(); ++i) {
       dense.grad.index_add_(0, rows_on_device[i], grads[i]);
     }
@@ -315,7 +313,8 @@ RowGradients ShardedEmbedding::exchange_gradients() {
   const torch::Tensor all_grads =
       rows.empty() ? torch::empty({0, dim()}, on_device) : torch::cat(grads);
   const auto [distinct, inverse] = at::_unique(all_rows, /*sorted=*/true, /*return_inverse=*/true);
-  const torch::Tensor indices = comm::to_device(torch::cat({distinct, inverse}), on_device.device());
+  const torch::Tensor indices =
+      comm::to_device(torch::cat({distinct, inverse}), on_device.device());
   return {indices.narrow(0, 0, distinct.numel()),
           torch::zeros({distinct.size(0), dim()}, on_device)
               .index_add_(0, indices.narrow(0, distinct.numel(), inverse.numel()), all_grads)};
@@ -349,7 +348,8 @@ torch::Tensor ShardedEmbedding::gather_to_root() {
   const torch::Tensor received = comm_.all_to_all(shard_.table(), counts, &recv_counts);
   if (comm_.rank() != 0) return {};
   std::vector<torch::Tensor> ids;
-  for (int r = 0; r < size; ++r) ids.push_back(torch::arange(recv_counts[r], torch::kInt64) * size + r);
+  for (int r = 0; r < size; ++r)
+    ids.push_back(torch::arange(recv_counts[r], torch::kInt64) * size + r);
   return torch::empty({num_rows(), dim()}, received.options())
       .index_copy_(0, comm::to_device(torch::cat(ids), received.device()), received);
 }

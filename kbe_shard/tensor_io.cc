@@ -32,9 +32,14 @@ void write_tensor(data::Hdf5File& file, const std::string& name, const torch::Te
   const torch::Tensor data = tensor.cpu().contiguous();
   const std::vector<std::uint64_t> dims(data.sizes().begin(), data.sizes().end());
   switch (data.scalar_type()) {
-    case torch::kFloat: file.write(name, dims, data.data_ptr<float>(), chunk_rows(data)); break;
-    case torch::kLong: file.write(name, dims, data.data_ptr<std::int64_t>(), chunk_rows(data)); break;
-    default: throw std::logic_error("write_tensor: unsupported dtype for " + name);
+    case torch::kFloat:
+      file.write(name, dims, data.data_ptr<float>(), chunk_rows(data));
+      break;
+    case torch::kLong:
+      file.write(name, dims, data.data_ptr<std::int64_t>(), chunk_rows(data));
+      break;
+    default:
+      throw std::logic_error("write_tensor: unsupported dtype for " + name);
   }
 }
 
@@ -45,16 +50,20 @@ void write_table(data::Hdf5File& file, const std::string& name, const torch::Ten
   if (!is_float && table.scalar_type() != torch::kLong) {
     throw std::logic_error("write_table: unsupported dtype for " + name);
   }
-  if (is_float) file.create_dataset<float>(name, dims, chunk);
-  else file.create_dataset<std::int64_t>(name, dims, chunk);
+  if (is_float)
+    file.create_dataset<float>(name, dims, chunk);
+  else
+    file.create_dataset<std::int64_t>(name, dims, chunk);
   const std::int64_t rows = table.size(0);
   const std::int64_t block_rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(chunk) * 16);
   for (std::int64_t start = 0; start < rows; start += block_rows) {
     const std::int64_t count = std::min(block_rows, rows - start);
     const torch::Tensor block = table.narrow(0, start, count).cpu().contiguous();
     const auto first = static_cast<std::uint64_t>(start), n = static_cast<std::uint64_t>(count);
-    if (is_float) file.write_rows(name, first, n, block.data_ptr<float>());
-    else file.write_rows(name, first, n, block.data_ptr<std::int64_t>());
+    if (is_float)
+      file.write_rows(name, first, n, block.data_ptr<float>());
+    else
+      file.write_rows(name, first, n, block.data_ptr<std::int64_t>());
   }
 }
 
@@ -65,17 +74,21 @@ torch::Tensor read_tensor_rows(const data::Hdf5File& file, const std::string& na
   std::vector<std::int64_t> found(dims.begin(), dims.end());
   if (found.empty() || !c10::IntArrayRef(found).slice(1).equals(row_shape)) {
     throw InputError(file.path() + ":/" + name + ": expected rows of shape " +
-                           shape_text(row_shape) + ", found a dataset of shape " +
-                           shape_text(found));
+                     shape_text(row_shape) + ", found a dataset of shape " + shape_text(found));
   }
   std::vector<std::int64_t> shape{count};
   shape.insert(shape.end(), row_shape.begin(), row_shape.end());
   torch::Tensor out = torch::empty(shape, dtype);
   if (count == 0) return out;
   switch (dtype) {
-    case torch::kFloat: file.read_rows(name, start, count, out.data_ptr<float>()); break;
-    case torch::kLong: file.read_rows(name, start, count, out.data_ptr<std::int64_t>()); break;
-    default: throw std::logic_error("read_tensor_rows: unsupported dtype for " + name);
+    case torch::kFloat:
+      file.read_rows(name, start, count, out.data_ptr<float>());
+      break;
+    case torch::kLong:
+      file.read_rows(name, start, count, out.data_ptr<std::int64_t>());
+      break;
+    default:
+      throw std::logic_error("read_tensor_rows: unsupported dtype for " + name);
   }
   return out;
 }
@@ -86,7 +99,7 @@ torch::Tensor read_tensor(const data::Hdf5File& file, const std::string& name,
   const std::vector<std::int64_t> found(dims.begin(), dims.end());
   if (!c10::IntArrayRef(found).equals(shape)) {
     throw InputError(file.path() + ":/" + name + ": expected shape " + shape_text(shape) +
-                           ", found " + shape_text(found));
+                     ", found " + shape_text(found));
   }
   return read_tensor_rows(file, name, dtype, shape.slice(1), 0, shape[0]);
 }

@@ -39,28 +39,31 @@ KnowledgeModel::KnowledgeModel(comm::Communicator& comm, const KnowledgeModelOpt
                    .set_requires_grad(true);
 }
 
-std::vector<std::string> KnowledgeModel::load_pretrained(const kbe::KbeEmbeddings& pretrained,
-                                                         const std::vector<std::string>& entities,
-                                                         const std::vector<std::string>& relations) {
+std::vector<std::string> KnowledgeModel::load_pretrained(
+    const kbe::KbeEmbeddings& pretrained, const std::vector<std::string>& entities,
+    const std::vector<std::string>& relations) {
   if (pretrained.entities != entities || pretrained.entity.size(1) != options_.dim ||
       pretrained.entity.size(0) != entities_.shard().ownership().local_rows()) {
     throw InputError("KB embeddings: " + std::to_string(pretrained.entities.size()) +
-                           " entities of dimension " + std::to_string(pretrained.entity.size(1)) +
-                           " do not match the bag store's " + std::to_string(entities.size()) +
-                           " entities of dimension " + std::to_string(options_.dim));
+                     " entities of dimension " + std::to_string(pretrained.entity.size(1)) +
+                     " do not match the bag store's " + std::to_string(entities.size()) +
+                     " entities of dimension " + std::to_string(options_.dim));
   }
   torch::NoGradGuard no_grad;
   entities_.shard().assign_local(pretrained.entity);
   // Relations without a pretrained vector start at the pretrained vectors' scale, so their
   // logits are neither drowned out nor dominant.
-  const double scale = pretrained.relation.numel() > 1 ? pretrained.relation.std().item<double>() : 1e-3;
+  const double scale =
+      pretrained.relation.numel() > 1 ? pretrained.relation.std().item<double>() : 1e-3;
   // Drawn on the host (the same values on every device).
   relations_.copy_(torch::empty(relations_.sizes()).normal_(0.0, scale));
   std::vector<std::string> matched;
   for (std::size_t r = 0; r < relations.size(); ++r) {
-    const auto it = std::find(pretrained.relations.begin(), pretrained.relations.end(), relations[r]);
+    const auto it =
+        std::find(pretrained.relations.begin(), pretrained.relations.end(), relations[r]);
     if (it == pretrained.relations.end()) continue;
-    relations_[static_cast<std::int64_t>(r)].copy_(pretrained.relation[it - pretrained.relations.begin()]);
+    relations_[static_cast<std::int64_t>(r)].copy_(
+        pretrained.relation[it - pretrained.relations.begin()]);
     matched.push_back(relations[r]);
   }
   return matched;

@@ -1,6 +1,6 @@
 #pragma once
-// The knowledge side of HRERE (docs/ARCHITECTURE.md, Model): p(r | h, t; Theta_G) = softmax over the
-// RE relations r (NA included) of Re(<tanh(e_h), w_r, conj(tanh(e_t))>), ComplEx with the
+// The knowledge side of HRERE (docs/ARCHITECTURE.md, Model): p(r | h, t; Theta_G) = softmax over
+// the RE relations r (NA included) of Re(<tanh(e_h), w_r, conj(tanh(e_t))>), ComplEx with the
 // entity table row-sharded (kbe_shard) and the relation vectors replicated.
 //
 // It starts from a `hrere pretrain` export: entity rows as pretrained, and w_r copied from
@@ -25,7 +25,7 @@ struct KnowledgeModelOptions {
   std::int64_t num_relations = 0;  // RE relations, NA = 0 included
   std::int64_t dim = 0;            // 2k
   double lr = 1e-5;
-  bool train_entities = true;      // false: entity rows stay as pretrained (variant weston)
+  bool train_entities = true;  // false: entity rows stay as pretrained (variant weston)
   std::uint64_t seed = 0;
   torch::Device device = torch::kCPU;  // entity shard, relation vectors and their optimizers
 };

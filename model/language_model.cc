@@ -54,10 +54,9 @@ DistinctSentences distinct_sentences(const data::Batch& batch) {
   std::int64_t* slot = slots.data_ptr<std::int64_t>();
   std::int64_t width = 1;
   for (std::int64_t i = 0; i < B * T; ++i) {
-    const SentenceKey key{words.data_ptr<std::int64_t>() + i * L,
-                          lengths.data_ptr<std::int64_t>()[i],
-                          head_spans.data_ptr<std::int64_t>() + i * 2,
-                          tail_spans.data_ptr<std::int64_t>() + i * 2};
+    const SentenceKey key{
+        words.data_ptr<std::int64_t>() + i * L, lengths.data_ptr<std::int64_t>()[i],
+        head_spans.data_ptr<std::int64_t>() + i * 2, tail_spans.data_ptr<std::int64_t>() + i * 2};
     const auto [it, inserted] = ids.emplace(key, static_cast<std::int64_t>(rows.size()));
     if (inserted) {
       rows.push_back(i);
@@ -87,10 +86,10 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   word_embedding_ = register_module(
       "word_embedding",
       torch::nn::Embedding(torch::nn::EmbeddingOptions(o.vocab_size, o.word_dim).padding_idx(0)));
-  head_position_embedding_ = register_module(
-      "head_position_embedding", torch::nn::Embedding(positions, o.position_dim));
-  tail_position_embedding_ = register_module(
-      "tail_position_embedding", torch::nn::Embedding(positions, o.position_dim));
+  head_position_embedding_ =
+      register_module("head_position_embedding", torch::nn::Embedding(positions, o.position_dim));
+  tail_position_embedding_ =
+      register_module("tail_position_embedding", torch::nn::Embedding(positions, o.position_dim));
   const auto lstm_options = torch::nn::LSTMOptions(o.word_dim + 2 * o.position_dim, H);
   lstm_forward_ = register_module("lstm_forward", torch::nn::LSTM(lstm_options));
   lstm_backward_ = register_module("lstm_backward", torch::nn::LSTM(lstm_options));
@@ -158,9 +157,10 @@ torch::Tensor reverse_real_tokens(const torch::Tensor& x, const torch::Tensor& l
 
 torch::Tensor LanguageModelImpl::encode_group(const Sentences& s) {
   const std::int64_t W = s.words.size(1);
-  torch::Tensor x = torch::cat({word_embedding_(s.words), head_position_embedding_(s.head_positions),
-                                tail_position_embedding_(s.tail_positions)},
-                               2);
+  torch::Tensor x =
+      torch::cat({word_embedding_(s.words), head_position_embedding_(s.head_positions),
+                  tail_position_embedding_(s.tail_positions)},
+                 2);
   x = input_dropout_(x).transpose(0, 1);  // [W, N, d]: the LSTM's native layout
   const torch::Tensor lengths = s.lengths;
   const torch::Tensor forward = std::get<0>(lstm_forward_(x)).transpose(0, 1);
@@ -186,10 +186,8 @@ torch::Tensor LanguageModelImpl::classify(const torch::Tensor& z, const BagSlots
   const torch::Tensor mask = comm::to_device(bags.mask, z.device());
   const torch::Tensor scores = (r * sentence_diag_).matmul(sentence_query_);  // [N]
   const torch::Tensor beta =
-      torch::softmax(scores.index_select(0, flat)
-                         .view({B, S})
-                         .masked_fill(mask.logical_not(),
-                                      -std::numeric_limits<float>::infinity()),
+      torch::softmax(scores.index_select(0, flat).view({B, S}).masked_fill(
+                         mask.logical_not(), -std::numeric_limits<float>::infinity()),
                      1);
   torch::Tensor h = beta.unsqueeze(1).bmm(r.index_select(0, flat).view({B, S, H})).squeeze(1);
   h = bag_norm_(input_dropout_(torch::relu(h)));
@@ -207,7 +205,8 @@ void LanguageModelImpl::load_word_vectors(const torch::Tensor& vectors,
   TORCH_CHECK(vectors.dim() == 2 && vectors.size(0) == options_.vocab_size &&
                   vectors.size(1) == options_.word_dim,
               "word vectors are [", vectors.size(0), ", ", vectors.size(1), "], the model needs [",
-              options_.vocab_size, ", ", options_.word_dim, "] (model.word_dim must match the file)");
+              options_.vocab_size, ", ", options_.word_dim,
+              "] (model.word_dim must match the file)");
   torch::NoGradGuard no_grad;
   auto& weight = word_embedding_->weight;
   const torch::Tensor rows = has_vector.to(torch::kBool).nonzero().squeeze(1);

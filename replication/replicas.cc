@@ -31,7 +31,8 @@ Replicas::Replicas(comm::Communicator& comm, std::vector<NamedTensor> state,
       bucket.offsets.push_back(elements);
       elements += bucket.parameters[i].numel();
     }
-    bucket.flat = torch::empty({elements}, bucket.parameters.front().options().requires_grad(false));
+    bucket.flat =
+        torch::empty({elements}, bucket.parameters.front().options().requires_grad(false));
     bucket.filled.assign(bucket.parameters.size(), false);
     if (comm_.size() == 1) continue;
     for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {

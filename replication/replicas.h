@@ -1,8 +1,8 @@
 #pragma once
-// Data-parallel replicas (docs/DISTRIBUTED.md, Data-parallel training): every rank holds the same dense parameters
-// (the language model, the knowledge side's relation vectors) and applies the same update,
-// computed from gradients summed over all ranks. This class starts the replicas equal,
-// sums their gradients in flat buckets, and proves that they stayed equal.
+// Data-parallel replicas (docs/DISTRIBUTED.md, Data-parallel training): every rank holds the same
+// dense parameters (the language model, the knowledge side's relation vectors) and applies the same
+// update, computed from gradients summed over all ranks. This class starts the replicas equal, sums
+// their gradients in flat buckets, and proves that they stayed equal.
 #include <torch/torch.h>
 
 #include <cstdint>

@@ -51,8 +51,9 @@ torch::Tensor SyncBatchNorm1dImpl::forward(const torch::Tensor& input) {
   TORCH_CHECK(input.dim() == 2, "synchronised batch norm takes [N, C] inputs");
   const std::int64_t C = input.size(1);
   const torch::Tensor x = input.to(torch::kFloat64);
-  const torch::Tensor local = torch::cat(
-      {x.sum(0), x.pow(2).sum(0), torch::full({1}, static_cast<double>(input.size(0)), x.options())});
+  const torch::Tensor local =
+      torch::cat({x.sum(0), x.pow(2).sum(0),
+                  torch::full({1}, static_cast<double>(input.size(0)), x.options())});
   const torch::Tensor global =
       AllReduceSum::apply(local, static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(comm_)));
   const torch::Tensor count = global[2 * C];

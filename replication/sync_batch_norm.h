@@ -1,9 +1,9 @@
 #pragma once
 // Batch norm whose training statistics span the global batch of all data-parallel ranks, so
-// P ranks with B/P bags each normalise exactly as one rank with B bags (docs/DISTRIBUTED.md, Batch norm:
-// replicas must compute what one process would). Without a communicator, or with one rank,
-// it computes what torch::nn::BatchNorm1d does, with the same kernel; parameter and buffer
-// names are BatchNorm1d's, so checkpoints do not depend on the number of ranks.
+// P ranks with B/P bags each normalise exactly as one rank with B bags (docs/DISTRIBUTED.md, Batch
+// norm: replicas must compute what one process would). Without a communicator, or with one rank, it
+// computes what torch::nn::BatchNorm1d does, with the same kernel; parameter and buffer names are
+// BatchNorm1d's, so checkpoints do not depend on the number of ranks.
 //
 // Across ranks the per-feature sum, sum of squares and count (in float64) are summed in the
 // forward pass by an all-reduce whose backward all-reduces the gradients of those sums: each

@@ -6,15 +6,15 @@
 #include <fstream>
 #include <map>
 
+#include "app/checkpoint.h"
+#include "app/predict.h"
 #include "comm/routing_communicator.h"
 #include "core/errors.h"
 #include "data_pipeline/prepare.h"
 #include "data_pipeline/text_file.h"
-#include "test_util.h"
-#include "app/checkpoint.h"
 #include "evaluation/evaluation.h"
 #include "kbe_shard/embeddings_file.h"
-#include "app/predict.h"
+#include "test_util.h"
 
 namespace hrere::train {
 namespace {
@@ -115,7 +115,8 @@ TEST_F(TrainingTest, ResumeGivesTheSameLossesAndWeightsAsAnUninterruptedRun) {
   const auto expected = losses(straight), found = losses(stopped);
   ASSERT_GT(expected.size(), 4u);
   ASSERT_EQ(found.size(), expected.size());
-  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(found[i], expected[i]) << "line " << i;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    EXPECT_EQ(found[i], expected[i]) << "line " << i;
 
   const auto a = weights(straight), b = weights(stopped);
   ASSERT_EQ(a.size(), b.size());
@@ -186,7 +187,8 @@ TEST_F(TrainingTest, JointVariantsTrainResumeExactlyAndEvaluate) {
 
   const auto expected = losses(straight), found = losses(stopped);
   ASSERT_EQ(found.size(), expected.size());
-  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(found[i], expected[i]) << "line " << i;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    EXPECT_EQ(found[i], expected[i]) << "line " << i;
   EXPECT_GT(expected.front()["loss_knowledge"].get<double>(), 0.0);
   EXPECT_GT(expected.front()["loss_agreement"].get<double>(), 0.0);
   // The evaluation mixes in the knowledge side, whose entity rows the run trained too: equal
@@ -255,8 +257,11 @@ TEST_F(TrainingTest, EvaluationWritesTheReportAndPredictMatchesThePairProtocol) 
     const std::pair<std::string, std::string> key{std::string(f[0]), std::string(f[1])};
     nlohmann::json& r = requests[key];
     if (r.is_null()) {
-      r = {{"head", key.first}, {"tail", key.second}, {"head_name", std::string(f[2])},
-           {"tail_name", std::string(f[3])}, {"sentences", nlohmann::json::array()}};
+      r = {{"head", key.first},
+           {"tail", key.second},
+           {"head_name", std::string(f[2])},
+           {"tail_name", std::string(f[3])},
+           {"sentences", nlohmann::json::array()}};
       order.push_back(key);
     }
     r["sentences"].push_back(std::string(f[5]));
@@ -278,9 +283,11 @@ TEST_F(TrainingTest, EvaluationWritesTheReportAndPredictMatchesThePairProtocol) 
       if (entities[pairs.heads[q]] != p["head"] || entities[pairs.tails[q]] != p["tail"]) continue;
       ASSERT_EQ(p["relations"].size(), relations.size());
       for (const auto& ranked : p["relations"]) {
-        const auto r = std::find(relations.begin(), relations.end(),
-                                 ranked["relation"].get<std::string>()) - relations.begin();
-        EXPECT_NEAR(ranked["probability"].get<double>(), scores.pair_probs[q][r].item<double>(), 1e-5);
+        const auto r =
+            std::find(relations.begin(), relations.end(), ranked["relation"].get<std::string>()) -
+            relations.begin();
+        EXPECT_NEAR(ranked["probability"].get<double>(), scores.pair_probs[q][r].item<double>(),
+                    1e-5);
       }
       ++checked;
     }

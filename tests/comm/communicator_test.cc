@@ -333,7 +333,8 @@ TEST(Mpi, RejectsBadTensors) {
   torch::Tensor half = torch::zeros({3}, torch::kHalf);
   expect_invalid([&] { comm.broadcast(half, 0); }, "Half is not supported");
   torch::Tensor meta = torch::empty({3}, torch::Device(torch::kMeta));
-  expect_invalid([&] { comm.all_reduce(meta); }, "got a tensor on meta, but this communicator serves the host");
+  expect_invalid([&] { comm.all_reduce(meta); },
+                 "got a tensor on meta, but this communicator serves the host");
   expect_invalid([&] { mpi_communicator(false).all_reduce(meta); }, "expects a CPU tensor");
   torch::Tensor undefined;
   expect_invalid([&] { comm.all_reduce(undefined); }, "undefined");
@@ -425,7 +426,8 @@ TEST(Nccl, Collectives) {
   expect_invalid([&] { comm.all_reduce(on_cpu); }, "expects a CUDA tensor");
   // After an abort (what a lost peer triggers) operations fail instead of waiting.
   comm.abort();
-  torch::Tensor after = torch::ones({3}, torch::TensorOptions().device(torch::kCUDA, comm.device()));
+  torch::Tensor after =
+      torch::ones({3}, torch::TensorOptions().device(torch::kCUDA, comm.device()));
   EXPECT_THROW(comm.all_reduce(after), CommError);
 #endif
 }

@@ -6,12 +6,11 @@
 
 #include "comm/routing_communicator.h"
 #include "data_pipeline/loader.h"
-#include "data_pipeline/prepare.h"
 #include "data_pipeline/nyt10_options.h"
+#include "data_pipeline/prepare.h"
 
 namespace hrere::data {
 namespace {
-
 
 TEST(LoaderMpi, RanksShareEachEpochDisjointlyAndCompletely) {
   comm::Communicator& world = comm::world();
@@ -33,7 +32,8 @@ TEST(LoaderMpi, RanksShareEachEpochDisjointlyAndCompletely) {
       mine.clear();
       while (auto batch = loader.next()) {
         auto idx = batch->indices;
-        mine.insert(mine.end(), idx.data_ptr<std::int64_t>(), idx.data_ptr<std::int64_t>() + idx.numel());
+        mine.insert(mine.end(), idx.data_ptr<std::int64_t>(),
+                    idx.data_ptr<std::int64_t>() + idx.numel());
       }
       // Gather every rank's bags (padded with -1 to a common length) on all ranks.
       const std::int64_t width = n / world.size() + 2;

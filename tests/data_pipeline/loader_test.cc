@@ -7,8 +7,8 @@
 #include <set>
 
 #include "core/errors.h"
-#include "data_pipeline/prepare.h"
 #include "data_pipeline/nyt10_options.h"
+#include "data_pipeline/prepare.h"
 
 namespace hrere::data {
 namespace {
@@ -42,7 +42,8 @@ class LoaderTest : public ::testing::Test {
     std::vector<std::int64_t> seen;
     while (auto batch = loader.next()) {
       auto idx = batch->indices;
-      seen.insert(seen.end(), idx.data_ptr<std::int64_t>(), idx.data_ptr<std::int64_t>() + idx.numel());
+      seen.insert(seen.end(), idx.data_ptr<std::int64_t>(),
+                  idx.data_ptr<std::int64_t>() + idx.numel());
     }
     return seen;
   }
@@ -139,7 +140,8 @@ TEST_F(LoaderTest, RestoreReproducesTheFollowingBatches) {
       if (epoch == 0 && b == 3) saved = {0, 3};
       if (epoch > 0 || b >= 3) {
         auto idx = batch->indices;
-        expected.emplace_back(idx.data_ptr<std::int64_t>(), idx.data_ptr<std::int64_t>() + idx.numel());
+        expected.emplace_back(idx.data_ptr<std::int64_t>(),
+                              idx.data_ptr<std::int64_t>() + idx.numel());
       }
       ++b;
     }
@@ -164,7 +166,8 @@ TEST_F(LoaderTest, RestoreReproducesTheFollowingBatches) {
   rewound.restore(saved);
   auto first = rewound.next();
   auto idx = first->indices;
-  EXPECT_EQ(std::vector<std::int64_t>(idx.data_ptr<std::int64_t>(), idx.data_ptr<std::int64_t>() + idx.numel()),
+  EXPECT_EQ(std::vector<std::int64_t>(idx.data_ptr<std::int64_t>(),
+                                      idx.data_ptr<std::int64_t>() + idx.numel()),
             expected.front());
   EXPECT_THROW(rewound.restore({0, rewound.batches_per_epoch() + 1}), std::exception);
 }

@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "data_pipeline/bag_store.h"
 #include "core/errors.h"
+#include "data_pipeline/bag_store.h"
 #include "data_pipeline/kb_store.h"
 #include "data_pipeline/text_file.h"
 #include "synth/synth.h"
@@ -72,9 +72,9 @@ Expected expected_from_raw_files(const PrepareOptions& o, bool test_pairs_only) 
   }
   for (const auto& [key, n] : groups) e.train_bags += std::max(1, (n + 4) / 5);
   e.test_pairs = static_cast<std::int64_t>(test_pairs.size());
-  for (const auto& [split, path] : {std::pair{"train", o.kb_train_path},
-                                    std::pair{"valid", o.kb_valid_path},
-                                    std::pair{"test", o.kb_test_path}}) {
+  for (const auto& [split, path] :
+       {std::pair{"train", o.kb_train_path}, std::pair{"valid", o.kb_valid_path},
+        std::pair{"test", o.kb_test_path}}) {
     for (std::ifstream in(path); std::getline(in, line);) {
       auto f = fields(line);
       const std::string tail(trim(f[2]));  // the files end lines with CRLF
@@ -128,16 +128,16 @@ TEST(Prepare, KbFilterTestOnlyRemovesFewer) {
 
 TEST(Prepare, StoreRoundTripKeepsEverySentence) {
   TempDir dir;
-  const std::string train = dir.write(
-      "train.txt",
-      "m.1\tm.2\tparis\tfrance\t/loc/in\tparis is in france . ###END###\n"
-      "m.1\tm.2\tparis\tfrance\t/loc/in\tthe city of paris , france ###END###\n"
-      "m.3\tm.2\tlyon\tfrance\tNA\tlyon and france and lyon and france ###END###\n");
-  const std::string test = dir.write(
-      "test.txt",
-      "m.3\tm.2\tlyon\tfrance\t/loc/in\tlyon , france .\t###END###\n"
-      "m.1\tm.2\tparis\tfrance\tNA\tparis ; france\t###END###\n"
-      "m.3\tm.2\tlyon\tfrance\tNA\tin lyon -lrb- france -rrb-\t###END###\n");
+  const std::string train =
+      dir.write("train.txt",
+                "m.1\tm.2\tparis\tfrance\t/loc/in\tparis is in france . ###END###\n"
+                "m.1\tm.2\tparis\tfrance\t/loc/in\tthe city of paris , france ###END###\n"
+                "m.3\tm.2\tlyon\tfrance\tNA\tlyon and france and lyon and france ###END###\n");
+  const std::string test =
+      dir.write("test.txt",
+                "m.3\tm.2\tlyon\tfrance\t/loc/in\tlyon , france .\t###END###\n"
+                "m.1\tm.2\tparis\tfrance\tNA\tparis ; france\t###END###\n"
+                "m.3\tm.2\tlyon\tfrance\tNA\tin lyon -lrb- france -rrb-\t###END###\n");
   PrepareOptions o;
   o.train_path = train;
   o.test_path = test;
@@ -164,7 +164,7 @@ TEST(Prepare, StoreRoundTripKeepsEverySentence) {
   EXPECT_EQ(trainbags.head_spans[2], 3);
   EXPECT_EQ(trainbags.tail_spans[3], 6);
   EXPECT_EQ(word(trainbags, 0, 2, 0), "paris");  // repeated first sentence
-  EXPECT_EQ(trainbags.lengths[3], 6);             // "lyon and france and lyon and france" cut to L
+  EXPECT_EQ(trainbags.lengths[3], 6);            // "lyon and france and lyon and france" cut to L
   EXPECT_EQ(store.relations()[trainbags.labels[0]], "/loc/in");
   const std::vector<std::string> entities = store.entities();
   EXPECT_EQ(entities[trainbags.heads[1]], "m.3");
@@ -173,7 +173,7 @@ TEST(Prepare, StoreRoundTripKeepsEverySentence) {
   ASSERT_EQ(testbags.size(), 3);
   EXPECT_EQ(entities[testbags.heads[0]], "m.1");  // sorted by pair: (m.1, m.2) first
   EXPECT_EQ(testbags.lengths[2], 5);              // "in lyon ( france )"
-  EXPECT_EQ(word(testbags, 2, 0, 2), "<unk>");   // words unseen in training
+  EXPECT_EQ(word(testbags, 2, 0, 2), "<unk>");    // words unseen in training
   const TestPairs pairs = store.read_test_pairs();
   EXPECT_EQ(pairs.offsets, (std::vector<std::int64_t>{0, 1, 3}));
   EXPECT_EQ(pairs.labels, (std::vector<std::uint8_t>{1, 0, 0, 1}));
@@ -187,8 +187,9 @@ TEST(Prepare, ErrorsLeaveNoOutputBehind) {
     prepare_data(o, dir.file("out"));
     FAIL() << "unknown relation accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("train.txt:1165: unknown relation '/people/ethnicity/people'"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("train.txt:1165: unknown relation '/people/ethnicity/people'"),
+        std::string::npos)
         << e.what();
   }
   EXPECT_FALSE(fs::exists(dir.file("out")));
@@ -256,12 +257,15 @@ TEST(BagStoreSchema, RejectsForeignTruncatedAndOtherVersions) {
     write_schema(file, format, version);
     return dir.file(name);
   };
-  EXPECT_NE(open_error(store_with("foreign.h5", "something-else", 1)).find("not an hrere-bag-store file"),
-            std::string::npos);
-  EXPECT_NE(open_error(store_with("old.h5", kBagStoreFormat, 0)).find("older than this build reads"),
-            std::string::npos);
-  EXPECT_NE(open_error(store_with("new.h5", kBagStoreFormat, 99)).find("newer than this build reads"),
-            std::string::npos);
+  EXPECT_NE(
+      open_error(store_with("foreign.h5", "something-else", 1)).find("not an hrere-bag-store file"),
+      std::string::npos);
+  EXPECT_NE(
+      open_error(store_with("old.h5", kBagStoreFormat, 0)).find("older than this build reads"),
+      std::string::npos);
+  EXPECT_NE(
+      open_error(store_with("new.h5", kBagStoreFormat, 99)).find("newer than this build reads"),
+      std::string::npos);
   {
     Hdf5File file = Hdf5File::create(dir.file("damaged.h5"));
     write_schema(file, kBagStoreFormat, kBagStoreVersion);

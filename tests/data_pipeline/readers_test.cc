@@ -1,8 +1,8 @@
 // Readers on the real NYT10 / FB15k-237 files and on crafted bad inputs.
 #include <gtest/gtest.h>
 
-#include "data_pipeline/corpus_reader.h"
 #include "core/errors.h"
+#include "data_pipeline/corpus_reader.h"
 #include "data_pipeline/kb_reader.h"
 #include "data_pipeline/relations.h"
 #include "data_pipeline/text_file.h"
@@ -55,8 +55,8 @@ TEST(Nyt10Reader, ReadsTheRealTrainAndTestFiles) {
 
 TEST(Nyt10Reader, AcceptsCrlfAndSevenFieldTestLines) {
   TempDir dir;
-  const std::string path = dir.write(
-      "t.txt", "m.01\tm.02\ta\tb\tNA\ta met b .\t###END###\r\n\r\n" + kGoodTrainLine);
+  const std::string path =
+      dir.write("t.txt", "m.01\tm.02\ta\tb\tNA\ta met b .\t###END###\r\n\r\n" + kGoodTrainLine);
   BadLines strict(false);
   const auto sentences = read_nyt10(path, strict);
   ASSERT_EQ(sentences.size(), 2u);
@@ -66,8 +66,9 @@ TEST(Nyt10Reader, AcceptsCrlfAndSevenFieldTestLines) {
 
 TEST(Nyt10Reader, BadLinesNameFileAndLine) {
   const auto read = [](const std::string& path, BadLines& bad) { read_nyt10(path, bad); };
-  EXPECT_NE(error_of(kGoodTrainLine + "m.01\tm.02\tonly four\n", read).find("input.txt:2: expected 6"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(kGoodTrainLine + "m.01\tm.02\tonly four\n", read).find("input.txt:2: expected 6"),
+      std::string::npos);
   EXPECT_NE(error_of("m.01\tm.02\ta\tb\tNA\t ###END###\n", read).find(":1: empty sentence"),
             std::string::npos);
   EXPECT_NE(error_of("m.01\tm.02\ta\tb\tNA\tc d e ###END###\n", read).find(":1: entity name 'a'"),
@@ -152,7 +153,8 @@ TEST(TripleReader, BadLines) {
   const auto read = [](const std::string& p, BadLines& bad) {
     read_triples(p, bad, [](const NamedTriple&) {});
   };
-  EXPECT_NE(error_of("/m/a\t/r\t/m/b\n/m/a\t/r\n", read).find("input.txt:2: expected `head relation tail`"),
+  EXPECT_NE(error_of("/m/a\t/r\t/m/b\n/m/a\t/r\n", read)
+                .find("input.txt:2: expected `head relation tail`"),
             std::string::npos);
 }
 
@@ -176,7 +178,8 @@ TEST(WordVectors, Word2vecAndGloveFormats) {
     read_word_vectors(dir.write("bad.txt", "paris 1 2\nfrance 3\n"));
     FAIL() << "dimension mismatch accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("bad.txt:2: expected a word and 2 numbers"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("bad.txt:2: expected a word and 2 numbers"),
+              std::string::npos);
   }
 }
 

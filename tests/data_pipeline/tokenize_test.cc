@@ -39,8 +39,8 @@ TEST(TokenizeSentence, NameFoundAsWordRunWhenNotATokenOfItsOwn) {
 
 TEST(TokenizeSentence, NestedRunPrefersAFreeOccurrence) {
   // Head is located by search; its first run sits inside the tail mention, a later one is free.
-  auto t = tokenize_sentence("the new_york_times reported from new york", "new_york",
-                             "new_york_times");
+  auto t =
+      tokenize_sentence("the new_york_times reported from new york", "new_york", "new_york_times");
   ASSERT_TRUE(t);
   EXPECT_EQ(t->tail, (Span{1, 4}));
   EXPECT_EQ(t->head, (Span{6, 8}));
@@ -54,10 +54,10 @@ TEST(TokenizeSentence, MissingEntityIsReported) {
 TEST(Utf8, ValidAndInvalid) {
   EXPECT_TRUE(is_valid_utf8("risqu\xc3\xa9 image"));
   EXPECT_TRUE(is_valid_utf8("\xe2\x82\xac and \xf0\x9f\x98\x80"));
-  EXPECT_FALSE(is_valid_utf8("bad \xc3"));          // cut-off sequence
-  EXPECT_FALSE(is_valid_utf8("bad \xff byte"));     // never valid
-  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
-  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("bad \xc3"));       // cut-off sequence
+  EXPECT_FALSE(is_valid_utf8("bad \xff byte"));  // never valid
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));       // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));   // surrogate
 }
 
 }  // namespace

@@ -36,7 +36,8 @@ torch::Tensor random_triples(std::int64_t count, std::uint64_t seed) {
   torch::manual_seed(seed);
   return torch::stack({torch::randint(kEntities, {count}, torch::kInt64),
                        torch::randint(kRelations, {count}, torch::kInt64),
-                       torch::randint(kEntities, {count}, torch::kInt64)}, 1);
+                       torch::randint(kEntities, {count}, torch::kInt64)},
+                      1);
 }
 
 // This rank's contiguous part of a global batch.
@@ -73,8 +74,8 @@ torch::Tensor candidate_ids() { return torch::tensor({0, 2, 3, 5, 6, 8, 9, 10}, 
 // `triples` with their entities replaced by candidates (entity e -> candidate_ids()[e mod 8]).
 torch::Tensor among_candidates(torch::Tensor triples) {
   for (int column : {0, 2}) {
-    triples.select(1, column)
-        .copy_(candidate_ids().index_select(0, triples.select(1, column).remainder(8)));
+    triples.select(1, column).copy_(
+        candidate_ids().index_select(0, triples.select(1, column).remainder(8)));
   }
   return triples;
 }
@@ -144,8 +145,8 @@ TEST(NegativeSampling, LossAndGradientsMatchUnsharded) {
   EXPECT_TRUE(torch::isin(replaced.select(2, 2), candidate_ids()).all().item<bool>());
   const std::int64_t begin = 7 * comm.rank() / comm.size();
   const std::int64_t count = 7 * (comm.rank() + 1) / comm.size() - begin;
-  const double loss = model.negative_backward(batch.narrow(0, begin, count),
-                                              corrupted.narrow(0, begin, count), 7);
+  const double loss =
+      model.negative_backward(batch.narrow(0, begin, count), corrupted.narrow(0, begin, count), 7);
   const auto [entity_grad, relation_grad] = sharded_gradients(model);
 
   const torch::Tensor entities = model.entities().gather_full().cpu().requires_grad_(true);
@@ -155,10 +156,10 @@ TEST(NegativeSampling, LossAndGradientsMatchUnsharded) {
                          relations.index_select(0, triples.select(1, 1)),
                          entities.index_select(0, triples.select(1, 2)).tanh());
   };
-  const torch::Tensor penalty = regularization(
-      Regularizer::kN3, {entities.index_select(0, batch.select(1, 0)).tanh(),
-                         relations.index_select(0, batch.select(1, 1)),
-                         entities.index_select(0, batch.select(1, 2)).tanh()});
+  const torch::Tensor penalty =
+      regularization(Regularizer::kN3, {entities.index_select(0, batch.select(1, 0)).tanh(),
+                                        relations.index_select(0, batch.select(1, 1)),
+                                        entities.index_select(0, batch.select(1, 2)).tanh()});
   const torch::Tensor expected_loss =
       torch::softplus(-score(batch)).mean() +
       torch::softplus(score(corrupted.reshape({-1, 3}))).sum() / (7.0 * 4) +
@@ -172,8 +173,8 @@ TEST(NegativeSampling, LossAndGradientsMatchUnsharded) {
 
 // Brute force in double over the full tables: rank = 1 + #greater + #equal / 2 over the
 // candidates that are neither the answer nor another known answer.
-double brute_force_rank(const torch::Tensor& scores, std::int64_t answer,
-                        const KnownAnswers& known, const torch::Tensor& candidates) {
+double brute_force_rank(const torch::Tensor& scores, std::int64_t answer, const KnownAnswers& known,
+                        const torch::Tensor& candidates) {
   const double target = scores[answer].item<double>();
   double rank = 1;
   for (std::int64_t c = 0; c < scores.size(0); ++c) {
@@ -270,8 +271,8 @@ TEST(LinkPrediction, FilteredRanksMatchBruteForceWithTies) {
 }
 
 TEST(LinkPrediction, SummaryOfKnownRanks) {
-  const LinkPredictionMetrics metrics =
-      summarize({torch::tensor({1.0, 2.5}, torch::kDouble), torch::tensor({10.0, 10.5}, torch::kDouble)});
+  const LinkPredictionMetrics metrics = summarize(
+      {torch::tensor({1.0, 2.5}, torch::kDouble), torch::tensor({10.0, 10.5}, torch::kDouble)});
   EXPECT_EQ(metrics.head.count, 2);
   EXPECT_DOUBLE_EQ(metrics.head.mrr, (1.0 + 1 / 2.5) / 2);
   EXPECT_DOUBLE_EQ(metrics.head.hits1, 0.5);

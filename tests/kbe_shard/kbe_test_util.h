@@ -49,7 +49,10 @@ class SharedTempDir {
 inline double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
   const double scale = std::max(b.abs().max().item<double>(), 1e-30);
   return (a.to(torch::kCPU, torch::kDouble) - b.to(torch::kCPU, torch::kDouble))
-             .abs().max().item<double>() / scale;
+             .abs()
+             .max()
+             .item<double>() /
+         scale;
 }
 
 }  // namespace hrere::kbe::testing

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "comm/routing_communicator.h"
-#include "data_pipeline/hdf5_file.h"
 #include "core/errors.h"
+#include "data_pipeline/hdf5_file.h"
 #include "data_pipeline/kb_store.h"
 #include "kbe_shard/embeddings_file.h"
 #include "kbe_shard/pretrain.h"
@@ -31,12 +31,15 @@ data::KbStoreContents tiny_kb(std::int64_t entities, std::int64_t relations) {
   for (std::int64_t e = 0; e < entities; ++e) kb.entities.push_back("/m/e" + std::to_string(e));
   for (std::int64_t r = 0; r < relations; ++r) kb.relations.push_back("/r/" + std::to_string(r));
   torch::manual_seed(21);
-  for (const auto& [split, count] : {std::pair<std::string, int>{"train", 150}, {"valid", 20}, {"test", 20}}) {
+  for (const auto& [split, count] :
+       {std::pair<std::string, int>{"train", 150}, {"valid", 20}, {"test", 20}}) {
     std::vector<std::int32_t>& triples = kb.triples[split];
     for (int i = 0; i < count; ++i) {
       // Structured enough to learn: tail = head + relation + 1 (mod N) most of the time.
-      const std::int32_t h = static_cast<std::int32_t>(torch::randint(entities, {1}).item<std::int64_t>());
-      const std::int32_t r = static_cast<std::int32_t>(torch::randint(relations, {1}).item<std::int64_t>());
+      const std::int32_t h =
+          static_cast<std::int32_t>(torch::randint(entities, {1}).item<std::int64_t>());
+      const std::int32_t r =
+          static_cast<std::int32_t>(torch::randint(relations, {1}).item<std::int64_t>());
       const std::int32_t t = static_cast<std::int32_t>((h + r + 1) % entities);
       triples.insert(triples.end(), {h, r, t});
     }
@@ -57,7 +60,8 @@ PretrainOptions tiny_options(LossMode mode) {
   options.dim = 8;
   options.mode = mode;
   options.negatives = 3;
-  options.optimizer.kind = mode == LossMode::kOneVsAll ? OptimizerKind::kAdagrad : OptimizerKind::kAdam;
+  options.optimizer.kind =
+      mode == LossMode::kOneVsAll ? OptimizerKind::kAdagrad : OptimizerKind::kAdam;
   options.optimizer.lr = mode == LossMode::kOneVsAll ? 0.1 : 0.01;
   options.regularizer = mode == LossMode::kOneVsAll ? Regularizer::kN3 : Regularizer::kL2;
   options.regularization_weight = 0.01;
@@ -86,8 +90,9 @@ TEST_P(Pretrain, RanksGiveTheSameRunAsOneRank) {
   const PretrainOptions options = tiny_options(GetParam());
 
   std::vector<PretrainProgress> reports;
-  const PretrainResult sharded = pretrain_kbe(world, store, dir.file("world"), options,
-                                              [&](const PretrainProgress& p) { reports.push_back(p); });
+  const PretrainResult sharded =
+      pretrain_kbe(world, store, dir.file("world"), options,
+                   [&](const PretrainProgress& p) { reports.push_back(p); });
   const PretrainResult single =
       pretrain_kbe(self, store, dir.file("self" + std::to_string(world.rank())), options);
   EXPECT_EQ(sharded.epochs, 4);
@@ -112,8 +117,8 @@ TEST_P(Pretrain, RanksGiveTheSameRunAsOneRank) {
 
   // The export evaluates to the best validation MRR.
   const LinkPredictionMetrics again =
-      evaluate_kbe(world, store, dir.file("world") + "/" + kEmbeddingsFile, "valid",
-                   options.eval, 0, options.device);
+      evaluate_kbe(world, store, dir.file("world") + "/" + kEmbeddingsFile, "valid", options.eval,
+                   0, options.device);
   EXPECT_NEAR(again.both.mrr, sharded.best_valid_mrr, 1e-12);
 }
 
@@ -205,8 +210,11 @@ TEST_P(Pretrain, MidEpochCheckpointResumesExactlyOnAnyNumberOfRanks) {
   EXPECT_LT(relative_error(moved.relation, a.relation), kRanksTolerance);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, Pretrain, ::testing::Values(LossMode::kOneVsAll, LossMode::kNegative),
-                         [](const auto& info) { return info.param == LossMode::kOneVsAll ? "OneVsAll" : "Negative"; });
+INSTANTIATE_TEST_SUITE_P(Modes, Pretrain,
+                         ::testing::Values(LossMode::kOneVsAll, LossMode::kNegative),
+                         [](const auto& info) {
+                           return info.param == LossMode::kOneVsAll ? "OneVsAll" : "Negative";
+                         });
 
 template <class F>
 void expect_input_error(F&& call, const std::string& fragment) {
@@ -220,8 +228,7 @@ void expect_input_error(F&& call, const std::string& fragment) {
 
 // Entity e's vector in the export tests: [e, e + 0.5, -e, ...], so any misplaced row shows.
 torch::Tensor known_rows(const torch::Tensor& ids, std::int64_t dim) {
-  return ids.to(torch::kFloat).unsqueeze(1) +
-         torch::arange(dim, torch::kFloat).unsqueeze(0) * 0.5;
+  return ids.to(torch::kFloat).unsqueeze(1) + torch::arange(dim, torch::kFloat).unsqueeze(0) * 0.5;
 }
 
 TEST(EmbeddingsExport, EachRankWritesItsRowsAndAnyNumberOfRanksReadsThem) {
@@ -251,7 +258,8 @@ TEST(EmbeddingsExport, EachRankWritesItsRowsAndAnyNumberOfRanksReadsThem) {
   }
   // HDF5's virtual datasets in the index give the whole table to a plain reader (h5py).
   const data::Hdf5File index = data::Hdf5File::open(path);
-  const torch::Tensor real = read_tensor(index, "entity_real", torch::kFloat, {kEntities, kDim / 2});
+  const torch::Tensor real =
+      read_tensor(index, "entity_real", torch::kFloat, {kEntities, kDim / 2});
   EXPECT_TRUE(torch::equal(real, expected.narrow(1, 0, kDim / 2)));
 
   std::size_t files = 0;
@@ -319,8 +327,7 @@ TEST(PretrainInput, BadStoresAndExportsAreInputErrors) {
   data::KbStoreContents fewer = tiny_kb(40, 3);
   expect_input_error([&] { read_kbe_embeddings(exported, {}, fewer.relations); },
                      "4 names, the KB store has 3");
-  expect_input_error([&] { read_kbe_embeddings(exported, {}, {}, 8); },
-                     "rank 4, expected rank 8");
+  expect_input_error([&] { read_kbe_embeddings(exported, {}, {}, 8); }, "rank 4, expected rank 8");
   const std::string other = write_store(dir, "other.h5", renamed, world);
   expect_input_error([&] { evaluate_kbe(world, other, exported, "test"); }, "/m/other");
 

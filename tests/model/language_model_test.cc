@@ -5,8 +5,8 @@
 #include <functional>
 
 #include "comm/device.h"
-#include "test_util.h"
 #include "model/random_batch.h"
+#include "test_util.h"
 
 namespace hrere::train {
 namespace {
@@ -64,8 +64,7 @@ TEST_F(EvalModel, PaddingCannotChangeTheOutput) {
   data::Batch noisy = batch;
   noisy.words = batch.words.clone();
   noisy.head_positions = batch.head_positions.clone();
-  const torch::Tensor past_end =
-      torch::arange(kL).view({1, 1, kL}) >= batch.lengths.unsqueeze(2);
+  const torch::Tensor past_end = torch::arange(kL).view({1, 1, kL}) >= batch.lengths.unsqueeze(2);
   noisy.words.masked_fill_(past_end, 7);
   noisy.head_positions.masked_fill_(past_end, 3);
   EXPECT_TRUE(torch::allclose(model->forward(noisy), reference, 1e-5, 1e-6));
@@ -98,15 +97,16 @@ TEST_F(EvalModel, DistinctSentencesKeepEachBagsMultiplicity) {
   }
   const DistinctSentences distinct = distinct_sentences(batch);
   EXPECT_EQ(distinct.sentences.size(), 2);
-  EXPECT_TRUE(torch::equal(distinct.bags.slots, torch::tensor({{0, 1, 0}, {1, 1, 1}}, torch::kInt64)));
-  EXPECT_EQ(distinct.sentences.words.size(1), distinct.sentences.lengths.max().item<std::int64_t>());
+  EXPECT_TRUE(
+      torch::equal(distinct.bags.slots, torch::tensor({{0, 1, 0}, {1, 1, 1}}, torch::kInt64)));
+  EXPECT_EQ(distinct.sentences.words.size(1),
+            distinct.sentences.lengths.max().item<std::int64_t>());
 
   // The logits equal those of encoding all six slots separately.
   LanguageModel& model = model_;
-  EXPECT_TRUE(torch::allclose(model->forward(batch),
-                              model->classify(model->encode(every_slot(batch)),
-                                              slots_of_every_slot(batch)),
-                              1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(
+      model->forward(batch),
+      model->classify(model->encode(every_slot(batch)), slots_of_every_slot(batch)), 1e-5, 1e-6));
 }
 
 TEST_F(EvalModel, ASentenceAsTCopiesEqualsItOnce) {
@@ -123,8 +123,8 @@ TEST_F(EvalModel, ASentenceAsTCopiesEqualsItOnce) {
   ASSERT_EQ(copies.words.size(1), 5);
   // Encode the 40 slots without deduplication, as the straightforward computation does.
   EXPECT_TRUE(torch::allclose(
-      model->classify(model->encode(every_slot(copies)), slots_of_every_slot(copies)), once,
-      1e-5, 1e-6));
+      model->classify(model->encode(every_slot(copies)), slots_of_every_slot(copies)), once, 1e-5,
+      1e-6));
 }
 
 TEST_F(EvalModel, MaskedSlotsDoNotCount) {
@@ -175,8 +175,9 @@ TEST(LanguageModel, AttentionAndLossGradientsMatchFiniteDifferences) {
            3e-4 * model->l2_penalty();
   };
   const auto params = model->named_parameters();
-  for (const char* name : {"word_query", "sentence_diag", "sentence_query", "hidden.weight",
-                           "output.bias", "lstm_backward.weight_ih_l0", "head_position_embedding.weight"}) {
+  for (const char* name :
+       {"word_query", "sentence_diag", "sentence_query", "hidden.weight", "output.bias",
+        "lstm_backward.weight_ih_l0", "head_position_embedding.weight"}) {
     expect_gradient_matches(loss, params[name], name);
   }
 }

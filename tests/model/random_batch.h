@@ -9,7 +9,7 @@
 
 namespace hrere::train::testing {
 
-constexpr int kL = 12;         // sentence width of random batches
+constexpr int kL = 12;  // sentence width of random batches
 constexpr int kVocabulary = 30;
 
 // B bags of T sentences with random words, lengths and spans (padding holds 0), entity

@@ -20,8 +20,10 @@ TEST(Variants, LossesMatchAHandBuiltComputation) {
   const std::vector<std::vector<double>> language = {{0.1, 0.5, -0.2}, {1.0, 0.0, 0.3}};
   const std::vector<std::vector<double>> knowledge = {{0.0, 0.2, 0.9}, {0.4, -1.0, 0.1}};
   const std::vector<int> labels = {1, 0};
-  const torch::Tensor L = torch::tensor({0.1, 0.5, -0.2, 1.0, 0.0, 0.3}, torch::kFloat64).view({2, 3});
-  const torch::Tensor G = torch::tensor({0.0, 0.2, 0.9, 0.4, -1.0, 0.1}, torch::kFloat64).view({2, 3});
+  const torch::Tensor L =
+      torch::tensor({0.1, 0.5, -0.2, 1.0, 0.0, 0.3}, torch::kFloat64).view({2, 3});
+  const torch::Tensor G =
+      torch::tensor({0.0, 0.2, 0.9, 0.4, -1.0, 0.1}, torch::kFloat64).view({2, 3});
   const torch::Tensor y = torch::tensor({1, 0}, torch::kInt64);
 
   const double j_l = (cross_entropy(language[0], 1) + cross_entropy(language[1], 0)) / 2;
@@ -56,7 +58,8 @@ TEST(Variants, CombinedProbabilitiesAreTheAlphaMixture) {
   const double pl = std::exp(2.0) / (std::exp(2.0) + 1), pg = 1 / (1 + std::exp(1.0));
   EXPECT_NEAR(p[0][0].item<double>(), 0.6 * pl + 0.4 * pg, 1e-12);
   EXPECT_NEAR(p.sum().item<double>(), 1.0, 1e-12);
-  EXPECT_TRUE(torch::allclose(combined_probabilities(L, torch::Tensor(), 0.6), torch::softmax(L, 1)));
+  EXPECT_TRUE(
+      torch::allclose(combined_probabilities(L, torch::Tensor(), 0.6), torch::softmax(L, 1)));
 }
 
 TEST(Variants, NamesParse) {

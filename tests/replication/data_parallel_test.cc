@@ -8,11 +8,11 @@
 
 #include <string>
 
+#include "app/train_step.h"
 #include "comm/device.h"
 #include "comm/routing_communicator.h"
-#include "test_util.h"
 #include "model/random_batch.h"
-#include "app/train_step.h"
+#include "test_util.h"
 
 namespace hrere::train {
 namespace {
@@ -108,9 +108,9 @@ bool has_no_gradient(const std::string& name) {
 
 data::Batch rows_of(const data::Batch& batch, std::int64_t begin, std::int64_t end) {
   auto cut = [&](const torch::Tensor& t) { return t.slice(0, begin, end); };
-  return {cut(batch.words),      cut(batch.lengths),    cut(batch.head_positions),
+  return {cut(batch.words),          cut(batch.lengths),    cut(batch.head_positions),
           cut(batch.tail_positions), cut(batch.head_spans), cut(batch.tail_spans),
-          cut(batch.heads),      cut(batch.tails),      cut(batch.labels),
+          cut(batch.heads),          cut(batch.tails),      cut(batch.labels),
           cut(batch.indices)};
 }
 
@@ -133,9 +133,10 @@ TEST_F(DataParallelTest, RanksWithSlicesOfTheBatchTrainWhatOneRankTrainsOnTheWho
     const StepLosses part =
         many.step.run(rows_of(batch, kGlobalBatch * r / P, kGlobalBatch * (r + 1) / P), step);
     EXPECT_EQ(part.read(StepLosses::kBags), kGlobalBatch);
-    for (const auto term : {StepLosses::kLanguage, StepLosses::kKnowledge, StepLosses::kAgreement,
-                            StepLosses::kL2}) {
-      EXPECT_NEAR(part.read(term), whole.read(term), kTolerance) << "step " << step << " term " << term;
+    for (const auto term :
+         {StepLosses::kLanguage, StepLosses::kKnowledge, StepLosses::kAgreement, StepLosses::kL2}) {
+      EXPECT_NEAR(part.read(term), whole.read(term), kTolerance)
+          << "step " << step << " term " << term;
     }
   }
   const auto reference = one.model->named_parameters();
@@ -149,8 +150,8 @@ TEST_F(DataParallelTest, RanksWithSlicesOfTheBatchTrainWhatOneRankTrainsOnTheWho
   for (const auto& b : many.model->named_buffers()) {  // batch-norm running statistics
     if (has_no_gradient(b.key())) continue;
     const torch::Tensor expected = reference_buffers[b.key()];
-    EXPECT_TRUE(torch::allclose(b.value().to(torch::kFloat64), expected.to(torch::kFloat64), 0,
-                                kTolerance))
+    EXPECT_TRUE(
+        torch::allclose(b.value().to(torch::kFloat64), expected.to(torch::kFloat64), 0, kTolerance))
         << b.key();
   }
   const torch::Tensor relations = many.knowledge.relation_vectors().detach();
@@ -161,7 +162,8 @@ TEST_F(DataParallelTest, RanksWithSlicesOfTheBatchTrainWhatOneRankTrainsOnTheWho
   EXPECT_LT((entities - expected_entities).abs().max().item<double>(), kTolerance);
   // Training moved them: equality is not the starting point's.
   Replica untrained(self());
-  EXPECT_GT((expected_entities - untrained.knowledge.entity_table()).abs().max().item<double>(), 1e-3);
+  EXPECT_GT((expected_entities - untrained.knowledge.entity_table()).abs().max().item<double>(),
+            1e-3);
   if (r == 0) std::cout << "largest parameter difference after 3 steps: " << largest << "\n";
 }
 
@@ -211,8 +213,9 @@ TEST_F(DataParallelTest, ReplicaChecksumCatchesAPerturbedReplica) {
     ADD_FAILURE() << "a perturbed replica went unnoticed";
   } catch (const ReplicaDivergence& e) {  // on every rank, not only the perturbed one
     const std::string message = e.what();
-    EXPECT_NE(message.find("rank " + std::to_string(P - 1) + " differs from rank 0 in hidden.weight"),
-              std::string::npos)
+    EXPECT_NE(
+        message.find("rank " + std::to_string(P - 1) + " differs from rank 0 in hidden.weight"),
+        std::string::npos)
         << message;
     EXPECT_NE(message.find("step 2"), std::string::npos) << message;
   }
@@ -220,7 +223,8 @@ TEST_F(DataParallelTest, ReplicaChecksumCatchesAPerturbedReplica) {
 
 TEST_F(DataParallelTest, GradientsAreSummedOverRanksWhateverTheBucketSize) {
   comm::Communicator& world = comm::world();
-  for (const std::int64_t bucket_bytes : {std::int64_t{1}, std::int64_t{40}, std::int64_t{1} << 30}) {
+  for (const std::int64_t bucket_bytes :
+       {std::int64_t{1}, std::int64_t{40}, std::int64_t{1} << 30}) {
     torch::Tensor a = torch::zeros({3, 4}, torch::requires_grad());
     torch::Tensor b = torch::zeros({5}, torch::requires_grad());
     torch::Tensor frozen = torch::zeros({2});

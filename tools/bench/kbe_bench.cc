@@ -28,8 +28,8 @@
 
 #include "comm/device.h"
 #include "comm/routing_communicator.h"
-#include "kbe_shard/complex.h"
 #include "core/random.h"
+#include "kbe_shard/complex.h"
 #include "kbe_shard/pretrain.h"
 
 namespace {
@@ -49,7 +49,8 @@ std::string memory_text() {
   while (std::getline(status, line)) {
     if (line.rfind("VmRSS:", 0) == 0 || line.rfind("VmHWM:", 0) == 0) {
       const long kib = std::strtol(line.c_str() + 6, nullptr, 10);
-      text += (text.empty() ? "" : ", ") + line.substr(0, 5) + " " + std::to_string(kib / 1024) + " MiB";
+      text += (text.empty() ? "" : ", ") + line.substr(0, 5) + " " + std::to_string(kib / 1024) +
+              " MiB";
     }
   }
   return text;
@@ -67,7 +68,8 @@ void export_and_measure(kbe::ShardedComplEx& model, const std::string& dir) {
   for (std::size_t e = 0; e < entities.size(); ++e) entities[e] = "/m/e" + std::to_string(e);
   std::vector<std::string> relations(model.options().num_relations);
   for (std::size_t r = 0; r < relations.size(); ++r) relations[r] = "/r/" + std::to_string(r);
-  const double shard_mib = static_cast<double>(model.entities().shard().table().nbytes()) / (1 << 20);
+  const double shard_mib =
+      static_cast<double>(model.entities().shard().table().nbytes()) / (1 << 20);
   comm.barrier();
   const std::string before = memory_text();
   reset_peak_memory();
@@ -102,17 +104,28 @@ Options parse(int argc, char** argv) {
   std::map<std::string, std::string> values;
   for (int i = 1; i + 1 < argc; i += 2) values[argv[i]] = argv[i + 1];
   for (const auto& [key, value] : values) {
-    if (key == "--mode") o.mode = value;
-    else if (key == "--entities") o.entities = std::stoll(value);
-    else if (key == "--relations") o.relations = std::stoll(value);
-    else if (key == "--dim") o.dim = std::stoll(value);
-    else if (key == "--batch") o.batch = std::stoll(value);
-    else if (key == "--negatives") o.negatives = std::stoi(value);
-    else if (key == "--steps") o.steps = std::stoi(value);
-    else if (key == "--threads") o.threads = std::stoi(value);
-    else if (key == "--device") o.device = value;
-    else if (key == "--export") o.export_dir = value;
-    else throw std::invalid_argument("unknown option " + key);
+    if (key == "--mode")
+      o.mode = value;
+    else if (key == "--entities")
+      o.entities = std::stoll(value);
+    else if (key == "--relations")
+      o.relations = std::stoll(value);
+    else if (key == "--dim")
+      o.dim = std::stoll(value);
+    else if (key == "--batch")
+      o.batch = std::stoll(value);
+    else if (key == "--negatives")
+      o.negatives = std::stoi(value);
+    else if (key == "--steps")
+      o.steps = std::stoi(value);
+    else if (key == "--threads")
+      o.threads = std::stoi(value);
+    else if (key == "--device")
+      o.device = value;
+    else if (key == "--export")
+      o.export_dir = value;
+    else
+      throw std::invalid_argument("unknown option " + key);
   }
   return o;
 }
@@ -128,7 +141,8 @@ std::pair<torch::Tensor, torch::Tensor> global_batch(const Options& o, int step)
     const std::uint64_t bits = core::splitmix64(keys[i]);
     rows[i][0] = static_cast<std::int64_t>(bits % static_cast<std::uint64_t>(o.entities));
     rows[i][1] = static_cast<std::int64_t>((bits >> 40) % static_cast<std::uint64_t>(o.relations));
-    rows[i][2] = static_cast<std::int64_t>(core::splitmix64(bits) % static_cast<std::uint64_t>(o.entities));
+    rows[i][2] =
+        static_cast<std::int64_t>(core::splitmix64(bits) % static_cast<std::uint64_t>(o.entities));
   }
   return {triples, kbe::sample_negatives(triples, keys, o.negatives, o.entities)};
 }
@@ -168,7 +182,8 @@ Timing run_sharded(const Options& o, comm::Communicator& comm, const torch::Devi
     const auto [triples, negatives] = global_batch(o, step);
     const std::int64_t begin = o.batch * comm.rank() / comm.size();
     const std::int64_t count = o.batch * (comm.rank() + 1) / comm.size() - begin;
-    model.negative_backward(triples.narrow(0, begin, count), negatives.narrow(0, begin, count), o.batch);
+    model.negative_backward(triples.narrow(0, begin, count), negatives.narrow(0, begin, count),
+                            o.batch);
     model.step();
   }
   synchronize(device);
@@ -182,8 +197,10 @@ Timing run_sharded(const Options& o, comm::Communicator& comm, const torch::Devi
 
 Timing run_dense(const Options& o, const torch::Device& device) {
   const torch::TensorOptions on_device = torch::TensorOptions().device(device);
-  torch::Tensor entities = (torch::randn({o.entities, o.dim}, on_device) * 1e-3).requires_grad_(true);
-  torch::Tensor relations = (torch::randn({o.relations, o.dim}, on_device) * 1e-3).requires_grad_(true);
+  torch::Tensor entities =
+      (torch::randn({o.entities, o.dim}, on_device) * 1e-3).requires_grad_(true);
+  torch::Tensor relations =
+      (torch::randn({o.relations, o.dim}, on_device) * 1e-3).requires_grad_(true);
   torch::optim::Adam optimizer({entities, relations}, torch::optim::AdamOptions(1e-3));
   Timing timing;
   Clock::time_point start;
@@ -195,10 +212,9 @@ Timing run_dense(const Options& o, const torch::Device& device) {
     const auto [triples, negatives] = global_batch(o, step);
     const torch::Tensor all =
         comm::to_device(torch::cat({triples, negatives.reshape({-1, 3})}), device);
-    const torch::Tensor scores =
-        kbe::complex_score(entities.index_select(0, all.select(1, 0)),
-                           relations.index_select(0, all.select(1, 1)),
-                           entities.index_select(0, all.select(1, 2)));
+    const torch::Tensor scores = kbe::complex_score(entities.index_select(0, all.select(1, 0)),
+                                                    relations.index_select(0, all.select(1, 1)),
+                                                    entities.index_select(0, all.select(1, 2)));
     const torch::Tensor loss =
         (torch::softplus(-scores.narrow(0, 0, o.batch)).sum() +
          torch::softplus(scores.narrow(0, o.batch, o.batch * o.negatives)).sum() / o.negatives) /
@@ -226,11 +242,12 @@ int main(int argc, char** argv) {
     const bool print = comm.rank() == 0;
     const double triples = static_cast<double>(o.batch) * o.steps;
     if (print) {
-      std::printf("synthetic KB: %lld entities x dim %lld, %lld relations; batch %lld, %d negatives, "
-                  "%d timed steps, %d rank(s), %d thread(s) each; device %s (rank 0)\n",
-                  static_cast<long long>(o.entities), static_cast<long long>(o.dim),
-                  static_cast<long long>(o.relations), static_cast<long long>(o.batch),
-                  o.negatives, o.steps, comm.size(), o.threads, device.str().c_str());
+      std::printf(
+          "synthetic KB: %lld entities x dim %lld, %lld relations; batch %lld, %d negatives, "
+          "%d timed steps, %d rank(s), %d thread(s) each; device %s (rank 0)\n",
+          static_cast<long long>(o.entities), static_cast<long long>(o.dim),
+          static_cast<long long>(o.relations), static_cast<long long>(o.batch), o.negatives,
+          o.steps, comm.size(), o.threads, device.str().c_str());
     }
     double sharded_rate = 0;
     double dense_rate = 0;
@@ -238,10 +255,11 @@ int main(int argc, char** argv) {
       const Timing t = run_sharded(o, comm, device);
       sharded_rate = triples / t.seconds;
       if (print) {
-        std::printf("sharded lazy Adam: %.0f triples/s (%.3f s/step: compute %.3f, exchange %.3f; "
-                    "rank 0 sent %.2f MB/step); rank 0 %s\n",
-                    sharded_rate, t.seconds / o.steps, (t.seconds - t.comm_seconds) / o.steps,
-                    t.comm_seconds / o.steps, t.sent_bytes / o.steps / 1e6, memory_text().c_str());
+        std::printf(
+            "sharded lazy Adam: %.0f triples/s (%.3f s/step: compute %.3f, exchange %.3f; "
+            "rank 0 sent %.2f MB/step); rank 0 %s\n",
+            sharded_rate, t.seconds / o.steps, (t.seconds - t.comm_seconds) / o.steps,
+            t.comm_seconds / o.steps, t.sent_bytes / o.steps / 1e6, memory_text().c_str());
       }
     }
     if ((o.mode == "both" || o.mode == "dense") && print) {

@@ -19,12 +19,12 @@
 
 #include <torch/cuda.h>
 
+#include "app/config.h"
+#include "app/training.h"
 #include "comm/device.h"
 #include "data_pipeline/loader.h"
-#include "app/config.h"
 #include "evaluation/evaluation.h"
 #include "model/language_model.h"
-#include "app/training.h"
 
 namespace {
 
@@ -111,8 +111,9 @@ TrainResult time_training(train::LanguageModel& model, const std::shared_ptr<dat
     seconds += seconds_since(start);
     bags += batch->size();
     real_tokens += batch->lengths.sum().item<double>();
-    executed_tokens += straightforward ? batch->lengths.numel() * batch->words.size(2)
-                                       : train::distinct_sentences(*batch).sentences.lengths.sum().item<double>();
+    executed_tokens +=
+        straightforward ? batch->lengths.numel() * batch->words.size(2)
+                        : train::distinct_sentences(*batch).sentences.lengths.sum().item<double>();
   }
   return {bags / seconds, real_tokens / seconds, executed_tokens * flops_token / seconds};
 }
@@ -156,8 +157,9 @@ std::pair<double, double> time_eval(train::LanguageModel& model, const data::Bag
 int main(int argc, char** argv) {
   hrere::comm::keep_freed_host_memory();
   if (argc < 2) {
-    std::fprintf(stderr, "usage: lm_bench PREPARED_DIR [--steps N] [--eval-sentences N] "
-                         "[--threads N] [--device cpu|cuda|cuda:N]\n");
+    std::fprintf(stderr,
+                 "usage: lm_bench PREPARED_DIR [--steps N] [--eval-sentences N] "
+                 "[--threads N] [--device cpu|cuda|cuda:N]\n");
     return 2;
   }
   int steps = 3, threads = 2;
@@ -201,9 +203,9 @@ int main(int argc, char** argv) {
                 100 * train_result[m].executed_flops_per_second / peak,
                 eval_result[m].first * 1000.0 / eval_sentences, 100 * eval_result[m].second / peak);
   }
-  std::printf("speed-up: training %.2fx, evaluation %.2fx (%d training steps, %lld test sentences)\n",
-              train_result[0].bags_per_second / train_result[1].bags_per_second,
-              eval_result[1].first / eval_result[0].first, steps,
-              static_cast<long long>(eval_sentences));
+  std::printf(
+      "speed-up: training %.2fx, evaluation %.2fx (%d training steps, %lld test sentences)\n",
+      train_result[0].bags_per_second / train_result[1].bags_per_second,
+      eval_result[1].first / eval_result[0].first, steps, static_cast<long long>(eval_sentences));
   return 0;
 }
