@@ -342,15 +342,22 @@ bool plot_pr_curve(const std::string& run_dir) {
   std::error_code no_proc;
   const std::string script =
       plot_script_path(std::filesystem::read_symlink("/proc/self/exe", no_proc).string());
-  const char* python = std::getenv("HRERE_PYTHON");
+  // $HRERE_PYTHON alone when set; else python3 on PATH, then the system interpreter, which
+  // has Debian's python3-matplotlib where a pyenv or venv python3 comes first on PATH.
+  // Only the last attempt may print its error.
+  const char* chosen = std::getenv("HRERE_PYTHON");
+  const std::vector<std::string> pythons =
+      chosen ? std::vector<std::string>{chosen}
+             : std::vector<std::string>{"python3", "/usr/bin/python3"};
   const std::string png = (std::filesystem::path(run_dir) / "eval" / "pr.png").string();
-  const std::string command = quoted(python ? python : "python3") + " " + quoted(script) + " " +
-                              quoted(run_dir) + " --out " + quoted(png);
-  if (std::system(command.c_str()) != 0) {
-    log::warn("no PR-curve plot ({} needs python3 with matplotlib: run tools/setup.sh)", script);
-    return false;
+  for (std::size_t i = 0; i < pythons.size(); ++i) {
+    const std::string command = quoted(pythons[i]) + " " + quoted(script) + " " + quoted(run_dir) +
+                                " --out " + quoted(png) +
+                                (i + 1 < pythons.size() ? " 2>/dev/null" : "");
+    if (std::system(command.c_str()) == 0) return true;
   }
-  return true;
+  log::warn("no PR-curve plot ({} needs python3 with matplotlib: run tools/setup.sh)", script);
+  return false;
 }
 
 }  // namespace hrere::train

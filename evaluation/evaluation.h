@@ -100,8 +100,9 @@ void write_held_out_report(const std::string& dir, const HeldOutReport& report,
 // build folder (CMake copies it there). The environment variable HRERE_PLOT_SCRIPT overrides.
 std::string plot_script_path(const std::string& executable);
 
-// Draws RUN/eval/pr.png with the helper under `python3` (or $HRERE_PYTHON) with matplotlib,
-// as tools/setup.sh installs it; returns false, having said why on stderr, when it cannot.
+// Draws RUN/eval/pr.png with the helper under a python3 with matplotlib ($HRERE_PYTHON, else
+// the first of python3 on PATH and the system one that can), as tools/setup.sh installs it;
+// returns false, having said why on stderr, when it cannot.
 bool plot_pr_curve(const std::string& run_dir);
 
 }  // namespace hrere::train

@@ -110,6 +110,12 @@ expect install 0 "plot_pr.py" -- cmake --install "$(dirname "$hrere")" --prefix 
 rm "$work/run/eval/pr.png"
 expect installed-eval 0 "pair protocol" -- "$work/prefix/bin/hrere" eval --run "$work/run"
 expect installed-eval-plot 0 "pr.png" -- ls "$work/run/eval"
+# A python3 without matplotlib first on PATH (pyenv, a venv): the plot falls back to the
+# system interpreter that tools/setup.sh equips.
+mkdir -p "$work/fake-bin" && printf '#!/bin/sh\nexit 1\n' >"$work/fake-bin/python3"
+chmod +x "$work/fake-bin/python3" && rm "$work/run/eval/pr.png"
+expect eval-python-fallback 0 "pr.png" -- env -u HRERE_PYTHON PATH="$work/fake-bin:$PATH" \
+  bash -c '"$1" eval --run "$2" >/dev/null && ls "$2/eval"' _ "$hrere" "$work/run"
 expect eval-not-a-run 2 "not a run folder" -- "$hrere" eval --run "$work/world"
 head -1 "$work/world/test.txt" | python3 -c '
 import json, sys
