@@ -76,31 +76,21 @@ void raise_disagreement(const std::string& context, const std::string& own_error
 
 const char* dtype_name(torch::ScalarType type) {
   switch (type) {
-    case torch::kFloat:
-      return "float32";
-    case torch::kDouble:
-      return "float64";
-    case torch::kInt:
-      return "int32";
-    case torch::kLong:
-      return "int64";
-    case torch::kByte:
-      return "uint8";
-    case torch::kChar:
-      return "int8";
-    default:
-      return nullptr;
+    case torch::kFloat: return "float32";
+    case torch::kDouble: return "float64";
+    case torch::kInt: return "int32";
+    case torch::kLong: return "int64";
+    case torch::kByte: return "uint8";
+    case torch::kChar: return "int8";
+    default: return nullptr;
   }
 }
 
 const char* to_string(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum:
-      return "sum";
-    case ReduceOp::Max:
-      return "max";
-    case ReduceOp::Min:
-      return "min";
+    case ReduceOp::Sum: return "sum";
+    case ReduceOp::Max: return "max";
+    case ReduceOp::Min: return "min";
   }
   return "unknown";
 }

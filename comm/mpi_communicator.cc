@@ -20,20 +20,13 @@ void check_mpi(int rc, const char* call) {
 
 MPI_Datatype mpi_type(torch::ScalarType type) {
   switch (type) {
-    case torch::kFloat:
-      return MPI_FLOAT;
-    case torch::kDouble:
-      return MPI_DOUBLE;
-    case torch::kInt:
-      return MPI_INT32_T;
-    case torch::kLong:
-      return MPI_INT64_T;
-    case torch::kByte:
-      return MPI_UINT8_T;
-    case torch::kChar:
-      return MPI_INT8_T;
-    default:
-      break;
+    case torch::kFloat: return MPI_FLOAT;
+    case torch::kDouble: return MPI_DOUBLE;
+    case torch::kInt: return MPI_INT32_T;
+    case torch::kLong: return MPI_INT64_T;
+    case torch::kByte: return MPI_UINT8_T;
+    case torch::kChar: return MPI_INT8_T;
+    default: break;
   }
   // Communicator::check_tensor admits only the types above.
   throw std::logic_error(std::string("no MPI datatype for ") + c10::toString(type));
@@ -41,12 +34,9 @@ MPI_Datatype mpi_type(torch::ScalarType type) {
 
 MPI_Op mpi_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum:
-      return MPI_SUM;
-    case ReduceOp::Max:
-      return MPI_MAX;
-    case ReduceOp::Min:
-      return MPI_MIN;
+    case ReduceOp::Sum: return MPI_SUM;
+    case ReduceOp::Max: return MPI_MAX;
+    case ReduceOp::Min: return MPI_MIN;
   }
   throw std::invalid_argument("unknown ReduceOp " + std::to_string(static_cast<int>(op)));
 }

@@ -19,20 +19,13 @@ constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
 ncclDataType_t nccl_type(torch::ScalarType type) {
   switch (type) {
-    case torch::kFloat:
-      return ncclFloat32;
-    case torch::kDouble:
-      return ncclFloat64;
-    case torch::kInt:
-      return ncclInt32;
-    case torch::kLong:
-      return ncclInt64;
-    case torch::kByte:
-      return ncclUint8;
-    case torch::kChar:
-      return ncclInt8;
-    default:
-      break;
+    case torch::kFloat: return ncclFloat32;
+    case torch::kDouble: return ncclFloat64;
+    case torch::kInt: return ncclInt32;
+    case torch::kLong: return ncclInt64;
+    case torch::kByte: return ncclUint8;
+    case torch::kChar: return ncclInt8;
+    default: break;
   }
   // Communicator::check_tensor admits only the types above.
   throw std::logic_error(std::string("no NCCL datatype for ") + c10::toString(type));
@@ -40,12 +33,9 @@ ncclDataType_t nccl_type(torch::ScalarType type) {
 
 ncclRedOp_t nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum:
-      return ncclSum;
-    case ReduceOp::Max:
-      return ncclMax;
-    case ReduceOp::Min:
-      return ncclMin;
+    case ReduceOp::Sum: return ncclSum;
+    case ReduceOp::Max: return ncclMax;
+    case ReduceOp::Min: return ncclMin;
   }
   throw std::invalid_argument("unknown ReduceOp " + std::to_string(static_cast<int>(op)));
 }

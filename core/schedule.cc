@@ -12,12 +12,9 @@ enum Bits : std::int64_t { kCheckpointTime = 1, kOutOfTime = 2 };
 
 std::string option_name(StopReason reason) {
   switch (reason) {
-    case StopReason::kMaxSteps:
-      return "--max-steps";
-    case StopReason::kMaxMinutes:
-      return "--max-minutes";
-    case StopReason::kNone:
-      break;
+    case StopReason::kMaxSteps: return "--max-steps";
+    case StopReason::kMaxMinutes: return "--max-minutes";
+    case StopReason::kNone: break;
   }
   return "";
 }

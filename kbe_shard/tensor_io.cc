@@ -32,14 +32,11 @@ void write_tensor(data::Hdf5File& file, const std::string& name, const torch::Te
   const torch::Tensor data = tensor.cpu().contiguous();
   const std::vector<std::uint64_t> dims(data.sizes().begin(), data.sizes().end());
   switch (data.scalar_type()) {
-    case torch::kFloat:
-      file.write(name, dims, data.data_ptr<float>(), chunk_rows(data));
-      break;
+    case torch::kFloat: file.write(name, dims, data.data_ptr<float>(), chunk_rows(data)); break;
     case torch::kLong:
       file.write(name, dims, data.data_ptr<std::int64_t>(), chunk_rows(data));
       break;
-    default:
-      throw std::logic_error("write_tensor: unsupported dtype for " + name);
+    default: throw std::logic_error("write_tensor: unsupported dtype for " + name);
   }
 }
 
@@ -81,14 +78,9 @@ torch::Tensor read_tensor_rows(const data::Hdf5File& file, const std::string& na
   torch::Tensor out = torch::empty(shape, dtype);
   if (count == 0) return out;
   switch (dtype) {
-    case torch::kFloat:
-      file.read_rows(name, start, count, out.data_ptr<float>());
-      break;
-    case torch::kLong:
-      file.read_rows(name, start, count, out.data_ptr<std::int64_t>());
-      break;
-    default:
-      throw std::logic_error("read_tensor_rows: unsupported dtype for " + name);
+    case torch::kFloat: file.read_rows(name, start, count, out.data_ptr<float>()); break;
+    case torch::kLong: file.read_rows(name, start, count, out.data_ptr<std::int64_t>()); break;
+    default: throw std::logic_error("read_tensor_rows: unsupported dtype for " + name);
   }
   return out;
 }

@@ -192,8 +192,7 @@ std::string Names::propose(Type type, const std::vector<std::string>& first_name
       name += rng.pick(kCountrySuffixes);
       return name;
     }
-    case kRegion:
-      return suffixed(pseudo_word(rng, 2, 3), kRegionSuffixes);
+    case kRegion: return suffixed(pseudo_word(rng, 2, 3), kRegionSuffixes);
     case kCity: {
       if (!rng.chance(0.25)) return pseudo_word(rng, 2, 3);
       std::string name(rng.pick(kCityPrefixes));
@@ -201,8 +200,7 @@ std::string Names::propose(Type type, const std::vector<std::string>& first_name
       name += pseudo_word(rng, 2, 3);
       return name;
     }
-    case kUniversity:
-      return suffixed(pseudo_word(rng, 2, 3), kUniversitySuffixes);
+    case kUniversity: return suffixed(pseudo_word(rng, 2, 3), kUniversitySuffixes);
     case kCompany: {
       std::string stem = pseudo_word(rng, 2, 3);
       return rng.chance(0.3) ? stem : suffixed(std::move(stem), kCompanySuffixes);
@@ -273,15 +271,9 @@ void SentenceWriter::render(const Pair& pair, bool states, Rng& rng, std::string
   };
   for (const Piece& piece : chosen) {
     switch (piece.kind) {
-      case Piece::kWord:
-        put(piece.word);
-        break;
-      case Piece::kHead:
-        put(names_.of(pair.head));
-        break;
-      case Piece::kTail:
-        put(names_.of(pair.tail));
-        break;
+      case Piece::kWord: put(piece.word); break;
+      case Piece::kHead: put(names_.of(pair.head)); break;
+      case Piece::kTail: put(names_.of(pair.tail)); break;
       case Piece::kFiller: {
         const auto length = rng.below(options_.max_filler_run + 1);
         for (std::uint64_t k = 0; k < length; ++k) put(filler(pair, rng));

@@ -104,10 +104,8 @@ bool has_fact(const World& w, std::uint32_t h, std::uint32_t t) {
     case kRegion:
       return (w.is(kCountry, t) && w.country_of_region(h) == t) ||
              (w.is(kCity, t) && w.region_of(t) == h);
-    case kCity:
-      return w.is(kUniversity, t) && w.university_city[w.local(kUniversity, t)] == h;
-    case kUniversity:
-      return false;
+    case kCity: return w.is(kUniversity, t) && w.university_city[w.local(kUniversity, t)] == h;
+    case kUniversity: return false;
     case kCompany: {
       const std::uint32_t i = w.local(kCompany, h);
       return w.company_city[i] == t || w.company_founder[i] == t;
@@ -119,8 +117,7 @@ bool has_fact(const World& w, std::uint32_t h, std::uint32_t t) {
       return t == w.birth[i] || t == w.lived[i] || t == w.death[i] || t == w.employer[i] ||
              t == w.university[i];
     }
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -163,16 +160,11 @@ std::optional<Pair> sample_fact(const World& w, Rel relation, Rng& rng) {
       const std::uint32_t p = random(kPerson);
       return Pair{p, w.country_of(w.birth[w.local(kPerson, p)]), relation, false};
     }
-    case kPlaceOfBirth:
-      return person_fact(w.birth);
-    case kPlaceLived:
-      return person_fact(w.lived);
-    case kPlaceOfDeath:
-      return person_fact(w.death);
-    case kPersonCompany:
-      return person_fact(w.employer);
-    case kEducation:
-      return person_fact(w.university);
+    case kPlaceOfBirth: return person_fact(w.birth);
+    case kPlaceLived: return person_fact(w.lived);
+    case kPlaceOfDeath: return person_fact(w.death);
+    case kPersonCompany: return person_fact(w.employer);
+    case kEducation: return person_fact(w.university);
     case kChildren: {
       const std::uint32_t child = random(kPerson);
       const std::uint32_t parent = w.parent[w.local(kPerson, child)];
@@ -189,8 +181,7 @@ std::optional<Pair> sample_fact(const World& w, Rel relation, Rng& rng) {
       const std::uint32_t c = random(kCompany);
       return Pair{c, w.company_city[w.local(kCompany, c)], relation, false};
     }
-    default:
-      throw std::logic_error("synth: no sampler for relation " + relation_name(relation));
+    default: throw std::logic_error("synth: no sampler for relation " + relation_name(relation));
   }
 }
 
