@@ -48,7 +48,6 @@ class Schedule {
   void checkpointed();
 
   std::int64_t steps() const { return steps_; }
-  double minutes() const { return since_start_.seconds() / 60; }
 
  private:
   ScheduleOptions options_;
