@@ -2,14 +2,12 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include <algorithm>
-#include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <mutex>
-#include <string_view>
 #include <vector>
 
-#include "core/atomic_output.h"
+#include "core/checkpoint_folder.h"
 #include "core/errors.h"
 #include "core/random.h"
 
@@ -17,14 +15,9 @@ namespace hrere::train {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::string_view kPrefix = "step-";
-constexpr std::string_view kSuffix = ".pt";
-
-void write_archive(const std::string& path, torch::serialize::OutputArchive& archive) {
-  core::AtomicOutput output(path);
-  archive.save_to(output.temp_path());
-  output.commit();
-}
+// Inside every checkpoint or model folder: rank 0's archive and the entity shards.
+const char* const kArchiveFile = "state.pt";
+const char* const kKnowledgeFolder = "knowledge";
 
 torch::serialize::InputArchive read_archive(const std::string& path, const char* what) {
   torch::serialize::InputArchive archive;
@@ -42,25 +35,6 @@ std::int64_t read_int(torch::serialize::InputArchive& archive, const char* key) 
   torch::Tensor t;
   archive.read(key, t);
   return t.item<std::int64_t>();
-}
-
-std::vector<std::pair<std::int64_t, std::string>> checkpoints(const std::string& run_dir) {
-  std::vector<std::pair<std::int64_t, std::string>> found;
-  const fs::path dir = fs::path(run_dir) / "checkpoints";
-  if (!fs::is_directory(dir)) return found;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    const std::size_t digits = name.size() - std::min(name.size(), kPrefix.size() + kSuffix.size());
-    const std::string step = name.substr(std::min(name.size(), kPrefix.size()), digits);
-    if (name.rfind(kPrefix, 0) != 0 || step.empty() ||
-        name.compare(kPrefix.size() + digits, std::string::npos, kSuffix) != 0 ||
-        step.find_first_not_of("0123456789") != std::string::npos) {
-      continue;  // temporary files of an interrupted write, shard folders, foreign files
-    }
-    found.emplace_back(std::stoll(step), entry.path().string());
-  }
-  std::sort(found.begin(), found.end());
-  return found;
 }
 
 // The dropout generator of `device`: the CPU's, or the GPU's own (Philox) generator.
@@ -92,25 +66,40 @@ void move_to(const torch::Device& device, torch::nn::Module& model,
   }
 }
 
-}  // namespace
-
-std::string knowledge_dir(const std::string& path) {
-  return (fs::path(path).parent_path() / (fs::path(path).stem().string() + ".kb")).string();
+std::string checkpoints_folder(const std::string& run_dir) {
+  return (fs::path(run_dir) / "checkpoints").string();
 }
 
-namespace {
-// Collective. The shards of an earlier save to the same path go first: one taken with
-// another number of ranks would leave files that look like a second set.
-void save_knowledge(comm::Communicator& comm, const std::string& path,
-                    const KnowledgeModel* knowledge, torch::serialize::OutputArchive& archive) {
-  if (!knowledge) return;
+// Collective. Publishes the folder `path` by core::CheckpointFolder's protocol: every rank
+// writes its entity shards into the staging folder, then rank 0 the archive that `fill`
+// completes, then rank 0 commits.
+void publish(comm::Communicator& comm, const std::string& path, const KnowledgeModel* knowledge,
+             const std::function<void(torch::serialize::OutputArchive&)>& fill) {
+  const core::CheckpointFolder folder(path);
+  const std::string shards = folder.staging() + "/" + kKnowledgeFolder;
   if (comm.rank() == 0) {
-    fs::remove_all(knowledge_dir(path));
-    fs::create_directories(knowledge_dir(path));
+    folder.stage();
+    if (knowledge) fs::create_directories(shards);
   }
   comm.barrier();
-  knowledge->save(archive, knowledge_dir(path));
+  torch::serialize::OutputArchive archive;
+  if (knowledge) knowledge->save(archive, shards);
+  comm.barrier();  // every shard is complete before the folder is committed
+  if (comm.rank() == 0) {
+    fill(archive);
+    archive.save_to(folder.staging() + "/" + kArchiveFile);
+    folder.commit();
+  }
+  comm.barrier();
 }
+
+// The committed folder `path` (or the copy a stop between two renames left).
+std::string readable_folder(const std::string& path, const char* what) {
+  const auto folder = core::committed_folder(path);
+  if (!folder) throw InputError(path + ": no " + std::string(what) + " here");
+  return *folder;
+}
+
 }  // namespace
 
 void save_checkpoint(comm::Communicator& comm, const std::string& path, const TrainingState& state,
@@ -126,33 +115,31 @@ void save_checkpoint(comm::Communicator& comm, const std::string& path, const Tr
   // [P, bytes]: every rank's dropout generator.
   const torch::Tensor generators =
       comm.size() > 1 ? comm.all_gather(generator_state) : generator_state.unsqueeze(0);
-  if (comm.rank() == 0) fs::create_directories(fs::path(path).parent_path());
-  torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
-  save_knowledge(comm, path, knowledge, archive);
-  comm.barrier();  // every shard is complete before the archive that names them appears
-  if (comm.rank() != 0) return;
-  archive.write("step", torch::tensor(state.step));
-  archive.write("loader_epoch", torch::tensor(state.loader.epoch));
-  archive.write("loader_batch", torch::tensor(state.loader.batch));
-  archive.write("best_dev", torch::tensor(state.best_dev, torch::kFloat64));
-  archive.write("best_epoch", torch::tensor(state.best_epoch));
-  archive.write("interval", torch::tensor({state.interval_loss, state.interval_knowledge,
-                                           state.interval_agreement, state.interval_l2,
-                                           static_cast<double>(state.interval_steps),
-                                           static_cast<double>(state.interval_bags)},
-                                          torch::kFloat64));
-  archive.write(generator_key(device), generators);
-  model.save(model_archive);
-  optimizer.save(optimizer_archive);
-  archive.write("model", model_archive);
-  archive.write("optimizer", optimizer_archive);
-  write_archive(path, archive);
+  publish(comm, path, knowledge, [&](torch::serialize::OutputArchive& archive) {
+    archive.write("step", torch::tensor(state.step));
+    archive.write("loader_epoch", torch::tensor(state.loader.epoch));
+    archive.write("loader_batch", torch::tensor(state.loader.batch));
+    archive.write("best_dev", torch::tensor(state.best_dev, torch::kFloat64));
+    archive.write("best_epoch", torch::tensor(state.best_epoch));
+    archive.write("interval", torch::tensor({state.interval_loss, state.interval_knowledge,
+                                             state.interval_agreement, state.interval_l2,
+                                             static_cast<double>(state.interval_steps),
+                                             static_cast<double>(state.interval_bags)},
+                                            torch::kFloat64));
+    archive.write(generator_key(device), generators);
+    torch::serialize::OutputArchive model_archive, optimizer_archive;
+    model.save(model_archive);
+    optimizer.save(optimizer_archive);
+    archive.write("model", model_archive);
+    archive.write("optimizer", optimizer_archive);
+  });
 }
 
 TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
                               torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                               std::uint64_t seed, KnowledgeModel* knowledge) {
-  torch::serialize::InputArchive archive = read_archive(path, "checkpoint");
+  const std::string folder = readable_folder(path, "checkpoint");
+  torch::serialize::InputArchive archive = read_archive(folder + "/" + kArchiveFile, "checkpoint");
   const torch::Device device = device_of(model);
   TrainingState state;
   try {
@@ -177,7 +164,7 @@ TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
     model.load(model_archive);
     optimizer.load(optimizer_archive);
     move_to(device, model, &optimizer);
-    if (knowledge) knowledge->load(archive, knowledge_dir(path));
+    if (knowledge) knowledge->load(archive, folder + "/" + kKnowledgeFolder);
     torch::Tensor generators;
     if (archive.try_read(generator_key(device), generators) && generators.size(0) == comm.size()) {
       at::Generator generator = dropout_generator(device);
@@ -195,12 +182,8 @@ TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
 
 void save_model(comm::Communicator& comm, const std::string& path, torch::nn::Module& model,
                 const KnowledgeModel* knowledge) {
-  torch::serialize::OutputArchive archive;
-  save_knowledge(comm, path, knowledge, archive);
-  comm.barrier();  // every shard is complete before the archive that names them appears
-  if (comm.rank() != 0) return;
-  model.save(archive);
-  write_archive(path, archive);
+  publish(comm, path, knowledge,
+          [&](torch::serialize::OutputArchive& archive) { model.save(archive); });
 }
 
 std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, int rank) {
@@ -209,12 +192,13 @@ std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, int rank) {
 }
 
 void load_model(const std::string& path, torch::nn::Module& model, KnowledgeModel* knowledge) {
-  torch::serialize::InputArchive archive = read_archive(path, "model file");
+  const std::string folder = readable_folder(path, "saved model");
+  torch::serialize::InputArchive archive = read_archive(folder + "/" + kArchiveFile, "saved model");
   const torch::Device device = device_of(model);
   try {
     model.load(archive);
     move_to(device, model, nullptr);
-    if (knowledge) knowledge->load(archive, knowledge_dir(path));
+    if (knowledge) knowledge->load(archive, folder + "/" + kKnowledgeFolder);
   } catch (const c10::Error& e) {
     throw InputError(path + ": model file does not match the run's config (" +
                      e.what_without_backtrace() + ")");
@@ -222,24 +206,17 @@ void load_model(const std::string& path, torch::nn::Module& model, KnowledgeMode
 }
 
 std::string checkpoint_path(const std::string& run_dir, std::int64_t step) {
-  char digits[32];  // zero-padded, so names sort by step
-  std::snprintf(digits, sizeof digits, "%010lld", static_cast<long long>(step));
-  const std::string name = std::string(kPrefix) + digits + std::string(kSuffix);
-  return (fs::path(run_dir) / "checkpoints" / name).string();
+  return core::numbered_folder(checkpoints_folder(run_dir), step);
 }
 
 std::optional<std::string> newest_checkpoint(const std::string& run_dir) {
-  const auto found = checkpoints(run_dir);
+  const auto found = core::numbered_folders(checkpoints_folder(run_dir));
   if (found.empty()) return std::nullopt;
   return found.back().second;
 }
 
 void prune_checkpoints(const std::string& run_dir, int keep) {
-  const auto found = checkpoints(run_dir);
-  for (std::size_t i = 0; i + keep < found.size(); ++i) {
-    fs::remove_all(knowledge_dir(found[i].second));
-    fs::remove(found[i].second);
-  }
+  core::prune_numbered_folders(checkpoints_folder(run_dir), keep);
 }
 
 }  // namespace hrere::train

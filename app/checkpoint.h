@@ -1,7 +1,9 @@
 #pragma once
 // Training checkpoints: everything a run needs to continue as if never stopped (model,
-// optimizer, loader position, RNG state, step, best dev score), written atomically to
-// RUN/checkpoints/step-<step>.pt; the newest K are kept.
+// optimizer, loader position, RNG state, step, best dev score), in RUN/checkpoints/step-<step>/;
+// the newest K are kept. Saved models (RUN/model/, RUN/best/) hold the weights alone. Each is
+// a folder published by core::CheckpointFolder's protocol, as pretraining's are: state.pt,
+// rank 0's archive, and for the joint variants knowledge/, every rank's entity shard.
 //
 // With P data-parallel ranks the replicated state is written once, by rank 0, with every
 // rank's dropout generator; entity shards are written by their ranks. A checkpoint of P
@@ -36,8 +38,7 @@ struct TrainingState {
 };
 
 // With a knowledge model, its relation vectors and their optimizer state go into the archive
-// and its entity shards into the folder knowledge_dir(path), written before the archive so
-// that an archive always has its shards. Collective.
+// and its entity shards into knowledge/. Collective.
 void save_checkpoint(comm::Communicator& comm, const std::string& path, const TrainingState& state,
                      torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                      const KnowledgeModel* knowledge = nullptr);
@@ -47,20 +48,16 @@ TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
                               torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                               std::uint64_t seed, KnowledgeModel* knowledge = nullptr);
 
-// Model weights alone (RUN/model.pt, RUN/best.pt, with knowledge_dir beside), written
-// atomically by rank 0 (collective).
+// Model weights alone (RUN/model/, RUN/best/). Collective.
 void save_model(comm::Communicator& comm, const std::string& path, torch::nn::Module& model,
                 const KnowledgeModel* knowledge = nullptr);
 void load_model(const std::string& path, torch::nn::Module& model,
                 KnowledgeModel* knowledge = nullptr);
 
-// "RUN/checkpoints/step-N.pt" -> "RUN/checkpoints/step-N.kb"
-std::string knowledge_dir(const std::string& path);
-
 // The generator seed of `rank` when a run continues at `step` with another number of ranks.
 std::uint64_t dropout_seed(std::uint64_t seed, std::int64_t step, int rank);
 
-// Checkpoints of a run folder.
+// Checkpoints of a run folder; the newest is the newest committed one.
 std::string checkpoint_path(const std::string& run_dir, std::int64_t step);
 std::optional<std::string> newest_checkpoint(const std::string& run_dir);
 // Deletes all but the newest `keep` checkpoints (one rank does it).

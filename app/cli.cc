@@ -58,9 +58,9 @@ int run_config(const ConfigArgs& args, bool describe) {
 int run_prepare(const ConfigArgs& args, const std::string& out_dir, bool skip_bad_lines) {
   Config config = args.load();
   if (skip_bad_lines) config.data.skip_bad_lines = true;
-  log::info("preparing {} and {}{}", config.data.train, config.data.test,
-            config.data.kb_train.empty() ? "" : " with KB " + config.data.kb_train);
-  data::PrepareOptions options = config.data.prepare_options();
+  log::info("preparing {} and {}{}", config.data.train_path, config.data.test_path,
+            config.data.kb_train_path.empty() ? "" : " with KB " + config.data.kb_train_path);
+  data::PrepareOptions options = config.data;
   options.config_yaml = to_yaml(config);
   const nlohmann::json report = data::prepare_data(options, out_dir);
   std::cout << format_summary(summarize_store(report["outputs"]["bags"]));

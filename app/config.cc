@@ -55,9 +55,11 @@ void assign(const Field& field, const YAML::Node& node, const std::string& where
     throw InputError(where + ": " + key + ": expected " + expected + ", found " + found);
   };
   std::visit(
-      [&](auto* target) {
+      [&](auto target) {
         using T = std::remove_pointer_t<decltype(target)>;
-        if constexpr (std::is_same_v<T, std::string>) {
+        if constexpr (std::is_same_v<T, ChoicePointer>) {
+          if (!node.IsScalar() || !target.set(node.Scalar())) fail(core::either(target.names));
+        } else if constexpr (std::is_same_v<T, std::string>) {
           if (node.IsNull()) {
             target->clear();
           } else if (node.IsScalar()) {
@@ -93,6 +95,11 @@ void assign(const Field& field, const YAML::Node& node, const std::string& where
             const double value = std::strtod(text.c_str(), &end);
             if (text.empty() || errno != 0 || end != text.c_str() + text.size()) fail("a number");
             *target = value;
+          } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+            bool ok = false;
+            const std::int64_t value = parse_integer(text, ok);
+            if (!ok || value < 0) fail("a non-negative integer");
+            *target = static_cast<T>(value);
           } else {
             bool ok = false;
             const std::int64_t value = parse_integer(text, ok);
@@ -177,15 +184,11 @@ std::string number_text(double value) {
   return out.str();
 }
 
-std::string rule_text(const Rule& rule) {
+std::string rule_text(const Field& field) {
+  const Rule& rule = field.rule;
   if (!rule.text.empty()) return rule.text;
-  if (!rule.choices.empty()) {
-    std::string out;
-    for (std::size_t i = 0; i < rule.choices.size(); ++i) {
-      out += (i == 0 ? "" : i + 1 == rule.choices.size() ? " or " : ", ") + rule.choices[i];
-    }
-    return out;
-  }
+  if (const auto* names = std::get_if<ChoicePointer>(&field.value))
+    return core::either(names->names);
   const bool low = rule.min > -1e308, high = rule.max < 1e308;
   if (low && high) {
     return std::string("in ") + (rule.min_open ? "(" : "[") + number_text(rule.min) + ", " +
@@ -196,25 +199,19 @@ std::string rule_text(const Rule& rule) {
   return "";
 }
 
-// The rule of one field, with the value it has after loading and overrides.
+// The range of one number field, with the value it has after loading and overrides (an
+// enum's names were checked as it was read).
 void check_rule(const Field& field, const std::string& key) {
   const Rule& rule = field.rule;
   std::visit(
-      [&](auto* v) {
+      [&](auto v) {
         using T = std::remove_pointer_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::string>) {
-          if (rule.choices.empty()) return;
-          for (const std::string& choice : rule.choices) {
-            if (*v == choice) return;
-          }
-          throw InputError("config: " + key + " must be " + rule_text(rule) + " (found '" + *v +
-                           "')");
-        } else if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+        if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
           const double x = static_cast<double>(*v);
           const bool ok = (rule.min_open ? x > rule.min : x >= rule.min) &&
                           (rule.max_open ? x < rule.max : x <= rule.max);
           if (!ok) {
-            throw InputError("config: " + key + " must be " + rule_text(rule) + " (found " +
+            throw InputError("config: " + key + " must be " + rule_text(field) + " (found " +
                              number_text(x) + ")");
           }
         }
@@ -235,14 +232,14 @@ void validate(Config& c) {
   require(c.kbe.dim >= 2 && c.kbe.dim % 2 == 0, "kbe.dim", "must be a positive even number");
   require(c.dist.lost_after_s > 2 * c.dist.heartbeat_s, "dist.lost_after_s",
           "must be more than twice dist.heartbeat_s");
-  require(c.dist.backend != "nccl" || comm::nccl_built(), "dist.backend",
+  require(c.dist.backend != comm::Backend::kNccl || comm::nccl_built(), "dist.backend",
           "nccl: this build has no NCCL communicator (built where CMake finds a CUDA LibTorch "
           "and NCCL); use auto or mpi");
   // Probed at load time, so a GPU asked of a machine or build without one stops every
   // command (even `hrere config`) with exit 2 before any work starts.
   for (const auto& [key, spec] :
        {std::pair<const char*, const std::string&>{"train.device", c.train.device},
-        {"kbe.device", c.kbe.device}}) {
+        {"kbe.device", c.kbe.device_spec}}) {
     try {
       comm::resolve_device(spec);
     } catch (const comm::DeviceError& e) {
@@ -252,13 +249,17 @@ void validate(Config& c) {
   require(c.kbe.sampled_eval_candidates() >= 0, "kbe.eval_candidates",
           "must be all or a positive number of sampled candidates (found '" +
               c.kbe.eval_candidates + "')");
+  c.kbe.eval.sampled_candidates = c.kbe.sampled_eval_candidates();
+  c.kbe.eval.seed = c.kbe.seed;
 }
 
 const char* type_name(const FieldPointer& value) {
   return std::visit(
-      [](auto* v) -> const char* {
+      [](auto v) -> const char* {
         using T = std::remove_pointer_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::string>) return "string";
+        if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, ChoicePointer>) {
+          return "string";
+        }
         if constexpr (std::is_same_v<T, StringMap>) return "mapping";
         if constexpr (std::is_same_v<T, bool>) return "bool";
         if constexpr (std::is_same_v<T, double>) return "number";
@@ -269,9 +270,11 @@ const char* type_name(const FieldPointer& value) {
 
 void emit_value(YAML::Emitter& out, const FieldPointer& value) {
   std::visit(
-      [&](auto* v) {
+      [&](auto v) {
         using T = std::remove_pointer_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, StringMap>) {
+        if constexpr (std::is_same_v<T, ChoicePointer>) {
+          out << YAML::DoubleQuoted << v.get();
+        } else if constexpr (std::is_same_v<T, StringMap>) {
           out << YAML::BeginMap;
           for (const auto& [from, to] : *v) out << YAML::Key << from << YAML::Value << to;
           out << YAML::EndMap;
@@ -308,11 +311,6 @@ Rule between(double min, double max, bool min_open, bool max_open) {
   rule.max_open = max_open;
   return rule;
 }
-Rule one_of(std::vector<std::string> choices) {
-  Rule rule;
-  rule.choices = std::move(choices);
-  return rule;
-}
 Rule checked_elsewhere(std::string text) {
   Rule rule;
   rule.text = std::move(text);
@@ -321,24 +319,25 @@ Rule checked_elsewhere(std::string text) {
 
 std::vector<Field> DataConfig::fields() {
   return {
-      {"format", &format, one_of({"nyt10", "jsonl"}),
+      {"format", choice(&format), any(),
        "corpus format: nyt10 (Lin et al. text release) or jsonl (OpenNRE)"},
-      {"train", &train, any(), "RE training corpus file"},
-      {"test", &test, any(), "RE test corpus file"},
-      {"relations", &relations, any(), "relation2id.txt (count line, then `name id`; id 0 is NA)"},
+      {"train", &train_path, any(), "RE training corpus file"},
+      {"test", &test_path, any(), "RE test corpus file"},
+      {"relations", &relations_path, any(),
+       "relation2id.txt (count line, then `name id`; id 0 is NA)"},
       {"relation_map", &relation_map, any(),
        "`corpus name: label name`; a target absent from relation2id gets a new id"},
-      {"word_vectors", &word_vectors, any(),
+      {"word_vectors", &word_vectors_path, any(),
        "word2vec (with header) or GloVe text vectors; empty: vocabulary from training words"},
       {"min_word_count", &min_word_count, at_least(1),
        "training words seen fewer times map to `<unk>` (unless they have a vector)"},
       {"bag_size", &bag_size, at_least(1), "T, sentences per training bag"},
       {"max_length", &max_length, at_least(1), "L, tokens per sentence (longer ones are cut)"},
-      {"kb_train", &kb_train, any(),
+      {"kb_train", &kb_train_path, any(),
        "KB training triples `head relation tail`; empty: no KB store is written"},
-      {"kb_valid", &kb_valid, any(), "KB validation triples"},
-      {"kb_test", &kb_test, any(), "KB test triples"},
-      {"kb_filter", &kb_filter, one_of({"all", "test", "none"}),
+      {"kb_valid", &kb_valid_path, any(), "KB validation triples"},
+      {"kb_test", &kb_test_path, any(), "KB test triples"},
+      {"kb_filter", choice(&kb_filter), any(),
        "drop KB triples whose entity pair occurs in the RE data: all (train and test, the "
        "paper), test, none"},
       {"skip_bad_lines", &skip_bad_lines, any(),
@@ -349,26 +348,6 @@ std::vector<Field> DataConfig::fields() {
        "inputs above into RUN/data"}};
 }
 
-data::PrepareOptions DataConfig::prepare_options() const {
-  data::PrepareOptions o;
-  o.format = format;
-  o.train_path = train;
-  o.test_path = test;
-  o.relations_path = relations;
-  o.relation_map = relation_map;
-  o.word_vectors_path = word_vectors;
-  o.min_word_count = min_word_count;
-  o.bag_size = bag_size;
-  o.max_length = max_length;
-  o.kb_train_path = kb_train;
-  o.kb_valid_path = kb_valid;
-  o.kb_test_path = kb_test;
-  o.kb_filter = data::parse_kb_filter(kb_filter);
-  o.skip_bad_lines = skip_bad_lines;
-  o.chunk_bags = chunk_bags;
-  return o;
-}
-
 std::vector<Field> DistConfig::fields() {
   return {{"bucket_mib", &bucket_mib, positive(), "largest gradient all-reduce bucket (MiB)"},
           {"checksum_every", &checksum_every, non_negative(),
@@ -377,7 +356,7 @@ std::vector<Field> DistConfig::fields() {
           {"lost_after_s", &lost_after_s, checked_elsewhere("more than twice heartbeat_s"),
            "silence after which the other ranks stop and name the lost rank (also the bound on "
            "NCCL's set-up)"},
-          {"backend", &backend, one_of({"auto", "mpi", "nccl"}),
+          {"backend", choice(&backend), any(),
            "transport of GPU tensors: auto (NCCL where built, else MPI through host memory), mpi, "
            "nccl (an error where the build has none); host tensors always use MPI"},
           {"overlap", &overlap, any(),
@@ -416,15 +395,15 @@ std::int64_t KbeConfig::sampled_eval_candidates() const {
 std::vector<Field> KbeConfig::fields() {
   return {{"dim", &dim, checked_elsewhere("a positive even number"),
            "ComplEx dimension (real + imaginary coordinates)"},
-          {"loss", &loss, one_of({"1vsall", "negative"}),
+          {"loss", choice(&mode), any(),
            "1vsall (cross entropy over all entities, reciprocal relations; Lacroix et al. 2018) "
            "or negative (logistic loss on corrupted triples; Trouillon et al. 2016)"},
           {"negatives", &negatives, at_least(1), "corrupted triples per positive (loss: negative)"},
-          {"optimizer", &optimizer, one_of({"adagrad", "adam"}),
+          {"optimizer", choice(&optimizer.kind), any(),
            "row-wise adagrad or lazy adam on entity rows; dense on relations"},
-          {"lr", &lr, positive(), "learning rate"},
-          {"regularizer", &regularizer, one_of({"n3", "l2", "none"}), "regularizer"},
-          {"regularization", &regularization, non_negative(), "regularizer weight"},
+          {"lr", &optimizer.lr, positive(), "learning rate"},
+          {"regularizer", choice(&regularizer), any(), "regularizer"},
+          {"regularization", &regularization_weight, non_negative(), "regularizer weight"},
           {"init_std", &init_std, positive(), "standard deviation of the initial rows"},
           {"entity_tanh", &entity_tanh, any(),
            "tanh on entity vectors, as the joint model applies (pretrain with it for full)"},
@@ -432,7 +411,7 @@ std::vector<Field> KbeConfig::fields() {
           {"epochs", &epochs, at_least(1), "epochs"},
           {"seed", &seed, any(), "seed of initial rows, batches, negatives and sampled candidates"},
           {"eval_every", &eval_every, non_negative(), "epochs between validation runs (0: none)"},
-          {"eval_batch", &eval_batch, at_least(1), "triples ranked at a time"},
+          {"eval_batch", &eval.batch, at_least(1), "triples ranked at a time"},
           {"eval_candidates", &eval_candidates, checked_elsewhere("all or a positive number"),
            "rank against every KB entity (all) or N candidates sampled per evaluation batch (the "
            "PBG / DGL-KE protocol at Freebase scale; higher MRR, reported as such)"},
@@ -446,12 +425,12 @@ std::vector<Field> KbeConfig::fields() {
           {"checkpoint_every_minutes", &checkpoint_every_minutes, non_negative(),
            "also checkpoint after this many minutes on rank 0's clock (0: not by time)"},
           {"threads", &threads, at_least(1), "LibTorch threads per rank"},
-          {"device", &device, checked_elsewhere("cpu, cuda or cuda:N"),
+          {"device", &device_spec, checked_elsewhere("cpu, cuda or cuda:N"),
            "where pretraining and link prediction compute, as train.device"}};
 }
 
 std::vector<Field> TrainConfig::fields() {
-  return {{"variant", &variant, one_of({"base", "naive", "full", "weston"}),
+  return {{"variant", choice(&variant), any(),
            "base (J_L), naive (J_L + J_G), full (J_L + J_G + J_D) or weston (J_L + J_G, entity "
            "rows frozen)"},
           {"epochs", &epochs, at_least(1), "epochs"},
@@ -468,7 +447,7 @@ std::vector<Field> TrainConfig::fields() {
            "rank modulo the GPUs it sees) or cuda:N"},
           {"dev_fraction", &dev_fraction, between(0, 1, false, true),
            "share of training bags (whole store chunks, by seed) held out as a dev set; the best "
-           "dev epoch's weights are kept as best.pt and evaluated"},
+           "dev epoch's weights are kept as best/ and evaluated"},
           {"log_every", &log_every, at_least(1), "steps per metrics.jsonl line"},
           {"checkpoint_every", &checkpoint_every, non_negative(),
            "steps between checkpoints (0: at epoch ends only; epoch ends always checkpoint)"},
@@ -505,8 +484,7 @@ std::string describe_config() {
         emit_value(value, field.value);
       }
       out << "| `" << section.name << "." << field.name << "` | " << type_name(field.value)
-          << " | `" << value.c_str() << "` | " << rule_text(field.rule) << " | " << field.help
-          << " |\n";
+          << " | `" << value.c_str() << "` | " << rule_text(field) << " | " << field.help << " |\n";
     }
   }
   return out.str();

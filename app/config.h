@@ -2,27 +2,54 @@
 // The YAML configuration: typed sections, strict parsing (an unknown key or a wrong type is
 // an error naming the key, the file and the line), `--set section.key=value` overrides and
 // the fully resolved form that every command writes into its output folder. yaml-cpp stays
-// in this layer: libraries take the plain option structs built from these sections.
+// in this layer. A section that configures a library derives from that library's option
+// struct, so each setting and its default are declared once, in the library; the section
+// adds only its keys' table and the settings that are the application's own.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "comm/routing_communicator.h"
+#include "core/choice.h"
+#include "data_pipeline/loader.h"
 #include "data_pipeline/prepare.h"
+#include "kbe_shard/pretrain.h"
+#include "model/language_model.h"
+#include "model/variants.h"
 
 namespace hrere::train {
 
 using StringMap = std::map<std::string, std::string>;
-using FieldPointer = std::variant<std::string*, int*, std::int64_t*, double*, bool*, StringMap*>;
 
-// What a value may be: a range for numbers, a list of choices for strings, or only a text
-// for rules that validate() checks across keys. Checked when a config is loaded and printed
-// by `hrere config --describe`.
+// An enum-valued key, seen through its names (core/choice.h): the config file holds a name,
+// the section holds the enumerator.
+struct ChoicePointer {
+  std::vector<std::string> names;
+  std::function<std::string()> get;
+  std::function<bool(const std::string&)> set;  // false: not one of `names`
+};
+template <typename E>
+ChoicePointer choice(E* target) {
+  return {core::choice_names<E>(), [target] { return std::string(core::name_of(*target)); },
+          [target](const std::string& name) {
+            const auto value = core::parse_choice<E>(name);
+            if (value) *target = *value;
+            return value.has_value();
+          }};
+}
+
+using FieldPointer = std::variant<std::string*, int*, std::int64_t*, std::uint64_t*, double*, bool*,
+                                  StringMap*, ChoicePointer>;
+
+// What a number may be, or a text for rules that validate() checks across keys (an enum's
+// names are its rule). Checked when a config is loaded and printed by
+// `hrere config --describe`.
 struct Rule {
   double min = -1e308, max = 1e308;
   bool min_open = false, max_open = false;  // exclude the bound itself
-  std::vector<std::string> choices;         // allowed strings (empty: any)
   std::string text;                         // the rule in words, where it is not a range
 };
 Rule any();
@@ -30,7 +57,6 @@ Rule at_least(double min);
 Rule positive();
 Rule non_negative();
 Rule between(double min, double max, bool min_open, bool max_open);
-Rule one_of(std::vector<std::string> choices);
 Rule checked_elsewhere(std::string text);
 
 // One configuration key, declared once: its name, where its value (and, through the
@@ -44,45 +70,22 @@ struct Field {
 
 // Inputs of `hrere prepare` (docs/ARCHITECTURE.md, Data flow). Relative paths are taken from the
 // directory the command runs in.
-struct DataConfig {
-  std::string format = "nyt10";
-  std::string train;
-  std::string test;
-  std::string relations;
-  StringMap relation_map;
-  std::string word_vectors;
-  int min_word_count = 2;
-  int bag_size = 5;      // T
-  int max_length = 100;  // L
-  std::string kb_train;
-  std::string kb_valid;
-  std::string kb_test;
-  std::string kb_filter = "all";
-  bool skip_bad_lines = false;
-  std::int64_t chunk_bags = 64;
+struct DataConfig : data::PrepareOptions {
   // Folder written by `hrere prepare` that training reads; empty: `hrere train` prepares
   // the inputs above into RUN/data first.
   std::string prepared;
 
   std::vector<Field> fields();
-  data::PrepareOptions prepare_options() const;
 };
 
-struct LoaderConfig {
-  std::int64_t shuffle_window = 4096;
-  int prefetch_batches = 4;
-
+// The loader's shuffling and prefetching; the rest of data::LoaderOptions is set per use.
+struct LoaderConfig : data::LoaderOptions {
   std::vector<Field> fields();
 };
 
-// Language-model sizes, paper Table 1 by default.
-struct ModelConfig {
-  int word_dim = 300;
-  int position_dim = 25;
-  int lstm_hidden = 320;
-  int classifier_hidden = 190;
-  double input_keep = 0.9;
-  double output_keep = 0.7;
+// Language-model sizes, paper Table 1 by default; the vocabulary, relation and length sizes
+// come from the prepared store.
+struct ModelConfig : LanguageModelOptions {
   // Pretrained word vectors stay fixed during training (as in the reference) unless set.
   bool train_word_vectors = false;
 
@@ -91,7 +94,7 @@ struct ModelConfig {
 
 // Optimisation, paper Table 1 by default.
 struct TrainConfig {
-  std::string variant = "full";  // base | naive | full | weston
+  Variant variant = Variant::kFull;
   int epochs = 30;
   std::int64_t batch_size = 128;  // global: split evenly over the ranks
   double lr_language = 5e-4;
@@ -117,35 +120,18 @@ struct TrainConfig {
   std::vector<Field> fields();
 };
 
-// KB-embedding pretraining (`hrere pretrain`): ComplEx over the prepared KB store.
-struct KbeConfig {
-  std::int64_t dim = 200;             // real + imaginary coordinates (rank dim / 2)
-  std::string loss = "1vsall";        // 1vsall (Lacroix et al.) | negative (Trouillon et al.)
-  int negatives = 10;                 // per positive, loss=negative
-  std::string optimizer = "adagrad";  // adagrad | adam, row-wise on entity rows
-  double lr = 0.1;
-  std::string regularizer = "n3";  // n3 | l2 | none
-  double regularization = 0.05;
-  double init_std = 1e-3;
-  bool entity_tanh = false;       // tanh on entity vectors, as the joint model uses
-  std::int64_t batch_size = 250;  // global, split over the ranks
-  int epochs = 18;
-  std::int64_t seed = 1;
-  int eval_every = 1;  // epochs between validation MRR runs (0: none)
-  std::int64_t eval_batch = 256;
+// KB-embedding pretraining (`hrere pretrain`): ComplEx over the prepared KB store. The
+// command-line limits, resume flag and the resolved device of kbe::PretrainOptions are set
+// by the command, not the file.
+struct KbeConfig : kbe::PretrainOptions {
   // Link prediction ranks against every KB entity ("all") or against N candidates sampled
-  // per evaluation batch (as PBG and DGL-KE do at Freebase scale).
+  // per evaluation batch (as PBG and DGL-KE do at Freebase scale); eval.sampled_candidates
+  // once loaded.
   std::string eval_candidates = "all";
-  std::int64_t eval_max_triples = 0;  // evaluate a seeded subset of this size (0: all)
-  std::int64_t log_every = 100;
-  int checkpoint_every = 1;                 // epochs between checkpoints (0: only at the end)
-  std::int64_t checkpoint_every_steps = 0;  // and every this many steps (0: not by steps)
-  double checkpoint_every_minutes = 0;      // and every this many minutes (0: not by time)
-  int threads = 2;                          // per rank
-  std::string device = "cpu";               // cpu | cuda | cuda:N, as train.device
+  std::string device_spec = "cpu";  // key `device`: cpu | cuda | cuda:N, as train.device
 
   std::vector<Field> fields();
-  // eval_candidates as a number: 0 for "all".
+  // eval_candidates as a number: 0 for "all", -1 for neither "all" nor a positive number.
   std::int64_t sampled_eval_candidates() const;
 };
 
@@ -165,7 +151,7 @@ struct DistConfig {
   // Transport of the collectives: auto (NCCL for GPU tensors where the build has it, MPI
   // for host tensors) | mpi (GPU tensors staged through host memory) | nccl (GPU tensors
   // must go through NCCL; an error where the build lacks it).
-  std::string backend = "auto";
+  comm::Backend backend = comm::Backend::kAuto;
   // Start each gradient bucket's all-reduce from backward, as soon as its gradients exist,
   // instead of after the whole backward (same sums; false measures the difference).
   bool overlap = true;

@@ -18,14 +18,6 @@ namespace hrere::train {
 namespace fs = std::filesystem;
 namespace {
 
-kbe::RankingProtocol ranking_protocol(const KbeConfig& c) {
-  kbe::RankingProtocol protocol;
-  protocol.sampled_candidates = c.sampled_eval_candidates();
-  protocol.seed = static_cast<std::uint64_t>(c.seed);
-  protocol.batch = c.eval_batch;
-  return protocol;
-}
-
 nlohmann::json metrics_json(const kbe::RankingMetrics& m) {
   return {{"mrr", m.mrr},     {"mr", m.mr},         {"hits1", m.hits1},
           {"hits3", m.hits3}, {"hits10", m.hits10}, {"queries", m.count}};
@@ -42,34 +34,6 @@ nlohmann::json link_prediction_json(const kbe::LinkPredictionMetrics& m) {
 
 }  // namespace
 
-kbe::PretrainOptions pretrain_options(const KbeConfig& c, bool resume, core::CallLimits limits) {
-  kbe::PretrainOptions o;
-  o.dim = c.dim;
-  o.mode = kbe::parse_loss_mode(c.loss);
-  o.negatives = c.negatives;
-  o.optimizer.kind = kbe::parse_optimizer_kind(c.optimizer);
-  o.optimizer.lr = c.lr;
-  o.regularizer = kbe::parse_regularizer(c.regularizer);
-  o.regularization_weight = c.regularization;
-  o.init_std = c.init_std;
-  o.entity_tanh = c.entity_tanh;
-  o.batch_size = c.batch_size;
-  o.epochs = c.epochs;
-  o.seed = static_cast<std::uint64_t>(c.seed);
-  o.eval_every = c.eval_every;
-  o.eval = ranking_protocol(c);
-  o.eval_max_triples = c.eval_max_triples;
-  o.log_every = c.log_every;
-  o.checkpoint_every = c.checkpoint_every;
-  o.checkpoint_every_steps = c.checkpoint_every_steps;
-  o.checkpoint_every_minutes = c.checkpoint_every_minutes;
-  o.max_steps = limits.max_steps;
-  o.max_minutes = limits.max_minutes;
-  o.resume = resume;
-  o.threads = c.threads;
-  return o;
-}
-
 nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config,
                             const std::string& run_dir, bool resume, core::CallLimits limits) {
   Config config = input_config;
@@ -84,8 +48,10 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
     core::write_text_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
   });
   const auto liveness = watch_ranks(comm, config.dist, run_dir);
-  kbe::PretrainOptions options = pretrain_options(config.kbe, resume, limits);
-  options.device = use_device(comm::world(), config.kbe.device, config.dist);
+  kbe::PretrainOptions options = config.kbe;
+  options.resume = resume;
+  options.limits = limits;
+  options.device = use_device(comm::world(), config.kbe.device_spec, config.dist);
 
   const bool leader = comm.rank() == 0;
   std::unique_ptr<MetricsLog> log;
@@ -102,7 +68,7 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
                         {"epoch", p.epoch},
                         {"loss", p.loss},
                         {"triples_per_second", p.triples_per_second},
-                        {"lr", config.kbe.lr},
+                        {"lr", config.kbe.optimizer.lr},
                         {"seconds", p.seconds},
                         {"comm_seconds", p.comm_seconds}};
     if (p.epoch_end) line["event"] = "epoch_end";
@@ -140,10 +106,10 @@ nlohmann::json evaluate_kbe_run(comm::Communicator& comm, const std::string& run
     throw InputError(run_dir + ": not a pretraining run folder (no config.yaml)");
   }
   const Config config = load_config((dir / "config.yaml").string(), overrides);
-  const torch::Device device = use_device(comm::world(), config.kbe.device, config.dist);
+  const torch::Device device = use_device(comm::world(), config.kbe.device_spec, config.dist);
   const kbe::LinkPredictionMetrics metrics =
       kbe::evaluate_kbe(comm, prepared_file(config, run_dir, data::kKbStoreFile),
-                        (dir / kbe::kEmbeddingsFile).string(), split, ranking_protocol(config.kbe),
+                        (dir / kbe::kEmbeddingsFile).string(), split, config.kbe.eval,
                         config.kbe.eval_max_triples, device);
   nlohmann::json out = link_prediction_json(metrics);
   out["split"] = split;

@@ -13,9 +13,6 @@
 
 namespace hrere::train {
 
-// The library's options from the `kbe` section.
-kbe::PretrainOptions pretrain_options(const KbeConfig& c, bool resume, core::CallLimits limits);
-
 // Collective. Pretrains into `run_dir` (RUN/config.yaml, RUN/metrics.jsonl, and kbe_shard's
 // checkpoint/, best/, embeddings.h5); `limits` stop it early, checkpointed and exported.
 // Returns the result as JSON ("completed": false and "stopped_by" after such a stop).

@@ -24,8 +24,9 @@ std::string prepared_file(const Config& config, const std::string& run_dir,
 void ensure_prepared(Config& config, const std::string& run_dir) {
   const fs::path dir = prepared_dir(config, run_dir);
   if (config.data.prepared.empty() && !fs::exists(dir / data::kPrepareReportFile)) {
-    log::info("preparing {} and {} into {}", config.data.train, config.data.test, dir.string());
-    data::prepare_data(config.data.prepare_options(), dir.string());
+    log::info("preparing {} and {} into {}", config.data.train_path, config.data.test_path,
+              dir.string());
+    data::prepare_data(config.data, dir.string());
   }
   config.data.prepared = fs::absolute(dir).lexically_normal().string();
 }
@@ -33,7 +34,7 @@ void ensure_prepared(Config& config, const std::string& run_dir) {
 torch::Device use_device(comm::RoutingCommunicator& comm, const std::string& device_spec,
                          const DistConfig& dist) {
   const torch::Device device = comm::resolve_device(device_spec);
-  comm.use_device(device, comm::parse_backend(dist.backend), dist.lost_after_s);
+  comm.use_device(device, dist.backend, dist.lost_after_s);
   return device;
 }
 

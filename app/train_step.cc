@@ -33,7 +33,7 @@ TrainStep::TrainStep(comm::Communicator& comm, LanguageModel model, KnowledgeMod
     : comm_(comm),
       model_(std::move(model)),
       knowledge_(knowledge),
-      variant_(parse_variant(train.variant)),
+      variant_(train.variant),
       l2_(train.l2),
       checksum_every_(dist.checksum_every),
       overlap_(dist.overlap && comm.size() > 1 &&

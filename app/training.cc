@@ -11,6 +11,7 @@
 #include "app/train_step.h"
 #include "comm/routing_communicator.h"
 #include "core/atomic_output.h"
+#include "core/checkpoint_folder.h"
 #include "core/errors.h"
 #include "core/log.h"
 #include "core/schedule.h"
@@ -38,16 +39,10 @@ double dev_average_precision(const Scorer& scorer, const data::BagStore& store,
 
 LanguageModel make_language_model(const Config& config, const data::BagStore& store,
                                   const torch::Device& device) {
-  LanguageModelOptions o;
+  LanguageModelOptions o = config.model;
   o.vocab_size = static_cast<std::int64_t>(store.vocabulary().size());
   o.num_relations = static_cast<std::int64_t>(store.relations().size());
   o.max_length = store.L();
-  o.word_dim = config.model.word_dim;
-  o.position_dim = config.model.position_dim;
-  o.lstm_hidden = config.model.lstm_hidden;
-  o.classifier_hidden = config.model.classifier_hidden;
-  o.input_keep = config.model.input_keep;
-  o.output_keep = config.model.output_keep;
   LanguageModel model(o);
   if (store.has_word_vectors()) {
     auto rows = store.word_vectors();
@@ -68,10 +63,10 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
                                                      const data::BagStore& store,
                                                      const torch::Device& device) {
   const TrainConfig& tc = config.train;
-  const Variant variant = parse_variant(tc.variant);
+  const Variant variant = tc.variant;
   if (!uses_knowledge(variant)) return nullptr;
   if (tc.kbe_embeddings.empty()) {
-    throw InputError("config: train.variant '" + tc.variant +
+    throw InputError(std::string("config: train.variant '") + core::name_of(variant) +
                      "' needs train.kbe_embeddings: "
                      "the embeddings.h5 of a `hrere pretrain` run on the same prepared data");
   }
@@ -212,9 +207,8 @@ class TrainLoop {
           data::split_chunks(store_->size("train"), store_->chunk_bags("train"), tc_.dev_fraction,
                              static_cast<std::uint64_t>(tc_.seed));
     }
+    loader_options_ = config_.loader;
     loader_options_.batch_size = tc_.batch_size / comm_.size();
-    loader_options_.shuffle_window = config_.loader.shuffle_window;
-    loader_options_.prefetch_batches = config_.loader.prefetch_batches;
     loader_options_.chunks = train_chunks_;
     loader_options_.seed = static_cast<std::uint64_t>(tc_.seed);
     loader_options_.rank = comm_.rank();
@@ -261,7 +255,7 @@ class TrainLoop {
   }
 
   // The dev score and the best epoch's weights (with a dev split), the epoch's metrics line,
-  // model.pt and a checkpoint.
+  // the saved model and a checkpoint.
   void end_epoch() {
     nlohmann::json line{{"event", "epoch_end"}};
     if (!dev_chunks_.empty()) {
@@ -271,12 +265,12 @@ class TrainLoop {
       if (ap > state_.best_dev) {
         state_.best_dev = ap;
         state_.best_epoch = loader_->state().epoch;
-        save_model(comm_, (fs::path(run_dir_) / "best.pt").string(), *model_, knowledge_.get());
+        save_model(comm_, (fs::path(run_dir_) / kBestModel).string(), *model_, knowledge_.get());
       }
       line["best_epoch"] = state_.best_epoch;
     }
     write_interval(line);
-    save_model(comm_, (fs::path(run_dir_) / "model.pt").string(), *model_, knowledge_.get());
+    save_model(comm_, (fs::path(run_dir_) / kLastModel).string(), *model_, knowledge_.get());
     checkpoint();
   }
 
@@ -390,16 +384,15 @@ TrainedRun load_trained_run(const std::string& run_dir) {
   const torch::Device device = use_device(comm::world(), run.config.train.device, run.config.dist);
   run.model = make_language_model(run.config, *run.store, device);
   run.knowledge = make_knowledge_model(run.config, *run.store, device);
-  for (const char* name : {"best.pt", "model.pt"}) {
-    if (fs::exists(dir / name)) {
+  for (const char* name : {kBestModel, kLastModel}) {
+    if (core::committed_folder((dir / name).string())) {
       run.weights = (dir / name).string();
       break;
     }
   }
   if (run.weights.empty()) {
-    throw InputError(run_dir +
-                     ": no trained model yet (model.pt is written at the end of "
-                     "every epoch)");
+    throw InputError(run_dir + ": no trained model yet (" + kLastModel +
+                     "/ is written at the end of every epoch)");
   }
   load_model(run.weights, *run.model, run.knowledge.get());
   run.model->eval();

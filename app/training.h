@@ -6,9 +6,9 @@
 // rank trains a replica on its share of each global batch (train_step.h), entity rows
 // sharded over the ranks; rank 0 writes the run folder.
 //
-// A run folder holds: config.yaml (resolved), metrics.jsonl, checkpoints/step-*.pt (with
-// step-*.kb/ entity shards for the joint variants), model.pt (last weights), best.pt (best
-// dev epoch, with a dev split), eval/ (hrere eval), .ranks/ (heartbeats of the ranks).
+// A run folder holds: config.yaml (resolved), metrics.jsonl, checkpoints/step-*/, model/ (last
+// weights), best/ (best dev epoch, with a dev split), each a folder of checkpoint.h, eval/
+// (hrere eval), .ranks/ (heartbeats of the ranks).
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -50,8 +50,12 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
                                                      const data::BagStore& store,
                                                      const torch::Device& device = torch::kCPU);
 
-// The run's config, its model with the weights eval uses (best.pt if a dev split chose one,
-// else model.pt) and its store.
+// Saved models of a run folder.
+inline const char* const kLastModel = "model";
+inline const char* const kBestModel = "best";
+
+// The run's config, its model with the weights eval uses (best/ if a dev split chose one,
+// else model/) and its store.
 struct TrainedRun {
   Config config;
   std::shared_ptr<data::BagStore> store;

@@ -6,13 +6,6 @@
 
 namespace hrere::comm {
 
-Backend parse_backend(const std::string& name) {
-  if (name == "auto") return Backend::kAuto;
-  if (name == "mpi") return Backend::kMpi;
-  if (name == "nccl") return Backend::kNccl;
-  throw std::invalid_argument("'" + name + "' is not a backend: use auto, mpi or nccl");
-}
-
 bool nccl_built() {
 #ifdef HRERE_HAVE_NCCL
   return true;

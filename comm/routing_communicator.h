@@ -9,6 +9,7 @@
 #include <string>
 
 #include "comm/mpi_communicator.h"
+#include "core/choice.h"
 
 namespace hrere::comm {
 
@@ -17,8 +18,9 @@ enum class Backend {
   kMpi,   // GPU tensors copied to the host, reduced over MPI, copied back
   kNccl,  // GPU tensors over NCCL; an error where the build has no NCCL
 };
-// "auto", "mpi", "nccl"; std::invalid_argument otherwise.
-Backend parse_backend(const std::string& name);
+constexpr core::Choices<Backend, 3> choices(Backend) {
+  return {{{Backend::kAuto, "auto"}, {Backend::kMpi, "mpi"}, {Backend::kNccl, "nccl"}}};
+}
 // Whether this build has the NCCL communicator (CUDA LibTorch and NCCL found by CMake).
 bool nccl_built();
 

@@ -41,12 +41,6 @@ bool build_sentence(const LineReader& reader, BadLines& bad_lines, std::string_v
 
 }  // namespace
 
-CorpusFormat parse_corpus_format(const std::string& name) {
-  if (name == "nyt10") return CorpusFormat::kNyt10;
-  if (name == "jsonl") return CorpusFormat::kJsonLines;
-  throw InputError("unknown corpus format '" + name + "' (expected nyt10 or jsonl)");
-}
-
 std::vector<Sentence> read_nyt10(const std::string& path, BadLines& bad_lines) {
   std::vector<Sentence> out;
   for_each_input_line(path, bad_lines, [&](const std::string& line, const LineReader& reader) {

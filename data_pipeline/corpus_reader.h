@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/choice.h"
 #include "data_pipeline/bad_lines.h"
 #include "data_pipeline/tokenize.h"
 
@@ -21,8 +22,9 @@ struct Sentence {
 
 enum class CorpusFormat { kNyt10, kJsonLines };
 
-// Parses a format name as written in the config ("nyt10" or "jsonl").
-CorpusFormat parse_corpus_format(const std::string& name);
+constexpr core::Choices<CorpusFormat, 2> choices(CorpusFormat) {
+  return {{{CorpusFormat::kNyt10, "nyt10"}, {CorpusFormat::kJsonLines, "jsonl"}}};
+}
 
 // NYT10 text: `head_mid tail_mid head_name tail_name relation sentence`, tab-separated; the
 // sentence ends in " ###END###" (train) or ###END### is a 7th field (test).

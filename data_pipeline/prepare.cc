@@ -128,11 +128,10 @@ struct EncodedCorpus {
 };
 
 EncodedCorpus encode_corpus(const PrepareOptions& options, BadLines& bad_lines) {
-  const CorpusFormat format = parse_corpus_format(options.format);
   RelationTable relations = RelationTable::read(options.relations_path);
   relations.apply_remap(options.relation_map);
-  const std::vector<Sentence> train = read_corpus(options.train_path, format, bad_lines);
-  const std::vector<Sentence> test = read_corpus(options.test_path, format, bad_lines);
+  const std::vector<Sentence> train = read_corpus(options.train_path, options.format, bad_lines);
+  const std::vector<Sentence> test = read_corpus(options.test_path, options.format, bad_lines);
   if (train.empty()) throw InputError(options.train_path + ": no usable training sentences");
   std::unique_ptr<WordVectors> vectors;
   if (!options.word_vectors_path.empty()) {
@@ -237,9 +236,7 @@ class KbStream {
             {"triples_kept", kept},
             {"triples_removed", removed},
             {"triples_removed_total", removed_total},
-            {"filter", options_.kb_filter == KbFilter::kTrainAndTest ? "all"
-                       : options_.kb_filter == KbFilter::kTestOnly   ? "test"
-                                                                     : "none"}};
+            {"filter", core::name_of(options_.kb_filter)}};
   }
 
   // Writes the name tables and closes the file, ready to commit.
@@ -297,13 +294,6 @@ json prepare_report(const EncodedCorpus& corpus, const BagStoreContents& bags,
 }
 
 }  // namespace
-
-KbFilter parse_kb_filter(const std::string& name) {
-  if (name == "all") return KbFilter::kTrainAndTest;
-  if (name == "test") return KbFilter::kTestOnly;
-  if (name == "none") return KbFilter::kNone;
-  throw InputError("unknown KB filter '" + name + "' (expected all, test or none)");
-}
 
 json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
   const core::Stopwatch stopwatch;

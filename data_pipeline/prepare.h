@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/choice.h"
+#include "data_pipeline/corpus_reader.h"
+
 namespace hrere::data {
 
 enum class KbFilter {
@@ -13,10 +16,13 @@ enum class KbFilter {
   kTestOnly,      // only pairs of the RE test set
   kNone,
 };
-KbFilter parse_kb_filter(const std::string& name);  // "all", "test", "none"
+constexpr core::Choices<KbFilter, 3> choices(KbFilter) {
+  return {
+      {{KbFilter::kTrainAndTest, "all"}, {KbFilter::kTestOnly, "test"}, {KbFilter::kNone, "none"}}};
+}
 
 struct PrepareOptions {
-  std::string format = "nyt10";  // "nyt10" or "jsonl"
+  CorpusFormat format = CorpusFormat::kNyt10;
   std::string train_path;
   std::string test_path;
   std::string relations_path;                       // relation2id.txt

@@ -35,26 +35,6 @@ std::int64_t relation_rows(const ComplExOptions& options) {
 
 }  // namespace
 
-const char* to_string(Regularizer regularizer) {
-  if (regularizer == Regularizer::kNone) return "none";
-  return regularizer == Regularizer::kL2 ? "l2" : "n3";
-}
-
-const char* to_string(LossMode mode) { return mode == LossMode::kOneVsAll ? "1vsall" : "negative"; }
-
-Regularizer parse_regularizer(const std::string& name) {
-  if (name == "none") return Regularizer::kNone;
-  if (name == "l2") return Regularizer::kL2;
-  if (name == "n3") return Regularizer::kN3;
-  throw InputError("unknown regularizer '" + name + "' (expected none, l2 or n3)");
-}
-
-LossMode parse_loss_mode(const std::string& name) {
-  if (name == "1vsall") return LossMode::kOneVsAll;
-  if (name == "negative") return LossMode::kNegative;
-  throw InputError("unknown KBE loss mode '" + name + "' (expected 1vsall or negative)");
-}
-
 torch::Tensor complex_product(const torch::Tensor& a, const torch::Tensor& b) {
   const auto ab = a.chunk(2, -1);
   const auto bb = b.chunk(2, -1);

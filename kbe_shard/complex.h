@@ -26,11 +26,12 @@ namespace hrere::kbe {
 enum class Regularizer { kNone, kL2, kN3 };
 enum class LossMode { kOneVsAll, kNegative };
 
-const char* to_string(Regularizer regularizer);
-const char* to_string(LossMode mode);
-// "none" | "l2" | "n3", and "1vsall" | "negative"; anything else is a InputError.
-Regularizer parse_regularizer(const std::string& name);
-LossMode parse_loss_mode(const std::string& name);
+constexpr core::Choices<Regularizer, 3> choices(Regularizer) {
+  return {{{Regularizer::kN3, "n3"}, {Regularizer::kL2, "l2"}, {Regularizer::kNone, "none"}}};
+}
+constexpr core::Choices<LossMode, 2> choices(LossMode) {
+  return {{{LossMode::kOneVsAll, "1vsall"}, {LossMode::kNegative, "negative"}}};
+}
 
 // Complex arithmetic on [.., 2k] vectors.
 torch::Tensor complex_product(const torch::Tensor& a, const torch::Tensor& b);

@@ -8,7 +8,7 @@
 #include <map>
 #include <random>
 
-#include "core/atomic_output.h"
+#include "core/checkpoint_folder.h"
 #include "core/errors.h"
 #include "core/random.h"
 #include "core/schedule.h"
@@ -151,30 +151,24 @@ void check_triples(const std::vector<std::int32_t>& triples, std::int64_t entiti
   }
 }
 
-bool checkpoint_exists(const std::string& dir) {
-  return fs::exists(dir + "/" + kStateFile) || fs::exists(dir + ".old/" + kStateFile);
-}
+bool checkpoint_exists(const std::string& dir) { return core::committed_folder(dir).has_value(); }
 
 void save_checkpoint(ShardedComplEx& model, const std::string& dir,
                      const TrainingPosition& position) {
   comm::Communicator& comm = model.comm();
-  const std::string temp = dir + ".tmp";
-  const std::string old = dir + ".old";
-  if (comm.rank() == 0) {
-    fs::remove_all(temp);
-    fs::create_directories(temp);
-  }
+  const core::CheckpointFolder folder(dir);
+  if (comm.rank() == 0) folder.stage();
   comm.barrier();
-  model.entities().save(temp, kEntityShards);
+  model.entities().save(folder.staging(), kEntityShards);
+  comm.barrier();  // every shard is complete before the folder is committed
   if (comm.rank() == 0) {
-    core::AtomicOutput output(temp + "/" + kStateFile);
     {
-      data::Hdf5File file = data::Hdf5File::create(output.temp_path());
+      data::Hdf5File file = data::Hdf5File::create(folder.staging() + "/" + kStateFile);
       data::write_schema(file, kCheckpointFormat, kCheckpointVersion);
       for (const ModelShape& attribute : shape_of(model)) {
         file.set_attribute(attribute.name, attribute.value);
       }
-      file.set_attribute("optimizer", std::string(to_string(model.options().optimizer.kind)));
+      file.set_attribute("optimizer", std::string(core::name_of(model.options().optimizer.kind)));
       file.set_attribute("epoch", static_cast<std::int64_t>(position.epoch));
       file.set_attribute("epoch_step", position.epoch_step);
       file.set_attribute("step", position.step);
@@ -189,17 +183,13 @@ void save_checkpoint(ShardedComplEx& model, const std::string& dir,
         write_tensor(file, "relation_state/" + name, tensor);
       }
     }
-    output.commit();
-    // Swap directories: a crash between the renames leaves `old`, which loading falls back to.
-    if (fs::exists(dir)) fs::rename(dir, old);
-    fs::rename(temp, dir);
-    fs::remove_all(old);
+    folder.commit();
   }
   comm.barrier();
 }
 
 TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) {
-  const std::string from = fs::exists(dir + "/" + kStateFile) ? dir : dir + ".old";
+  const std::string from = core::committed_folder(dir).value_or(dir);
   const std::string state_path = from + "/" + kStateFile;
   if (!fs::exists(state_path))
     throw InputError(dir + ": no checkpoint (" + kStateFile + " missing)");
@@ -213,9 +203,9 @@ TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) 
     }
   }
   const std::string optimizer = file.string_attribute("optimizer").value_or("");
-  if (optimizer != to_string(model.options().optimizer.kind)) {
+  if (optimizer != core::name_of(model.options().optimizer.kind)) {
     throw InputError(state_path + ": checkpoint optimizer is '" + optimizer + "', this run uses '" +
-                     to_string(model.options().optimizer.kind) + "'");
+                     core::name_of(model.options().optimizer.kind) + "'");
   }
   TrainingPosition position;
   position.epoch = static_cast<int>(require_int_attribute(file, "epoch"));
@@ -327,10 +317,7 @@ class PretrainLoop {
 
  private:
   static core::ScheduleOptions schedule_options(const PretrainOptions& o) {
-    return {o.log_every,
-            o.checkpoint_every_steps,
-            o.checkpoint_every_minutes,
-            {o.max_steps, o.max_minutes}};
+    return {o.log_every, o.checkpoint_every_steps, o.checkpoint_every_minutes, o.limits};
   }
 
   // The rest of epoch `epoch` from position_.epoch_step; false when the schedule stopped it
@@ -461,7 +448,7 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
                             const PretrainCallback& progress) {
   if (options.batch_size <= 0 || options.epochs < 0 || options.negatives <= 0 ||
       options.checkpoint_every_steps < 0 || options.checkpoint_every_minutes < 0 ||
-      options.max_steps < 0 || options.max_minutes < 0) {
+      options.limits.max_steps < 0 || options.limits.max_minutes < 0) {
     throw InputError(
         "KBE pretraining: batch_size and negatives must be positive; epochs, "
         "checkpoint intervals, max_steps and max_minutes not negative");

@@ -20,10 +20,11 @@
 //   checkpoint/   after every `checkpoint_every` epochs, every `checkpoint_every_steps` steps
 //                 or `checkpoint_every_minutes` minutes inside an epoch, and at the end:
 //                 state.h5 (rank 0: relations and their optimizer state, position, shapes)
-//                 and entities.<r>-of-<P>.h5 (each rank's rows and optimizer state). Written
-//                 as checkpoint.tmp/ and renamed into place, so a crash leaves the previous
-//                 one. A run resumes from it exactly (mid-epoch too: the position in the
-//                 epoch's permutation and the unreported loss sums are saved) on any P.
+//                 and entities.<r>-of-<P>.h5 (each rank's rows and optimizer state). Published
+//                 by core::CheckpointFolder's protocol, as train's checkpoints are, so a hard
+//                 stop leaves the previous one or the new one. A run resumes from it exactly
+//                 (mid-epoch too: the position in the epoch's permutation and the unreported loss
+//                 sums are saved) on any P.
 //   best/         the same, for the epoch with the best validation MRR.
 //   embeddings.h5 the exported embeddings (embeddings_file.h; each rank writes its own rows)
 //                 of the best epoch (of the last one without validation), also written when
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "core/schedule.h"
 #include "kbe_shard/complex.h"
 #include "kbe_shard/link_prediction.h"
 
@@ -63,11 +65,10 @@ struct PretrainOptions {
   int checkpoint_every = 1;                 // epochs between checkpoints; 0: only at the end
   std::int64_t checkpoint_every_steps = 0;  // also every this many steps; 0: not by steps
   double checkpoint_every_minutes = 0;      // also after this much time (rank 0's clock)
-  std::int64_t max_steps = 0;  // stop, checkpointed and exported, after this many steps
-                               // in this call; 0: run all epochs
-  double max_minutes = 0;      // and after this many minutes (rank 0's clock); 0: no limit
-  bool resume = false;         // continue from run_dir/checkpoint if there is one
-  int threads = 2;             // torch intra-op threads per rank
+  core::CallLimits limits;  // stop this call, checkpointed and exported, after so many steps
+                            // or minutes (rank 0's clock); 0: run all epochs
+  bool resume = false;      // continue from run_dir/checkpoint if there is one
+  int threads = 2;          // torch intra-op threads per rank
   // Of the model, its optimizer state and the scores; the batches are planned on the host.
   torch::Device device = torch::kCPU;
 };

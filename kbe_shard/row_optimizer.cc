@@ -6,16 +6,6 @@
 
 namespace hrere::kbe {
 
-const char* to_string(OptimizerKind kind) {
-  return kind == OptimizerKind::kAdam ? "adam" : "adagrad";
-}
-
-OptimizerKind parse_optimizer_kind(const std::string& name) {
-  if (name == "adagrad") return OptimizerKind::kAdagrad;
-  if (name == "adam") return OptimizerKind::kAdam;
-  throw InputError("unknown optimizer '" + name + "' (expected adagrad or adam)");
-}
-
 RowOptimizer::RowOptimizer(const OptimizerOptions& options, std::int64_t rows, std::int64_t dim,
                            torch::Device device)
     : options_(options) {

@@ -22,13 +22,15 @@
 #include <utility>
 #include <vector>
 
+#include "core/choice.h"
+
 namespace hrere::kbe {
 
 enum class OptimizerKind { kAdagrad, kAdam };
 
-const char* to_string(OptimizerKind kind);
-// "adagrad" or "adam"; anything else is a InputError.
-OptimizerKind parse_optimizer_kind(const std::string& name);
+constexpr core::Choices<OptimizerKind, 2> choices(OptimizerKind) {
+  return {{{OptimizerKind::kAdagrad, "adagrad"}, {OptimizerKind::kAdam, "adam"}}};
+}
 
 struct OptimizerOptions {
   OptimizerKind kind = OptimizerKind::kAdagrad;

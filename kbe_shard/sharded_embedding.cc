@@ -115,7 +115,7 @@ void EmbeddingShard::save(const std::string& path) const {
     file.set_attribute("dim", options_.dim);
     file.set_attribute("rank", static_cast<std::int64_t>(ownership_.rank));
     file.set_attribute("size", static_cast<std::int64_t>(ownership_.size));
-    file.set_attribute("optimizer", std::string(to_string(options_.optimizer.kind)));
+    file.set_attribute("optimizer", std::string(core::name_of(options_.optimizer.kind)));
     write_table(file, "ids", ownership_.global_ids());
     write_table(file, "rows", table_);
     for (const auto& [name, tensor] : optimizer_.state())
@@ -139,9 +139,9 @@ void EmbeddingShard::load(const std::vector<std::string>& paths) {
                        " x " + std::to_string(options_.dim));
     }
     const std::string optimizer = file.string_attribute("optimizer").value_or("");
-    if (optimizer != to_string(options_.optimizer.kind)) {
+    if (optimizer != core::name_of(options_.optimizer.kind)) {
       throw InputError(path + ": optimizer state is for '" + optimizer + "', this run uses '" +
-                       to_string(options_.optimizer.kind) + "'");
+                       core::name_of(options_.optimizer.kind) + "'");
     }
     const std::int64_t stored = static_cast<std::int64_t>(file.dims("ids").at(0));
     for (std::int64_t start = 0; start < stored; start += kLoadBlockRows) {

@@ -5,14 +5,6 @@
 
 namespace hrere::train {
 
-Variant parse_variant(const std::string& name) {
-  if (name == "base") return Variant::kBase;
-  if (name == "naive") return Variant::kNaive;
-  if (name == "full") return Variant::kFull;
-  if (name == "weston") return Variant::kWeston;
-  throw InputError("unknown variant '" + name + "' (base, naive, full or weston)");
-}
-
 LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
                        const torch::Tensor& knowledge_logits, const torch::Tensor& labels) {
   namespace F = torch::nn::functional;

@@ -15,12 +15,18 @@
 
 #include <string>
 
+#include "core/choice.h"
+
 namespace hrere::train {
 
 enum class Variant { kBase, kNaive, kFull, kWeston };
 
-// "base" | "naive" | "full" | "weston"; anything else is a InputError.
-Variant parse_variant(const std::string& name);
+constexpr core::Choices<Variant, 4> choices(Variant) {
+  return {{{Variant::kBase, "base"},
+           {Variant::kNaive, "naive"},
+           {Variant::kFull, "full"},
+           {Variant::kWeston, "weston"}}};
+}
 inline bool uses_knowledge(Variant v) { return v != Variant::kBase; }
 
 struct LossTerms {

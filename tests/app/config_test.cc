@@ -5,57 +5,44 @@
 #include <string>
 #include <vector>
 
-#include "app/pretraining.h"
 #include "core/errors.h"
-#include "kbe_shard/pretrain.h"
+#include "test_util.h"
 
 namespace hrere::train {
 namespace {
 
-// The libraries' option structs and the config sections declare defaults for the same
-// settings; they must agree, so a library used directly trains what `hrere` would.
-// The settings both declare, in one order, to compare as a whole.
-std::vector<double> shared_settings(const kbe::PretrainOptions& o) {
-  return {static_cast<double>(o.dim),
-          static_cast<double>(o.mode),
-          static_cast<double>(o.negatives),
-          static_cast<double>(o.optimizer.kind),
-          o.optimizer.lr,
-          static_cast<double>(o.regularizer),
-          o.regularization_weight,
-          o.init_std,
-          static_cast<double>(o.entity_tanh),
-          static_cast<double>(o.batch_size),
-          static_cast<double>(o.epochs),
-          static_cast<double>(o.seed),
-          static_cast<double>(o.eval_every),
-          static_cast<double>(o.eval.batch),
-          static_cast<double>(o.eval.sampled_candidates),
-          static_cast<double>(o.eval_max_triples),
-          static_cast<double>(o.log_every),
-          static_cast<double>(o.checkpoint_every),
-          static_cast<double>(o.checkpoint_every_steps),
-          o.checkpoint_every_minutes,
-          static_cast<double>(o.threads)};
-}
+// Sections derive from the libraries' option structs, so a key sets the library's own
+// field (no copy between them); enum keys hold the enumerator once loaded, are written back
+// by name, and load again to the same values.
+TEST(Config, KeysSetTheLibrariesOptionsAndRoundTrip) {
+  const Config c = load_config(
+      "", {"kbe.loss=negative", "kbe.optimizer=adam", "kbe.lr=0.3", "kbe.regularizer=l2",
+           "kbe.regularization=0.2", "kbe.eval_batch=64", "kbe.eval_candidates=1000", "kbe.seed=7",
+           "data.format=jsonl", "data.kb_filter=test", "data.train=t.txt", "train.variant=weston",
+           "dist.backend=mpi", "model.lstm_hidden=8", "loader.shuffle_window=3"});
+  const kbe::PretrainOptions& pretrain = c.kbe;
+  EXPECT_EQ(pretrain.mode, kbe::LossMode::kNegative);
+  EXPECT_EQ(pretrain.optimizer.kind, kbe::OptimizerKind::kAdam);
+  EXPECT_EQ(pretrain.optimizer.lr, 0.3);
+  EXPECT_EQ(pretrain.regularizer, kbe::Regularizer::kL2);
+  EXPECT_EQ(pretrain.regularization_weight, 0.2);
+  EXPECT_EQ(pretrain.eval.batch, 64);
+  EXPECT_EQ(pretrain.eval.sampled_candidates, 1000);
+  EXPECT_EQ(pretrain.eval.seed, 7u);
+  const data::PrepareOptions& prepare = c.data;
+  EXPECT_EQ(prepare.format, data::CorpusFormat::kJsonLines);
+  EXPECT_EQ(prepare.kb_filter, data::KbFilter::kTestOnly);
+  EXPECT_EQ(prepare.train_path, "t.txt");
+  EXPECT_EQ(c.train.variant, Variant::kWeston);
+  EXPECT_EQ(c.dist.backend, comm::Backend::kMpi);
+  EXPECT_EQ(static_cast<const LanguageModelOptions&>(c.model).lstm_hidden, 8);
+  EXPECT_EQ(static_cast<const data::LoaderOptions&>(c.loader).shuffle_window, 3);
 
-std::vector<std::string> shared_settings(const data::PrepareOptions& o) {
-  return {o.format,
-          std::to_string(o.min_word_count),
-          std::to_string(o.bag_size),
-          std::to_string(o.max_length),
-          std::to_string(static_cast<int>(o.kb_filter)),
-          std::to_string(o.chunk_bags)};
-}
-
-// The libraries' option structs and the config sections declare defaults for the same
-// settings; they must agree, so a library used directly trains what `hrere` would.
-TEST(Config, DefaultsAgreeWithTheLibraries) {
-  const Config config;
-  EXPECT_EQ(shared_settings(pretrain_options(config.kbe, false, {})),
-            shared_settings(kbe::PretrainOptions()));
-  EXPECT_EQ(shared_settings(config.data.prepare_options()),
-            shared_settings(data::PrepareOptions()));
+  const std::string yaml = to_yaml(c);
+  EXPECT_NE(yaml.find("variant: \"weston\""), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("loss: \"negative\""), std::string::npos) << yaml;
+  testing::TempDir dir;
+  EXPECT_EQ(to_yaml(load_config(dir.write("config.yaml", yaml), {})), yaml);
 }
 
 std::string load_error(const std::string& assignment) {
@@ -77,7 +64,8 @@ TEST(Config, EachKeysRuleIsEnforcedAndDescribed) {
   EXPECT_EQ(load_error("kbe.eval_every=-1"),
             "config: kbe.eval_every must be non-negative (found -1)");
   EXPECT_EQ(load_error("train.variant=fancy"),
-            "config: train.variant must be base, naive, full or weston (found 'fancy')");
+            "--set train.variant=fancy: train.variant: expected base, naive, full or weston, "
+            "found 'fancy'");
   EXPECT_EQ(load_error("kbe.dim=7"), "config: kbe.dim must be a positive even number");
   EXPECT_EQ(load_error("train.alpha=1"), "");
 

@@ -53,7 +53,7 @@ class TrainingTest : public ::testing::Test {
     c.model.position_dim = 3;
     c.model.lstm_hidden = 8;
     c.model.classifier_hidden = 6;
-    c.train.variant = "base";
+    c.train.variant = Variant::kBase;
     c.train.epochs = 2;
     c.train.batch_size = 16;
     c.train.threads = 1;
@@ -121,7 +121,7 @@ TEST_F(TrainingTest, ResumeGivesTheSameLossesAndWeightsAsAnUninterruptedRun) {
   const auto a = weights(straight), b = weights(stopped);
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, tensor] : a) EXPECT_TRUE(torch::equal(tensor, b.at(name))) << name;
-  EXPECT_TRUE(std::filesystem::exists(straight + "/best.pt"));
+  EXPECT_TRUE(std::filesystem::exists(straight + "/best/state.pt"));
 }
 
 // A checkpoint holds host copies, so a run stopped on the test device resumes on the CPU
@@ -171,7 +171,7 @@ TEST_F(TrainingTest, JointVariantsTrainResumeExactlyAndEvaluate) {
   TempDir runs;
   const data::BagStore store = data::BagStore::open(dir_->file("store/bags.h5"));
   Config c = tiny_config();
-  c.train.variant = "full";
+  c.train.variant = Variant::kFull;
   c.train.lr_knowledge = 1e-3;
   c.train.kbe_embeddings = write_export(runs, store);
   const std::string straight = runs.file("straight"), stopped = runs.file("stopped");
@@ -207,7 +207,7 @@ TEST_F(TrainingTest, JointVariantsTrainResumeExactlyAndEvaluate) {
   EXPECT_FALSE(torch::allclose(joint, text_only));
   EXPECT_TRUE(torch::allclose(joint.sum(1), torch::ones({joint.size(0)}), 1e-5, 1e-5));
 
-  c.train.variant = "weston";
+  c.train.variant = Variant::kWeston;
   EXPECT_TRUE(train_run(c, runs.file("weston"), evaluate).completed);
   c.train.kbe_embeddings = runs.write("foreign.h5", "not hdf5");
   EXPECT_THROW(train_run(c, runs.file("foreign"), quiet()), InputError);
@@ -222,7 +222,7 @@ TEST_F(TrainingTest, AFreshRunRefusesAFolderWithCheckpointsAndResumeNeedsOne) {
   TrainRunOptions resume = quiet();
   resume.resume = true;
   EXPECT_THROW(train_run(c, runs.file("empty"), resume), InputError);
-  c.train.variant = "full";
+  c.train.variant = Variant::kFull;
   EXPECT_THROW(train_run(c, runs.file("full"), quiet()), InputError);
 }
 

@@ -40,7 +40,7 @@ if ! "$hrere" config --set train.device=cuda >/dev/null 2>&1; then
     "$hrere" config --set kbe.device=cuda:1
 fi
 expect bad-device 2 "train.device: 'gpu' is not a device" -- "$hrere" config --set train.device=gpu
-expect bad-backend 2 "dist.backend must be auto, mpi or nccl" -- \
+expect bad-backend 2 "dist.backend: expected auto, mpi or nccl, found 'gloo'" -- \
   "$hrere" config --set dist.backend=gloo
 
 # The resolved config is itself a valid config that resolves to the same text.
@@ -95,7 +95,7 @@ expect train-resume-finished 0 "trained [0-9]+ steps" -- "$hrere" train --resume
 # --resume finishes it. Log lines carry the rank and the level; --log-level warn hides info.
 expect train-max-minutes 0 "\[rank 0\] \[info\] stopped after 1e-05 minutes \(--max-minutes\) at step 1" -- \
   "$hrere" train "${tiny[@]}" --no-eval --max-minutes 0.00001 --out "$work/timed"
-expect train-max-minutes-resumed 0 "\[info\] resuming .*step-0000000001.pt at step 1" -- \
+expect train-max-minutes-resumed 0 "\[info\] resuming .*step-0000000001 at step 1" -- \
   "$hrere" train --resume --no-eval --out "$work/timed"
 quiet_log=$("$hrere" --log-level warn train --resume --no-eval --out "$work/timed" 2>&1)
 expect log-level-warn 0 "no info lines" -- \

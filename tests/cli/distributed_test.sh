@@ -94,7 +94,7 @@ interrupt() {
 }
 # interrupt_training NAME SIGNAL: 2-rank training, interrupted after its step-40 checkpoint.
 interrupt_training() {
-  interrupt "$work/$1" "$2" "$work/$1/checkpoints/step-0000000040.pt" \
+  interrupt "$work/$1" "$2" "$work/$1/checkpoints/step-0000000040" \
     "${mpi[@]}" -np 2 "$hrere" train "${tiny[@]}" --set train.epochs=200 \
     --set train.checkpoint_every=20 --no-eval --out "$work/$1"
 }
@@ -109,7 +109,7 @@ expect pretrain-rank-hangs 0 "\[error\] rank 1 of 2 .* has sent no heartbeat" --
   --set kbe.dim=8 --set kbe.epochs=500 --set kbe.threads=1 --set kbe.log_every=1 \
   --set dist.heartbeat_s=0.5 --set dist.lost_after_s=5 --out "$work/kbe-hung"
 cp -r "$work/hung" "$work/hung-on-1"
-expect resume-on-2-ranks 0 "resuming .*step-[0-9]+.pt" -- \
+expect resume-on-2-ranks 0 "resuming .*step-[0-9]+" -- \
   "${mpi[@]}" -np 2 "$hrere" train --resume --set train.epochs=3 --out "$work/hung"
 expect resume-on-1-rank 0 "trained [0-9]+ steps" -- \
   "$hrere" train --resume --set train.epochs=3 --out "$work/hung-on-1"

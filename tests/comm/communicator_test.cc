@@ -267,10 +267,10 @@ TEST(Routing, HostAndDeviceTensors) {
 }
 
 TEST(Routing, ParsesBackends) {
-  EXPECT_EQ(parse_backend("auto"), Backend::kAuto);
-  EXPECT_EQ(parse_backend("mpi"), Backend::kMpi);
-  EXPECT_EQ(parse_backend("nccl"), Backend::kNccl);
-  expect_invalid([] { parse_backend("gloo"); }, "'gloo' is not a backend");
+  EXPECT_EQ(core::parse_choice<Backend>("auto"), Backend::kAuto);
+  EXPECT_EQ(core::parse_choice<Backend>("mpi"), Backend::kMpi);
+  EXPECT_EQ(core::parse_choice<Backend>("nccl"), Backend::kNccl);
+  EXPECT_FALSE(core::parse_choice<Backend>("gloo"));
   if (!nccl_built()) {
     expect_invalid([] { world().use_device(torch::kCPU, Backend::kNccl, 30); },
                    "no NCCL communicator");

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "core/atomic_output.h"
+#include "core/checkpoint_folder.h"
+#include "core/choice.h"
 #include "core/errors.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -21,7 +23,26 @@
 #include "core/stopwatch.h"
 
 namespace hrere::core {
+
+enum class Shade { kLight, kDark, kNone };
+constexpr Choices<Shade, 3> choices(Shade) {
+  return {{{Shade::kLight, "light"}, {Shade::kDark, "dark"}, {Shade::kNone, "none"}}};
+}
+
 namespace {
+
+TEST(Choice, EveryNameParsesToItsEnumeratorAndBack) {
+  for (const std::string& name : choice_names<Shade>()) {
+    const std::optional<Shade> value = parse_choice<Shade>(name);
+    ASSERT_TRUE(value) << name;
+    EXPECT_EQ(name_of(*value), name);
+  }
+  EXPECT_EQ(choice_names<Shade>(), (std::vector<std::string>{"light", "dark", "none"}));
+  EXPECT_FALSE(parse_choice<Shade>("Dark"));  // names are exact
+  EXPECT_FALSE(parse_choice<Shade>(""));
+  EXPECT_EQ(either(choice_names<Shade>()), "light, dark or none");
+  EXPECT_EQ(either({"only"}), "only");
+}
 
 TEST(Fnv1a, MatchesThePublishedTestVectors) {
   Fnv1a empty;
@@ -143,6 +164,69 @@ TEST(AtomicOutput, TheFileAppearsOnlyOnCommit) {
   std::ifstream again(path);
   std::getline(again, line);
   EXPECT_EQ(line, "new");
+  fs::remove_all(dir);
+}
+
+std::string read_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Every state a hard stop can leave during a commit reads as the old or the new checkpoint.
+TEST(CheckpointFolder, AStopAtAnyPointLeavesTheOldOrTheNewFolder) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("hrere-ckpt-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string path = (dir / "checkpoint").string();
+  const CheckpointFolder folder(path);
+  EXPECT_FALSE(committed_folder(path));
+  folder.stage();
+  write_text_file(folder.staging() + "/state", "1\n");
+  EXPECT_FALSE(committed_folder(path));  // staged, not committed: nothing to read yet
+  folder.commit();
+  EXPECT_EQ(read_line(*committed_folder(path) + "/state"), "1");
+  EXPECT_FALSE(fs::exists(folder.staging()));
+
+  folder.stage();
+  write_text_file(folder.staging() + "/state", "2\n");
+  // A stop between the two renames of commit(): only FOLDER.old and FOLDER.tmp exist.
+  fs::rename(path, path + ".old");
+  EXPECT_EQ(read_line(*committed_folder(path) + "/state"), "1");
+  fs::rename(path + ".old", path);
+  folder.commit();
+  EXPECT_EQ(read_line(*committed_folder(path) + "/state"), "2");
+  EXPECT_FALSE(fs::exists(path + ".old"));
+  fs::remove_all(dir);
+}
+
+TEST(CheckpointFolder, NumberedFoldersSortPruneAndSkipStaging) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("hrere-steps-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string parent = dir.string();
+  for (std::int64_t step : {12, 3, 100, 40}) {
+    const CheckpointFolder folder(numbered_folder(parent, step));
+    folder.stage();
+    folder.commit();
+  }
+  EXPECT_EQ(fs::path(numbered_folder(parent, 12)).filename(), "step-0000000012");
+  CheckpointFolder(numbered_folder(parent, 7)).stage();    // stopped before its commit
+  CheckpointFolder(numbered_folder(parent, 500)).stage();  // a commit still in progress
+  fs::rename(numbered_folder(parent, 40), numbered_folder(parent, 40) + ".old");
+  fs::create_directories(dir / "step-x1");  // a foreign name
+  std::vector<std::int64_t> steps;
+  for (const auto& [step, path] : numbered_folders(parent)) steps.push_back(step);
+  EXPECT_EQ(steps, (std::vector<std::int64_t>{3, 12, 40, 100}));
+  EXPECT_EQ(numbered_folders(parent)[2].second, numbered_folder(parent, 40) + ".old");
+
+  prune_numbered_folders(parent, 2);
+  steps.clear();
+  for (const auto& [step, path] : numbered_folders(parent)) steps.push_back(step);
+  EXPECT_EQ(steps, (std::vector<std::int64_t>{40, 100}));
+  EXPECT_FALSE(fs::exists(numbered_folder(parent, 7) + ".tmp"));  // stale staging pruned
+  EXPECT_TRUE(fs::exists(numbered_folder(parent, 500) + ".tmp"));
   fs::remove_all(dir);
 }
 

@@ -171,7 +171,7 @@ TEST_P(Pretrain, MidEpochCheckpointResumesExactlyOnAnyNumberOfRanks) {
   // checkpoint at step 6 that the stop overwrites), then the rest.
   PretrainOptions first = options;
   first.checkpoint_every_steps = 3;
-  first.max_steps = 7;
+  first.limits.max_steps = 7;
   std::vector<PretrainProgress> resumed;
   const auto record = [&](const PretrainProgress& p) { resumed.push_back(p); };
   const PretrainResult stopped = pretrain_kbe(world, store, dir.file("resumed"), first, record);
@@ -179,7 +179,7 @@ TEST_P(Pretrain, MidEpochCheckpointResumesExactlyOnAnyNumberOfRanks) {
   EXPECT_EQ(stopped.steps, 7);
   EXPECT_TRUE(std::filesystem::exists(stopped.embeddings_path));
   PretrainOptions rest = first;
-  rest.max_steps = 0;
+  rest.limits.max_steps = 0;
   rest.resume = true;
   const std::string single = dir.file("single" + std::to_string(world.rank()));
   std::filesystem::create_directories(single);

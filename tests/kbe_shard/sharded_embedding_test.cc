@@ -107,7 +107,7 @@ void expect_steps_match_unsharded(OptimizerKind kind) {
     const torch::Tensor rows = touched.nonzero().squeeze(1);
     reference.apply({rows, grad.index_select(0, rows)});
   }
-  EXPECT_LT(relative_error(table.gather_full(), reference.table()), 1e-6) << to_string(kind);
+  EXPECT_LT(relative_error(table.gather_full(), reference.table()), 1e-6) << core::name_of(kind);
 }
 
 TEST(ShardedEmbedding, AdagradStepsMatchUnshardedRowUpdate) {
@@ -149,7 +149,7 @@ TEST(RowOptimizer, MatchesTorchOptimizers) {
       theirs.mutable_grad() = grad.clone();
       torch_optimizer->step();
     }
-    EXPECT_LT(relative_error(ours, theirs.detach()), 1e-6) << to_string(kind);
+    EXPECT_LT(relative_error(ours, theirs.detach()), 1e-6) << core::name_of(kind);
   }
 }
 

@@ -63,9 +63,10 @@ TEST(Variants, CombinedProbabilitiesAreTheAlphaMixture) {
 }
 
 TEST(Variants, NamesParse) {
-  EXPECT_EQ(parse_variant("full"), Variant::kFull);
-  EXPECT_EQ(parse_variant("weston"), Variant::kWeston);
-  EXPECT_THROW(parse_variant("joint"), InputError);
+  EXPECT_EQ(core::parse_choice<Variant>("full"), Variant::kFull);
+  EXPECT_EQ(core::parse_choice<Variant>("weston"), Variant::kWeston);
+  EXPECT_STREQ(core::name_of(Variant::kNaive), "naive");
+  EXPECT_FALSE(core::parse_choice<Variant>("joint"));
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ LanguageModelOptions model_options() {
 
 TrainConfig train_config() {
   TrainConfig c;
-  c.variant = "full";  // every loss term, both optimisers
+  c.variant = Variant::kFull;  // every loss term, both optimisers
   c.lr_language = 1e-2;
   c.lr_knowledge = 1e-2;
   c.l2 = 1e-2;

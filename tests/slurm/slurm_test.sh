@@ -215,15 +215,15 @@ submit train-stop launch/train.sbatch configs/synth.yaml "$tmp/run" "${tiny[@]}"
 expect_ok "train --max-steps" train-stop
 expect_out "data parallel: 2 ranks" "train ran as one 2-rank MPI job"
 expect_out "stopped after 5 steps \(--max-steps\)" "train stopped by --max-steps"
-ls "$tmp"/run/checkpoints/step-0000000005.pt >/dev/null 2>&1 ||
-  fail "train --max-steps left no checkpoints/step-0000000005.pt"
+[ -d "$tmp"/run/checkpoints/step-0000000005 ] ||
+  fail "train --max-steps left no checkpoints/step-0000000005/"
 submit train-resume launch/train.sbatch configs/synth.yaml "$tmp/run"
 expect_ok "resubmitted train" train-resume
-expect_out "resuming .*step-0000000005.pt at step 5" "resubmitted train resumes at step 5"
+expect_out "resuming .*step-0000000005 at step 5" "resubmitted train resumes at step 5"
 expect_out "data parallel: 2 ranks" "resumed train runs on 2 ranks"
 expect_out "trained 25 steps" "resumed train reaches the end of its epoch"
 expect_out "sentence protocol .*AP [0-9.]+" "resumed train's evaluation"
-[ -f "$tmp/run/model.pt" ] || fail "resumed train wrote no model.pt"
+[ -f "$tmp/run/model/state.pt" ] || fail "resumed train wrote no model/"
 grep -q '"event":"epoch_end".*"ranks":2' "$tmp/run/metrics.jsonl" ||
   fail "train's metrics.jsonl has no epoch_end line with \"ranks\":2"
 
