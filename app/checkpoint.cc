@@ -121,6 +121,7 @@ void save_checkpoint(comm::Communicator& comm, const std::string& path, const Tr
     archive.write("loader_batch", torch::tensor(state.loader.batch));
     archive.write("best_dev", torch::tensor(state.best_dev, torch::kFloat64));
     archive.write("best_epoch", torch::tensor(state.best_epoch));
+    archive.write("skipped_nonfinite", torch::tensor(state.skipped_nonfinite));
     archive.write("interval", torch::tensor({state.interval_loss, state.interval_knowledge,
                                              state.interval_agreement, state.interval_l2,
                                              static_cast<double>(state.interval_steps),
@@ -150,6 +151,7 @@ TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
     archive.read("best_dev", best);
     state.best_dev = best.item<double>();
     state.best_epoch = read_int(archive, "best_epoch");
+    state.skipped_nonfinite = read_int(archive, "skipped_nonfinite");
     torch::Tensor interval;
     archive.read("interval", interval);
     state.interval_loss = interval[0].item<double>();

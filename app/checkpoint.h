@@ -35,6 +35,7 @@ struct TrainingState {
   double interval_l2 = 0;
   std::int64_t interval_steps = 0;
   std::int64_t interval_bags = 0;
+  std::int64_t skipped_nonfinite = 0;  // steps skipped by train.on_nonfinite: skip
 };
 
 // With a knowledge model, its relation vectors and their optimizer state go into the archive

@@ -15,6 +15,7 @@
 #include "app/predict.h"
 #include "app/pretraining.h"
 #include "app/store_summary.h"
+#include "app/train_step.h"
 #include "app/training.h"
 #include "comm/routing_communicator.h"
 #include "core/atomic_output.h"
@@ -30,6 +31,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
+constexpr int kExitNonFinite = 4;  // after 3, comm::kExitRankLost
 
 // Options every config-driven command shares.
 struct ConfigArgs {
@@ -439,6 +441,9 @@ int run_cli(int argc, char** argv) {
   } catch (const InputError& e) {
     log::error("{}", e.what());
     return kExitBadInput;
+  } catch (const NonFiniteStep& e) {
+    log::error("{}", e.what());
+    return kExitNonFinite;
   } catch (const std::exception& e) {
     log::error("internal: {}", e.what());
     return kExitInternal;

@@ -456,6 +456,10 @@ std::vector<Field> TrainConfig::fields() {
           {"keep_checkpoints", &keep_checkpoints, at_least(1), "newest checkpoints kept"},
           {"eval_batch_size", &eval_batch_size, at_least(1),
            "test sentences encoded together in evaluation"},
+          {"on_nonfinite", choice(&on_nonfinite), any(),
+           "a step whose loss terms or summed gradients are not finite: stop (exit 4, naming the "
+           "step and the term; checkpoints stay as they were) or skip its update (counted as "
+           "skipped_nonfinite in metrics.jsonl)"},
           {"kbe_embeddings", &kbe_embeddings, any(),
            "embeddings.h5 of a `hrere pretrain` run on the same prepared data; required by naive, "
            "full and weston"}};

@@ -92,6 +92,13 @@ struct ModelConfig : LanguageModelOptions {
   std::vector<Field> fields();
 };
 
+// What a step with a non-finite loss term or gradient does: end the run with a message
+// naming the step and the term (exit 4), or skip the update and count it in metrics.jsonl.
+enum class OnNonFinite { kStop, kSkip };
+constexpr core::Choices<OnNonFinite, 2> choices(OnNonFinite) {
+  return {{{OnNonFinite::kStop, "stop"}, {OnNonFinite::kSkip, "skip"}}};
+}
+
 // Optimisation, paper Table 1 by default.
 struct TrainConfig {
   Variant variant = Variant::kFull;
@@ -113,6 +120,7 @@ struct TrainConfig {
   double checkpoint_every_minutes = 0;  // and minutes, on rank 0's clock (0: not by time)
   int keep_checkpoints = 3;             // newest checkpoints kept
   std::int64_t eval_batch_size = 512;   // test sentences encoded together
+  OnNonFinite on_nonfinite = OnNonFinite::kStop;
   // embeddings.h5 of a `hrere pretrain` run on the same prepared data: where the knowledge
   // side of the joint variants (naive, full, weston) starts.
   std::string kbe_embeddings;

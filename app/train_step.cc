@@ -1,5 +1,7 @@
 #include "app/train_step.h"
 
+#include <cmath>
+
 #include "core/stopwatch.h"
 
 namespace hrere::train {
@@ -34,6 +36,7 @@ TrainStep::TrainStep(comm::Communicator& comm, LanguageModel model, KnowledgeMod
       model_(std::move(model)),
       knowledge_(knowledge),
       variant_(train.variant),
+      on_nonfinite_(train.on_nonfinite),
       l2_(train.l2),
       checksum_every_(dist.checksum_every),
       overlap_(dist.overlap && comm.size() > 1 &&
@@ -52,6 +55,12 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
   const auto exchange_seconds = [this] {
     return knowledge_ ? knowledge_->exchange_seconds() : 0.0;
   };
+  // Forward updates the batch-norm statistics: a skipped step puts them back (a few small
+  // vectors).
+  std::vector<torch::Tensor> buffers;
+  if (on_nonfinite_ == OnNonFinite::kSkip) {
+    for (const torch::Tensor& buffer : model_->buffers()) buffers.push_back(buffer.clone());
+  }
   double exchange_start = exchange_seconds();
   core::Stopwatch phase;
   const torch::Tensor knowledge_logits =
@@ -87,6 +96,21 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
 
   replicas_.sum_gradients();
   times_.all_reduce += replicas_.all_reduce_seconds() - all_reduce_start;
+  if (const std::string fault = nonfinite(sums, l2); !fault.empty()) {
+    if (on_nonfinite_ == OnNonFinite::kStop) {
+      throw NonFiniteStep("step " + std::to_string(step) + ": " + fault +
+                          "; stopped before applying it (train.on_nonfinite: stop), so the "
+                          "checkpoints hold only finite steps");
+    }
+    optimizer_.zero_grad();
+    if (knowledge_) knowledge_->discard_step();
+    torch::NoGradGuard no_grad;
+    const std::vector<torch::Tensor> now = model_->buffers();
+    for (std::size_t i = 0; i < now.size(); ++i) now[i].copy_(buffers[i]);
+    StepLosses skipped;
+    skipped.skipped = fault;
+    return skipped;
+  }
 
   exchange_start = exchange_seconds();
   phase.restart();
@@ -100,6 +124,31 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
   const torch::Tensor global_bags = sums[0];
   return {torch::cat({sums.slice(0, 1) / global_bags, l2.detach().to(torch::kFloat64).view({1}),
                       global_bags.view({1})})};
+}
+
+std::string TrainStep::nonfinite(const torch::Tensor& sums, const torch::Tensor& l2) {
+  // One host synchronisation per step: the losses and every gradient reduce to one flag
+  // first, and the names are looked up only when it is set.
+  std::vector<torch::Tensor> finite{torch::isfinite(sums).all(), torch::isfinite(l2).all()};
+  const std::vector<NamedTensor>& state = replicas_.state();
+  for (const NamedTensor& named : state) {
+    if (named.tensor.grad().defined()) finite.push_back(torch::isfinite(named.tensor.grad()).all());
+  }
+  if (torch::stack(finite).all().item<bool>()) return "";
+  const torch::Tensor host = sums.cpu();
+  const char* terms[] = {"J_L", "J_G", "J_D"};
+  for (int i = 0; i < 3; ++i) {
+    const double mean = host[i + 1].item<double>() / host[0].item<double>();
+    if (!std::isfinite(mean)) return std::string(terms[i]) + " is " + std::to_string(mean);
+  }
+  if (!torch::isfinite(l2).all().item<bool>()) return "the L2 penalty is not finite";
+  for (const NamedTensor& named : state) {
+    const torch::Tensor& grad = named.tensor.grad();
+    if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
+      return "the summed gradient of " + named.name + " is not finite";
+    }
+  }
+  return "a value is not finite";
 }
 
 }  // namespace hrere::train

@@ -13,6 +13,8 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "app/config.h"
 #include "comm/communicator.h"
@@ -31,6 +33,16 @@ struct StepLosses {
   torch::Tensor values;
   enum Index { kLanguage, kKnowledge, kAgreement, kL2, kBags };
   double read(Index index) const { return values[index].item<double>(); }
+  // With train.on_nonfinite skip: the step was not applied, for this reason (values are
+  // undefined then).
+  std::string skipped;
+};
+
+// A step's loss or summed gradient was not finite (train.on_nonfinite stop); thrown on every
+// rank alike, since every rank sees the same global sums.
+class NonFiniteStep : public std::runtime_error {
+ public:
+  explicit NonFiniteStep(const std::string& message) : std::runtime_error(message) {}
 };
 
 // Seconds spent so far in each part of a step. Batch-norm statistics are summed over the
@@ -67,7 +79,12 @@ class TrainStep {
   comm::Communicator& comm_;
   LanguageModel model_;
   KnowledgeModel* knowledge_;
+  // The first non-finite loss term (of the global sums) or summed replicated gradient, in
+  // words; empty when all are finite. The same on every rank.
+  std::string nonfinite(const torch::Tensor& sums, const torch::Tensor& l2);
+
   Variant variant_;
+  OnNonFinite on_nonfinite_;
   double l2_;
   std::int64_t checksum_every_;
   bool overlap_;

@@ -241,8 +241,14 @@ class TrainLoop {
   void train_step(const data::Batch& batch) {
     ++state_.step;
     const StepLosses losses = trainer_->run(batch, state_.step);
-    interval_losses_ += losses.values;
-    ++state_.interval_steps;
+    if (!losses.skipped.empty()) {
+      ++state_.skipped_nonfinite;
+      log::warn("step {}: {}; skipped (train.on_nonfinite: skip; {} so far)", state_.step,
+                losses.skipped, state_.skipped_nonfinite);
+    } else {
+      interval_losses_ += losses.values;
+      ++state_.interval_steps;
+    }
     schedule_.step_done();
     std::ostringstream detail;
     detail << "epoch " << loader_->state().epoch + 1 << "/" << tc_.epochs << " loss " << last_loss_
@@ -294,6 +300,7 @@ class TrainLoop {
     if (state_.interval_steps > 0) add_interval_means(line);
     line["lr_language"] = tc_.lr_language;
     if (knowledge_) line["lr_knowledge"] = tc_.lr_knowledge;
+    if (state_.skipped_nonfinite > 0) line["skipped_nonfinite"] = state_.skipped_nonfinite;
     line["seconds"] = since_call_.seconds();
     if (metrics_log_) metrics_log_->write(line);
     state_.interval_loss = state_.interval_knowledge = state_.interval_agreement = 0;

@@ -1,5 +1,7 @@
 #include "data_pipeline/vocabulary.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -51,8 +53,9 @@ WordVectors read_word_vectors(const std::string& path) {
       const std::string number(fields[k]);
       char* end = nullptr;
       const float value = std::strtof(number.c_str(), &end);
-      if (end != number.c_str() + number.size()) {
-        throw InputError(path, reader.line_number(), "'" + number + "' is not a number");
+      // nan and inf parse as numbers but would train on silently.
+      if (end != number.c_str() + number.size() || !std::isfinite(value)) {
+        throw InputError(path, reader.line_number(), "'" + number + "' is not a finite number");
       }
       out.values.push_back(value);
     }

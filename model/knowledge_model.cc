@@ -91,6 +91,11 @@ void KnowledgeModel::step() {
   }
 }
 
+void KnowledgeModel::discard_step() {
+  entities_.discard_gradients();
+  relations_.mutable_grad() = torch::Tensor();
+}
+
 void KnowledgeModel::save(torch::serialize::OutputArchive& archive,
                           const std::string& shard_dir) const {
   archive.write("knowledge_relations", relations_.detach(), /*is_buffer=*/true);

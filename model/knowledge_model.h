@@ -47,6 +47,9 @@ class KnowledgeModel {
 
   // Collective. Applies the gradients of the logits computed since the last step.
   void step();
+  // Drops those gradients instead, unapplied (no communication; every rank must call it
+  // for the same step).
+  void discard_step();
 
   // Relation vectors and their optimizer state into / out of a checkpoint archive; the
   // entity shard goes to files beside it (collective).

@@ -58,6 +58,7 @@ class Replicas {
   // ReplicaDivergence on every rank, naming the ranks and tensors that differ from rank 0.
   void verify_identical(std::int64_t step);
 
+  const std::vector<NamedTensor>& state() const { return state_; }
   int buckets() const { return static_cast<int>(buckets_.size()); }
   // Buckets whose all-reduce a gradient hook started during backward, so far (overlap).
   std::int64_t buckets_started_in_backward() const { return started_in_backward_; }

@@ -181,6 +181,18 @@ TEST(WordVectors, Word2vecAndGloveFormats) {
     EXPECT_NE(std::string(e.what()).find("bad.txt:2: expected a word and 2 numbers"),
               std::string::npos);
   }
+  // nan and inf would reach the loss as it: they are refused where they are.
+  for (const char* number : {"nan", "inf", "-inf", "1e999"}) {
+    try {
+      read_word_vectors(dir.write("nan.txt", std::string("paris 1 2\nfrance 3 ") + number + "\n"));
+      ADD_FAILURE() << number << " accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("nan.txt:2: '" + std::string(number) +
+                                           "' is not a finite number"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(Vocabulary, MinCountAndVectorCoverage) {

@@ -39,8 +39,9 @@ LanguageModelOptions model_options() {
   return o;
 }
 
-TrainConfig train_config() {
+TrainConfig train_config(OnNonFinite on_nonfinite = OnNonFinite::kStop) {
   TrainConfig c;
+  c.on_nonfinite = on_nonfinite;
   c.variant = Variant::kFull;  // every loss term, both optimisers
   c.lr_language = 1e-2;
   c.lr_knowledge = 1e-2;
@@ -80,10 +81,11 @@ LanguageModel seeded_model() {
 
 // A language model, a knowledge model and their step on `comm`, all from seed 7.
 struct Replica {
-  explicit Replica(comm::Communicator& comm, bool overlap = true)
+  explicit Replica(comm::Communicator& comm, bool overlap = true,
+                   OnNonFinite on_nonfinite = OnNonFinite::kStop)
       : model(seeded_model()),
         knowledge(comm, knowledge_options()),
-        step(comm, model, &knowledge, train_config(), dist_config(overlap)) {}
+        step(comm, model, &knowledge, train_config(on_nonfinite), dist_config(overlap)) {}
   static KnowledgeModelOptions knowledge_options() {
     KnowledgeModelOptions o;
     o.num_entities = kEntities;
@@ -219,6 +221,49 @@ TEST_F(DataParallelTest, ReplicaChecksumCatchesAPerturbedReplica) {
         << message;
     EXPECT_NE(message.find("step 2"), std::string::npos) << message;
   }
+}
+
+// A NaN on one rank (here in its copy of a classifier weight, as a corrupted input or an
+// overflow would leave it) reaches every rank through the summed losses and gradients, so
+// all ranks take the same decision: stop, naming the step and the loss term, or skip the
+// update and leave every parameter and optimizer state as it was.
+TEST_F(DataParallelTest, ANonFiniteStepStopsOrIsSkippedOnEveryRank) {
+  comm::Communicator& world = comm::world();
+  const std::int64_t P = world.size(), r = world.rank();
+  const data::Batch batch = random_batch(kGlobalBatch, 3, 9, kEntities);
+  const data::Batch mine = rows_of(batch, kGlobalBatch * r / P, kGlobalBatch * (r + 1) / P);
+  auto poison = [&](Replica& replica) {
+    torch::NoGradGuard no_grad;
+    if (r == P - 1) replica.model->named_parameters()["hidden.weight"][0][0].fill_(NAN);
+  };
+
+  Replica stopping(world);
+  stopping.step.run(mine, 1);
+  poison(stopping);
+  try {
+    stopping.step.run(mine, 2);
+    ADD_FAILURE() << "a NaN loss was trained on";
+  } catch (const NonFiniteStep& e) {
+    EXPECT_NE(std::string(e.what()).find("step 2: J_L is nan"), std::string::npos) << e.what();
+  }
+
+  Replica skipping(world, true, OnNonFinite::kSkip);
+  skipping.step.run(mine, 1);
+  poison(skipping);
+  std::vector<torch::Tensor> before;
+  for (const NamedTensor& named : skipping.step.replicas().state()) {
+    before.push_back(named.tensor.detach().clone());
+  }
+  const torch::Tensor entities_before = skipping.knowledge.entity_table().clone();
+  const StepLosses skipped = skipping.step.run(mine, 2);
+  EXPECT_EQ(skipped.skipped, "J_L is nan");
+  const auto& state = skipping.step.replicas().state();
+  for (std::size_t i = 0; i < state.size(); ++i) {
+    // equal_nan: the poisoned weight stays NaN, and nothing else moved.
+    EXPECT_TRUE(torch::allclose(state[i].tensor.detach(), before[i], 0, 0, /*equal_nan=*/true))
+        << state[i].name;
+  }
+  EXPECT_TRUE(torch::equal(skipping.knowledge.entity_table(), entities_before));
 }
 
 TEST_F(DataParallelTest, GradientsAreSummedOverRanksWhateverTheBucketSize) {
