@@ -23,7 +23,8 @@
 namespace hrere::data {
 
 inline const std::string kBagStoreFormat = "hrere-bag-store";
-inline constexpr std::int64_t kBagStoreVersion = 1;
+// 2: fixed-width strings, checksummed chunks and metadata (docs/RELIABILITY.md)
+inline constexpr std::int64_t kBagStoreVersion = 2;
 
 struct BagStoreContents {
   int T = 0;

@@ -1,6 +1,7 @@
 #include "data_pipeline/hdf5_file.h"
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -62,12 +63,39 @@ hid_t native_type<float>() {
   return H5T_NATIVE_FLOAT;
 }
 
-// Variable-length UTF-8 strings, the type h5py reads as str.
-hid_t new_utf8_string_type() {
+// Fixed-width UTF-8 strings of `width` bytes, NUL-padded (h5py: `.asstr()` on datasets,
+// bytes for attributes). Not variable-length: those live in HDF5's global heap, whose
+// records carry no checksum, and libhdf5 crashes reading a corrupted one.
+hid_t new_utf8_string_type(std::size_t width) {
   const hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_size(type, std::max<std::size_t>(width, 1));
+  H5Tset_strpad(type, H5T_STR_NULLPAD);
   H5Tset_cset(type, H5T_CSET_UTF8);
   return type;
+}
+
+// The fixed width of a stored string type; an InputError naming `where` for anything else
+// (variable-length strings are what earlier hrere versions wrote).
+std::size_t fixed_string_width(hid_t type, const std::string& where) {
+  if (H5Tget_class(type) != H5T_STRING) throw InputError(where + ": expected strings");
+  if (H5Tis_variable_str(type) > 0) {
+    throw InputError(where +
+                     ": variable-length strings, as hrere wrote before its HDF5 files carried "
+                     "checksums; prepare, pretrain or export again with this build");
+  }
+  return H5Tget_size(type);
+}
+
+// The strings of `count` fixed-width fields, each cut at its first NUL.
+std::vector<std::string> split_fixed(const std::vector<char>& bytes, std::size_t width,
+                                     std::size_t count) {
+  std::vector<std::string> out;
+  out.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const char* field = bytes.data() + i * width;
+    out.emplace_back(field, strnlen(field, width));
+  }
+  return out;
 }
 
 void check(herr_t status, const std::string& what) {
@@ -111,7 +139,12 @@ std::vector<hsize_t> select_rows(hid_t file_space, std::uint64_t start, std::uin
 Hdf5File Hdf5File::create(const std::string& path) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   quiet_hdf5();
-  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // The 1.8 file format's superblock and object headers carry checksums, so a corrupted one
+  // is an error on open instead of a wild read (h5py and any HDF5 since 1.8 read it).
+  Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  check(H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST),
+        "file format bounds of " + path);
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
   if (id < 0) throw std::runtime_error(path + ": cannot create HDF5 file");
   return Hdf5File(path, id);
 }
@@ -171,9 +204,12 @@ Handle create_rows_dataset(hid_t file, const std::string& name, const std::strin
   Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(link_props.get(), 1);
   Handle create_props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (set_row_chunks(create_props.get(), shape, chunk_rows, where) && compress) {
-    H5Pset_shuffle(create_props.get());
-    H5Pset_deflate(create_props.get(), 4);
+  if (set_row_chunks(create_props.get(), shape, chunk_rows, where)) {
+    if (compress) {
+      H5Pset_shuffle(create_props.get());
+      H5Pset_deflate(create_props.get(), 4);
+    }
+    H5Pset_fletcher32(create_props.get());  // last: a checksum of the stored chunk
   }
   Handle dataset(H5Dcreate2(file, name.c_str(), type, space.get(), link_props.get(),
                             create_props.get(), H5P_DEFAULT),
@@ -240,6 +276,7 @@ void Hdf5File::create_growing(const std::string& name, const std::vector<std::ui
         "chunk layout of " + where(name));
   H5Pset_shuffle(create_props.get());
   H5Pset_deflate(create_props.get(), 4);
+  H5Pset_fletcher32(create_props.get());
   Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), link_props.get(),
                             create_props.get(), H5P_DEFAULT),
                  H5Dclose);
@@ -354,20 +391,18 @@ void Hdf5File::read_rows(const std::string& name, std::uint64_t start, std::uint
 
 void Hdf5File::write_strings(const std::string& name, const std::vector<std::string>& values) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  std::vector<const char*> pointers;
-  pointers.reserve(values.size());
-  for (const std::string& v : values) pointers.push_back(v.c_str());
-  const hsize_t n = values.size();
-  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Handle type(new_utf8_string_type(), H5Tclose);
-  Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  H5Pset_create_intermediate_group(link_props.get(), 1);
-  Handle dataset(H5Dcreate2(id_, name.c_str(), type.get(), space.get(), link_props.get(),
-                            H5P_DEFAULT, H5P_DEFAULT),
-                 H5Dclose);
-  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where(name));
-  if (n > 0) {
-    check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()),
+  std::size_t width = 1;
+  for (const std::string& v : values) width = std::max(width, v.size());
+  std::vector<char> bytes(values.size() * width, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::copy(values[i].begin(), values[i].end(), bytes.begin() + i * width);
+  }
+  Handle type(new_utf8_string_type(width), H5Tclose);
+  // Chunks of about 1 MiB, compressed (the padding costs nothing on disk) and checksummed.
+  const Handle dataset = create_rows_dataset(id_, name, where(name), type.get(), {values.size()},
+                                             std::max<std::size_t>(1, (1 << 20) / width), true);
+  if (!values.empty()) {
+    check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()),
           "writing " + where(name));
   }
 }
@@ -377,33 +412,32 @@ std::vector<std::string> Hdf5File::read_strings(const std::string& name) const {
   Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!dataset.ok()) throw InputError(where(name) + ": dataset missing");
   Handle stored_type(H5Dget_type(dataset.get()), H5Tclose);
-  if (H5Tget_class(stored_type.get()) != H5T_STRING || !H5Tis_variable_str(stored_type.get())) {
+  const std::size_t width = fixed_string_width(stored_type.get(), where(name));
+  Handle space(H5Dget_space(dataset.get()), H5Sclose);
+  if (H5Sget_simple_extent_ndims(space.get()) != 1) {
     throw InputError(where(name) + ": expected a table of strings");
   }
-  Handle space(H5Dget_space(dataset.get()), H5Sclose);
-  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  std::vector<char*> pointers(std::max<hssize_t>(n, 0), nullptr);
-  Handle type(new_utf8_string_type(), H5Tclose);
+  const auto n =
+      static_cast<std::size_t>(std::max<hssize_t>(H5Sget_simple_extent_npoints(space.get()), 0));
+  std::vector<char> bytes(n * width);
+  Handle type(new_utf8_string_type(width), H5Tclose);
   if (n > 0 &&
-      H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0) {
+      H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) {
     throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
   }
-  std::vector<std::string> out;
-  out.reserve(pointers.size());
-  for (char* p : pointers) out.emplace_back(p ? p : "");
-  if (n > 0) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, pointers.data());
-  return out;
+  return split_fixed(bytes, width, n);
 }
 
 void Hdf5File::set_attribute(const std::string& name, const std::string& value) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  Handle type(new_utf8_string_type(), H5Tclose);
+  Handle type(new_utf8_string_type(value.size()), H5Tclose);
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Handle attribute(H5Acreate2(id_, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
                    H5Aclose);
   if (!attribute.ok()) throw std::runtime_error("HDF5: cannot create attribute " + where(name));
-  const char* text = value.c_str();
-  check(H5Awrite(attribute.get(), type.get(), &text), "writing attribute " + where(name));
+  std::vector<char> bytes(std::max<std::size_t>(value.size(), 1), '\0');
+  std::copy(value.begin(), value.end(), bytes.begin());
+  check(H5Awrite(attribute.get(), type.get(), bytes.data()), "writing attribute " + where(name));
 }
 
 void Hdf5File::set_attribute(const std::string& name, std::int64_t value) {
@@ -420,16 +454,18 @@ std::optional<std::string> Hdf5File::string_attribute(const std::string& name) c
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   if (H5Aexists(id_, name.c_str()) <= 0) return std::nullopt;
   Handle attribute(H5Aopen(id_, name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!attribute.ok()) throw InputError(where(name) + ": unreadable attribute (corrupt file?)");
   Handle stored(H5Aget_type(attribute.get()), H5Tclose);
-  if (H5Tget_class(stored.get()) != H5T_STRING || !H5Tis_variable_str(stored.get())) {
-    return std::nullopt;
+  if (H5Tget_class(stored.get()) != H5T_STRING) return std::nullopt;
+  const std::size_t width = fixed_string_width(stored.get(), where(name));
+  Handle space(H5Aget_space(attribute.get()), H5Sclose);
+  if (H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
+  std::vector<char> bytes(width);
+  Handle type(new_utf8_string_type(width), H5Tclose);
+  if (H5Aread(attribute.get(), type.get(), bytes.data()) < 0) {
+    throw InputError(where(name) + ": unreadable attribute (corrupt file?)");
   }
-  Handle type(new_utf8_string_type(), H5Tclose);
-  char* text = nullptr;
-  if (H5Aread(attribute.get(), type.get(), &text) < 0 || text == nullptr) return std::nullopt;
-  std::string value(text);
-  H5free_memory(text);
-  return value;
+  return split_fixed(bytes, width, 1).front();
 }
 
 std::optional<std::int64_t> Hdf5File::int_attribute(const std::string& name) const {

@@ -15,7 +15,7 @@
 namespace hrere::data {
 
 inline const std::string kKbStoreFormat = "hrere-kb-store";
-inline constexpr std::int64_t kKbStoreVersion = 1;
+inline constexpr std::int64_t kKbStoreVersion = 2;  // 2: as kBagStoreVersion 2
 
 struct KbStoreContents {
   std::vector<std::string> entities;

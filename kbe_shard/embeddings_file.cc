@@ -18,7 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kShardFormat = "hrere-kbe-embeddings-shard";
-constexpr std::int64_t kShardVersion = 1;
+constexpr std::int64_t kShardVersion = 2;  // 2: as kEmbeddingsVersion 3
 // Rows read per HDF5 call: a reader holds its shard plus this much (the writer, see
 // write_table, one block).
 constexpr std::int64_t kBlockRows = 1 << 16;

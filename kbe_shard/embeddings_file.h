@@ -31,7 +31,8 @@
 namespace hrere::kbe {
 
 inline const std::string kEmbeddingsFormat = "hrere-kbe-embeddings";
-inline constexpr std::int64_t kEmbeddingsVersion = 2;
+// 3: fixed-width strings, checksummed chunks and metadata (data_pipeline/hdf5_file.h)
+inline constexpr std::int64_t kEmbeddingsVersion = 3;
 
 struct KbeEmbeddings {
   std::vector<std::string> entities;

@@ -24,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kCheckpointFormat = "hrere-kbe-checkpoint";
-constexpr std::int64_t kCheckpointVersion = 2;  // 2: mid-epoch position
+constexpr std::int64_t kCheckpointVersion = 3;  // 2: mid-epoch position; 3: checksums
 const std::string kStateFile = "state.h5";
 const std::string kEntityShards = "entities";
 // Streams of the seed (the model uses 1 and 2 for its tables).

@@ -17,7 +17,7 @@ namespace hrere::kbe {
 namespace {
 
 const std::string kShardFormat = "hrere-kbe-shard";
-constexpr std::int64_t kShardVersion = 1;
+constexpr std::int64_t kShardVersion = 2;  // 2: checksummed, as the stores
 // Rows read per HDF5 call when loading shards, bounding the staging memory.
 constexpr std::int64_t kLoadBlockRows = 1 << 16;
 

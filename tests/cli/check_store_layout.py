@@ -17,9 +17,10 @@ def check(condition, message):
 
 with h5py.File(f"{prepare_dir}/bags.h5", "r") as f:
     T, L = int(f.attrs["T"]), int(f.attrs["L"])
-    check(f.attrs["format"] == "hrere-bag-store", "format attribute")
-    check(int(f.attrs["version"]) == 1, "version attribute")
-    check("train" in json.loads(f.attrs["sources"]), "sources attribute")
+    # String attributes are fixed-width UTF-8, which h5py returns as bytes.
+    check(f.attrs["format"].decode() == "hrere-bag-store", "format attribute")
+    check(int(f.attrs["version"]) == 2, "version attribute")
+    check("train" in json.loads(f.attrs["sources"].decode()), "sources attribute")
     vocab = f["vocabulary"].asstr()[:]
     check(len(vocab) == report["vocabulary"], "vocabulary size")
     check(list(vocab[:2]) == ["<pad>", "<unk>"], "padding and unknown ids")
@@ -32,6 +33,7 @@ with h5py.File(f"{prepare_dir}/bags.h5", "r") as f:
         check(f["train"][name].dtype == "int32", f"/train/{name} dtype")
     check(f["train/words"].chunks is not None and f["train/words"].compression == "gzip",
           "/train/words is chunked and compressed")
+    check(f["train/words"].fletcher32 and f["vocabulary"].fletcher32, "chunks are checksummed")
     words, lengths = f["train/words"][:50], f["train/lengths"][:50]
     for b in range(words.shape[0]):
         for t in range(T):
@@ -45,7 +47,7 @@ with h5py.File(f"{prepare_dir}/bags.h5", "r") as f:
 
 if report["kb"] is not None:
     with h5py.File(f"{prepare_dir}/kb.h5", "r") as f:
-        check(f.attrs["format"] == "hrere-kb-store", "KB format attribute")
+        check(f.attrs["format"].decode() == "hrere-kb-store", "KB format attribute")
         for split, kept in report["kb"]["triples_kept"].items():
             check(f["triples"][split].shape == (kept, 3), f"/triples/{split} shape")
             check(int(f.attrs[f"removed_{split}"]) == report["kb"]["triples_removed"][split],
