@@ -9,8 +9,9 @@
 # build-fuzz/fuzz-out/<harness>/ (the committed corpus is never written). A harness keeps
 # fuzzing after a crash (libFuzzer's fork mode), so one known fault does not hide others.
 # Every crash input is replayed once and matched against fuzz/known_crashes.txt.
-# Prints, per harness, the executions, CPU seconds and crashes; exits 1 on any crash that is
-# not a known finding.
+# Prints, per harness, the executions, CPU seconds, crash inputs, those that are known
+# findings and those that do not fail again when replayed alone; exits 1 on any crash input
+# that fails again and is not a known finding.
 #
 # Environment: HRERE_FUZZ_BUILD (build folder, default build-fuzz), HRERE_BUILD_JOBS
 # (parallel compiles, default: all cores), HRERE_FUZZ_RSS_MB (memory limit per input
@@ -68,11 +69,17 @@ for h in "${harnesses[@]}"; do
       "$root/fuzz/corpus/$h" >"$dir/fuzz.log" 2>&1) || true; } 2>"$dir/cpu"
   cpu=$(awk '{printf "%.0f", $1 + $2}' "$dir/cpu")
   execs=$(grep -oE '^#[0-9]+' "$dir/fuzz.log" | tail -n 1 | tr -d '#')
-  crashes=0 known=0
+  crashes=0 known=0 unrepro=0
   for artifact in "$dir"/artifacts/*; do
-    [ -f "$artifact" ] || continue
+    [ -f "$artifact" ] && [ "${artifact%.log}" = "$artifact" ] || continue
     crashes=$((crashes + 1))
-    "$bin" -timeout=5 "$artifact" >"$artifact.log" 2>&1 || true
+    # Fork mode may save an input that does not fail again alone (e.g. an empty one after a
+    # fault outside any input): counted, listed, not a failure.
+    if "$bin" -timeout=5 "$artifact" >"$artifact.log" 2>&1; then
+      unrepro=$((unrepro + 1))
+      echo "fuzz: $h: $artifact does not fail when replayed alone"
+      continue
+    fi
     is_known=0
     while read -r harness pattern; do
       [ "$harness" = "$h" ] && grep -qF -- "$pattern" "$artifact.log" && is_known=1
@@ -84,10 +91,11 @@ for h in "${harnesses[@]}"; do
       failed=1
     fi
   done
-  summary+=("$(printf '%-13s %12s %8s %8s %8s' "$h" "${execs:-?}" "$cpu" "$crashes" "$known")")
+  summary+=("$(printf '%-17s %11s %6s %8s %6s %8s' "$h" "${execs:-?}" "$cpu" "$crashes" "$known" \
+    "$unrepro")")
 done
 
 printf '\nfuzz: %ss per harness; outputs in %s\n' "$seconds" "$out"
-printf '%-13s %12s %8s %8s %8s\n' harness executions cpu_s crashes known
+printf '%-17s %11s %6s %8s %6s %8s\n' harness executions cpu_s crashes known unrepro
 printf '%s\n' "${summary[@]}"
 exit $failed
