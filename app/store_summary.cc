@@ -16,6 +16,11 @@ using nlohmann::json;
 json summarize_bag_store(const std::string& path) {
   const data::BagStore store = data::BagStore::open(path);
   const std::vector<std::string> relations = store.relations();
+  // The sources attribute is JSON only as far as the file is intact.
+  const json sources = json::parse(store.sources_json(), nullptr, /*allow_exceptions=*/false);
+  if (sources.is_discarded()) {
+    throw InputError(path + ": attribute 'sources' is not JSON (damaged bag store)");
+  }
   json summary = {{"path", path},
                   {"format", data::kBagStoreFormat},
                   {"version", data::kBagStoreVersion},
@@ -25,12 +30,19 @@ json summarize_bag_store(const std::string& path) {
                   {"relations", relations.size()},
                   {"entities", store.entities().size()},
                   {"word_vectors", store.has_word_vectors()},
-                  {"sources", json::parse(store.sources_json())}};
+                  {"sources", sources}};
   for (const std::string split : {"train", "test"}) {
     const std::int64_t n = store.size(split);
     const data::BagArrays bags = store.read(split, 0, n);
     std::vector<std::int64_t> per_relation(relations.size(), 0);
-    for (std::int32_t label : bags.labels) ++per_relation.at(label);
+    for (std::int32_t label : bags.labels) {
+      if (label < 0 || static_cast<std::size_t>(label) >= relations.size()) {
+        throw InputError(path + ": /" + split + "/labels holds " + std::to_string(label) +
+                         ", not a relation id below " + std::to_string(relations.size()) +
+                         " (damaged bag store)");
+      }
+      ++per_relation[label];
+    }
     json counts = json::object();
     for (std::size_t r = 0; r < relations.size(); ++r) {
       if (per_relation[r] > 0) counts[relations[r]] = per_relation[r];

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
+#include <limits>
 #include <unordered_set>
 
 #include "core/errors.h"
@@ -35,9 +37,17 @@ WordVectors read_word_vectors(const std::string& path) {
     if (reader.line_number() == 1 && fields.size() == 2 && parse_int(fields[0], count) &&
         parse_int(fields[1], dim)) {
       if (dim <= 0) throw InputError(path, 1, "vector dimension must be positive");
+      if (count < 0) throw InputError(path, 1, "word count must not be negative");
+      if (dim > std::numeric_limits<int>::max()) {
+        throw InputError(path, 1, "vector dimension " + std::to_string(dim) + " is too large");
+      }
       out.dim = static_cast<int>(dim);
-      out.words.reserve(count);
-      out.values.reserve(static_cast<std::size_t>(count) * dim);
+      // The header only sizes the buffers: a damaged one must not reserve more rows than the
+      // file can hold (a row takes at least two bytes per number).
+      const auto rows = std::min<std::uintmax_t>(
+          count, std::filesystem::file_size(path) / (2 * static_cast<std::uintmax_t>(dim)));
+      out.words.reserve(rows);
+      out.values.reserve(rows * dim);
       continue;  // word2vec header
     }
     const int row_dim = static_cast<int>(fields.size()) - 1;

@@ -151,7 +151,11 @@ void EmbeddingShard::load(const std::vector<std::string>& paths) {
           (ids.min().item<std::int64_t>() < 0 || ids.max().item<std::int64_t>() >= num_rows)) {
         throw InputError(path + ":/ids: row id out of range [0, " + std::to_string(num_rows) + ")");
       }
-      const auto [mine, local] = ownership_.owned(ids);
+      // Not a structured binding: C++17 does not let the lambda below capture one (clang
+      // refuses it, gcc allows it).
+      const RowOwnership::Owned owned = ownership_.owned(ids);
+      const torch::Tensor& mine = owned.positions;
+      const torch::Tensor& local = owned.local_rows;
       const torch::Tensor local_on_device = local.to(options_.device);
       const auto keep = [&](torch::Tensor target, const std::string& name) {
         const torch::Tensor rows = read_tensor_rows(file, name, target.scalar_type(),

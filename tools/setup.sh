@@ -16,6 +16,7 @@ packages=(
   libspdlog-dev libfmt-dev  # rank-tagged, levelled logging
   slurmctld slurmd slurm-client munge  # the Slurm test runs the sbatch templates (tests/slurm)
   clang-format          # the format check of changed files in .ci/run
+  clang-14 libclang-rt-14-dev  # libFuzzer and the sanitizers of tools/fuzz.sh
 )
 
 missing=()

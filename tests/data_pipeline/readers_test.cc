@@ -136,6 +136,12 @@ TEST(RelationTable, RejectsMalformedFiles) {
   EXPECT_NE(error("2\nfoo 0\nNA 1\n").find("must be NA"), std::string::npos);
   EXPECT_NE(error("3\nNA 0\nfoo 1\n").find("relation id 2 missing"), std::string::npos);
   EXPECT_NE(error("x\n").find("r.txt:1: expected the relation count"), std::string::npos);
+  // A damaged count line (found by fuzzing): no allocation of its size, no partial numbers.
+  EXPECT_NE(error("-5\nNA 0\n").find("r.txt:1: expected the relation count, found '-5'"),
+            std::string::npos);
+  EXPECT_NE(error("1000000000000\nNA 0\n").find("relation id 1 missing"), std::string::npos);
+  EXPECT_NE(error("2x\nNA 0\n").find("r.txt:1: expected the relation count"), std::string::npos);
+  EXPECT_NE(error("2\nNA 0\nfoo 1x\n").find("r.txt:3: relation id '1x'"), std::string::npos);
 }
 
 TEST(TripleReader, ReadsRealFb15k237WithCrlfAndNormalisedMids) {
@@ -193,6 +199,12 @@ TEST(WordVectors, Word2vecAndGloveFormats) {
           << e.what();
     }
   }
+  // A damaged word2vec header (found by fuzzing): an InputError, no allocation of its size.
+  for (const std::string header : {"-1 2", "2 3000000000"}) {
+    EXPECT_THROW(read_word_vectors(dir.write("h.txt", header + "\nparis 1 2\n")), InputError);
+  }
+  const WordVectors huge = read_word_vectors(dir.write("c.txt", "1000000000000 2\nparis 1 2\n"));
+  EXPECT_EQ(huge.words.size(), 1u);
 }
 
 TEST(Vocabulary, MinCountAndVectorCoverage) {
