@@ -139,10 +139,11 @@ std::vector<hsize_t> select_rows(hid_t file_space, std::uint64_t start, std::uin
 Hdf5File Hdf5File::create(const std::string& path) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   quiet_hdf5();
-  // The 1.8 file format's superblock and object headers carry checksums, so a corrupted one
-  // is an error on open instead of a wild read (h5py and any HDF5 since 1.8 read it).
+  // The 1.10 file format checksums its superblock, object headers and chunk indexes, so damage
+  // is an error instead of a wild read or a chunk read unfiltered (h5py and any HDF5 since
+  // 1.10 read it).
   Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  check(H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST),
+  check(H5Pset_libver_bounds(access.get(), H5F_LIBVER_V110, H5F_LIBVER_LATEST),
         "file format bounds of " + path);
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
   if (id < 0) throw std::runtime_error(path + ": cannot create HDF5 file");
@@ -420,9 +421,9 @@ std::vector<std::string> Hdf5File::read_strings(const std::string& name) const {
   const auto n =
       static_cast<std::size_t>(std::max<hssize_t>(H5Sget_simple_extent_npoints(space.get()), 0));
   std::vector<char> bytes(n * width);
-  Handle type(new_utf8_string_type(width), H5Tclose);
+  // Read as stored (ASCII or UTF-8, NUL-padded or -terminated, as h5py may also write).
   if (n > 0 &&
-      H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) {
+      H5Dread(dataset.get(), stored_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) {
     throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
   }
   return split_fixed(bytes, width, n);
@@ -461,8 +462,7 @@ std::optional<std::string> Hdf5File::string_attribute(const std::string& name) c
   Handle space(H5Aget_space(attribute.get()), H5Sclose);
   if (H5Sget_simple_extent_npoints(space.get()) != 1) return std::nullopt;
   std::vector<char> bytes(width);
-  Handle type(new_utf8_string_type(width), H5Tclose);
-  if (H5Aread(attribute.get(), type.get(), bytes.data()) < 0) {
+  if (H5Aread(attribute.get(), stored.get(), bytes.data()) < 0) {
     throw InputError(where(name) + ": unreadable attribute (corrupt file?)");
   }
   return split_fixed(bytes, width, 1).front();

@@ -1,9 +1,9 @@
 #pragma once
 // A small RAII layer over the HDF5 C API: just what the stores need (chunked, compressed
 // datasets of fixed-width numbers, UTF-8 string tables, scalar attributes, row reads).
-// Files are written for reading back safely after damage: the 1.8 format's checksummed
-// superblock and object headers, a Fletcher-32 checksum on every chunk (verified on every
-// read), and strings of fixed width, never variable-length ones, which HDF5 keeps in an
+// Files are written for reading back safely after damage: the 1.10 format's checksummed
+// superblock, object headers and chunk indexes, a Fletcher-32 checksum on every chunk
+// (verified on every read), and strings of fixed width, never variable-length ones, which HDF5 keeps in an
 // unchecked global heap that libhdf5 crashes on when corrupted.
 // Every call holds one process-wide lock: the Debian HDF5 build is not thread-safe and the
 // loader reads from a prefetch thread.

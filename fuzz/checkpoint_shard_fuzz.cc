@@ -1,7 +1,7 @@
 // Harness: an entity-table shard file from mutated bytes, as a checkpoint's knowledge folder
-// (app/checkpoint.h, knowledge_dir) holds them and `train --resume` loads them
+// (app/checkpoint.h, knowledge/) holds them and `train --resume` loads them
 // (kbe_shard/sharded_embedding.h, EmbeddingShard::load): into one rank's whole table and into
-// the second of two ranks. The archive beside it (step-N.pt) is LibTorch's own format and is
+// the second of two ranks. The archive beside it (state.pt) is LibTorch's own format and is
 // not fuzzed here. Seeds: fuzz_seed_tool_kbe.
 #include "core/errors.h"
 #include "fuzz/harness.h"
