@@ -3,10 +3,10 @@
 // datasets of fixed-width numbers, UTF-8 string tables, scalar attributes, row reads).
 // Files are written for reading back safely after damage: the 1.10 format's checksummed
 // superblock, object headers and chunk indexes, a Fletcher-32 checksum on every chunk
-// (verified on every read), and strings of fixed width, never variable-length ones, which HDF5 keeps in an
-// unchecked global heap that libhdf5 crashes on when corrupted.
-// Every call holds one process-wide lock: the Debian HDF5 build is not thread-safe and the
-// loader reads from a prefetch thread.
+// (verified on every read), and strings of fixed width, never variable-length ones, which HDF5
+// keeps in an unchecked global heap that libhdf5 crashes on when corrupted. Every call holds one
+// process-wide lock: the Debian HDF5 build is not thread-safe and the loader reads from a prefetch
+// thread.
 #include <hdf5.h>
 
 #include <cstdint>
