@@ -69,13 +69,15 @@ train=(--config configs/synth.yaml --set "data.prepared=$work/data" --set train.
        --set model.word_dim=8 --set model.position_dim=2 --set model.lstm_hidden=8
        --set model.classifier_hidden=8 --set train.checkpoint_every=2
        --set train.keep_checkpoints=2 --no-eval --out "$work/run")
+# Whether a train checkpoint was committed (a kill may leave only a staging step-N.tmp).
+committed_checkpoint() { ls -d "$work/run/checkpoints/step-"* 2>/dev/null | grep -qv '\.tmp$'; }
 for i in $(seq "$iterations"); do
   resume=()
-  ls -d "$work/run/checkpoints/step-"* >/dev/null 2>&1 && resume=(--resume)
+  committed_checkpoint && resume=(--resume)
   run_then_kill 300 2500 "$hrere" train "${train[@]}" "${resume[@]}"
 done
 resume=()
-ls -d "$work/run/checkpoints/step-"* >/dev/null 2>&1 && resume=(--resume)
+committed_checkpoint && resume=(--resume)
 "$hrere" train "${train[@]}" "${resume[@]}" >"$work/last.log" 2>&1 ||
   fail "train did not finish after the kills"
 [ -f "$work/run/model/state.pt" ] || fail "train finished without model/"
