@@ -2,13 +2,18 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <vector>
 
+#include "core/atomic_output.h"
 #include "core/checkpoint_folder.h"
 #include "core/errors.h"
+#include "core/hash.h"
 #include "core/random.h"
 
 namespace hrere::train {
@@ -19,12 +24,48 @@ namespace {
 const char* const kArchiveFile = "state.pt";
 const char* const kKnowledgeFolder = "knowledge";
 
+// The archive's checksum, in a file beside it (state.pt.fnv1a64): LibTorch 1.13 does not check
+// its zip's CRCs when loading, so a flipped byte in a tensor would load as other weights.
+const char* const kDigestSuffix = ".fnv1a64";
+
+std::string digest_of(const std::string& bytes) {
+  core::Fnv1a hash;
+  hash.add(bytes.size());
+  hash.add_words(bytes.data(), bytes.size());
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash.value()));
+  return hex;
+}
+
+// Writes the archive and its checksum. Serialised in memory, then written by us: LibTorch
+// 1.13's file writer that meets a full disk throws again from its destructor, which ends the
+// process without a message.
+void write_archive(torch::serialize::OutputArchive& archive, const std::string& path) {
+  std::string bytes;
+  archive.save_to([&bytes](const void* data, std::size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  core::write_text_file(path, bytes);
+  core::write_text_file(path + kDigestSuffix, digest_of(bytes) + "\n");
+}
+
 torch::serialize::InputArchive read_archive(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open the " + std::string(what));
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::string expected;
+  std::ifstream(path + kDigestSuffix) >> expected;
+  if (expected.empty())
+    throw InputError(path + kDigestSuffix + ": missing or empty; the " + what +
+                     " is damaged or was written before checksums (write it again)");
+  if (digest_of(bytes) != expected)
+    throw InputError(path + ": checksum mismatch (damaged " + std::string(what) + ")");
   torch::serialize::InputArchive archive;
   try {
     // Onto the host whatever device wrote it: a GPU run's file resumes on a CPU-only machine;
     // the caller moves what it loaded to its own device.
-    archive.load_from(path, torch::Device(torch::kCPU));
+    archive.load_from(bytes.data(), bytes.size(), torch::Device(torch::kCPU));
   } catch (const c10::Error& e) {
     throw InputError(path + ": not a readable " + what + " (" + e.what_without_backtrace() + ")");
   }
@@ -87,7 +128,7 @@ void publish(comm::Communicator& comm, const std::string& path, const KnowledgeM
   comm.barrier();  // every shard is complete before the folder is committed
   if (comm.rank() == 0) {
     fill(archive);
-    archive.save_to(folder.staging() + "/" + kArchiveFile);
+    write_archive(archive, folder.staging() + "/" + kArchiveFile);
     folder.commit();
   }
   comm.barrier();

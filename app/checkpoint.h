@@ -3,7 +3,8 @@
 // optimizer, loader position, RNG state, step, best dev score), in RUN/checkpoints/step-<step>/;
 // the newest K are kept. Saved models (RUN/model/, RUN/best/) hold the weights alone. Each is
 // a folder published by core::CheckpointFolder's protocol, as pretraining's are: state.pt,
-// rank 0's archive, and for the joint variants knowledge/, every rank's entity shard.
+// rank 0's archive (with its checksum, state.pt.fnv1a64, verified on load), and for the joint
+// variants knowledge/, every rank's entity shard.
 //
 // With P data-parallel ranks the replicated state is written once, by rank 0, with every
 // rank's dropout generator; entity shards are written by their ranks. A checkpoint of P

@@ -32,6 +32,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
 constexpr int kExitNonFinite = 4;  // after 3, comm::kExitRankLost
+constexpr int kExitWriteFailed = 5;
 
 // Options every config-driven command shares.
 struct ConfigArgs {
@@ -444,6 +445,9 @@ int run_cli(int argc, char** argv) {
   } catch (const NonFiniteStep& e) {
     log::error("{}", e.what());
     return kExitNonFinite;
+  } catch (const OutputError& e) {
+    log::error("{}", e.what());
+    return kExitWriteFailed;
   } catch (const std::exception& e) {
     log::error("internal: {}", e.what());
     return kExitInternal;

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 #include <vector>
@@ -87,6 +89,9 @@ MetricsLog::MetricsLog(std::string path, std::int64_t keep_through_step) : path_
   if (!out_) throw InputError(path_ + ": cannot open for writing");
 }
 
-void MetricsLog::write(const nlohmann::json& line) { out_ << line.dump() << '\n' << std::flush; }
+void MetricsLog::write(const nlohmann::json& line) {
+  out_ << line.dump() << '\n' << std::flush;
+  if (!out_) throw OutputError(path_ + ": cannot write: " + std::strerror(errno));
+}
 
 }  // namespace hrere::train

@@ -1,6 +1,9 @@
 #pragma once
 // Writes a file under a temporary name and renames it into place on commit(), so a reader
-// never sees a half-written file and a failure leaves the old file (or none) behind.
+// never sees a half-written file and a failure leaves the old file (or none) behind. commit()
+// first forces the file to disk: a full disk that the page cache hid until then fails the
+// commit (OutputError naming the file) instead of renaming a short file into place, and a lost
+// node cannot leave a renamed but empty file.
 #include <string>
 
 namespace hrere::core {
@@ -22,7 +25,13 @@ class AtomicOutput {
   bool committed_ = false;
 };
 
-// Writes `text` to `path` (throws on failure).
+// Forces `path` to disk (fsync): a file, or a folder with every file under it. OutputError
+// names the file the system could not write.
+void sync_to_disk(const std::string& path);
+// Forces the folder holding `path` to disk, so a rename into it survives a lost node.
+void sync_parent_folder(const std::string& path);
+
+// Writes `text` to `path` (OutputError naming the file on failure).
 void write_text_file(const std::string& path, const std::string& text);
 // Writes `text` to `path` atomically.
 void write_text_atomically(const std::string& path, const std::string& text);

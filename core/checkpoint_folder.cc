@@ -5,18 +5,28 @@
 #include <filesystem>
 #include <string_view>
 
+#include "core/atomic_output.h"
+
 namespace hrere::core {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kPrefix = "step-";
 constexpr std::string_view kOld = ".old";
+constexpr std::string_view kStaging = ".tmp";
+
+// `name` without `suffix`; nullopt when it does not end with it.
+std::optional<std::string> without_suffix(const std::string& name, std::string_view suffix) {
+  if (name.size() <= suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return std::nullopt;
+  return name.substr(0, name.size() - suffix.size());
+}
 
 // The step of a committed numbered folder's name ("step-12", or "step-12.old"); nullopt for
 // staging folders and foreign names.
 std::optional<std::int64_t> step_of(std::string name) {
-  if (name.size() > kOld.size() && name.compare(name.size() - kOld.size(), kOld.size(), kOld) == 0)
-    name.resize(name.size() - kOld.size());
+  if (auto committed = without_suffix(name, kOld)) name = *committed;
   if (name.rfind(kPrefix, 0) != 0) return std::nullopt;
   const std::string digits = name.substr(kPrefix.size());
   if (digits.empty() || digits.size() > 18 ||
@@ -33,11 +43,17 @@ void CheckpointFolder::stage() const {
   fs::create_directories(staging());
 }
 
+std::string CheckpointFolder::staging() const { return path_ + std::string(kStaging); }
+
 void CheckpointFolder::commit() const {
+  // On disk before the renames: a disk that filled up behind the page cache fails here, with
+  // the previous checkpoint still in place.
+  sync_to_disk(staging());
   const std::string old = path_ + std::string(kOld);
   fs::remove_all(old);
   if (fs::exists(path_)) fs::rename(path_, old);
   fs::rename(staging(), path_);
+  sync_parent_folder(path_);
   fs::remove_all(old);
 }
 
@@ -80,9 +96,8 @@ void prune_numbered_folders(const std::string& parent, int keep) {
   if (found.empty()) return;
   std::vector<fs::path> stale;
   for (const auto& entry : fs::directory_iterator(parent)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".tmp") != 0) continue;
-    const auto step = step_of(name.substr(0, name.size() - 4));
+    const auto staged = without_suffix(entry.path().filename().string(), kStaging);
+    const auto step = staged ? step_of(*staged) : std::nullopt;
     if (step && *step <= found.back().first) stale.push_back(entry.path());
   }
   for (const fs::path& path : stale) fs::remove_all(path);

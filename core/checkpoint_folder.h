@@ -26,7 +26,7 @@ class CheckpointFolder {
   explicit CheckpointFolder(std::string path) : path_(std::move(path)) {}
 
   const std::string& path() const { return path_; }
-  std::string staging() const { return path_ + ".tmp"; }
+  std::string staging() const;  // FOLDER.tmp
   void stage() const;
   void commit() const;
 

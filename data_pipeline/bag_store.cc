@@ -44,6 +44,7 @@ void write_bag_store(const std::string& path, const BagStoreContents& contents,
   file.write("test_pairs/heads", Dims{p}, pairs.heads.data(), 4096);
   file.write("test_pairs/tails", Dims{p}, pairs.tails.data(), 4096);
   file.write("test_pairs/labels", Dims{p, r}, pairs.labels.data(), 4096);
+  file.close();
 }
 
 BagStore BagStore::open(const std::string& path) {
@@ -55,9 +56,12 @@ BagStore BagStore::open(const std::string& path) {
     throw InputError(path + ": bag store without valid T and L attributes");
   store.L_ = static_cast<int>(*L);
   for (const char* table : {"vocabulary", "relations", "entities"}) {
-    if (!store.file_.exists(table))
+    if (!store.file_.exists(table) || store.file_.dims(table).size() != 1)
       throw InputError(path + ": damaged bag store, /" + std::string(table) + " missing");
   }
+  store.vocabulary_size_ = static_cast<std::int64_t>(store.file_.dims("vocabulary")[0]);
+  store.relation_count_ = static_cast<std::int64_t>(store.file_.dims("relations")[0]);
+  store.entity_count_ = static_cast<std::int64_t>(store.file_.dims("entities")[0]);
   store.validate_split("train");
   store.validate_split("test");
   if (store.T_["train"] != *T) throw InputError(path + ": /train/words disagrees with attribute T");
@@ -121,7 +125,45 @@ BagArrays BagStore::read(const std::string& split, std::int64_t start, std::int6
   file_.read_rows(split + "/heads", start, count, out.heads.data());
   file_.read_rows(split + "/tails", start, count, out.tails.data());
   file_.read_rows(split + "/labels", start, count, out.labels.data());
+  check_ranges(split, start, out);
   return out;
+}
+
+void BagStore::check_ranges(const std::string& split, std::int64_t start,
+                            const BagArrays& bags) const {
+  const std::size_t T = bags.T, L = bags.L;
+  // `index` is a position in the dataset `name`, whose rows hold `per_row` values.
+  auto fail = [&](const std::string& name, std::size_t index, std::size_t per_row,
+                  std::int64_t value, const std::string& expected) {
+    throw InputError(file_.path() + ": /" + split + "/" + name + " row " +
+                     std::to_string(start + static_cast<std::int64_t>(index / per_row)) +
+                     " holds " + std::to_string(value) + ", expected " + expected +
+                     " (damaged bag store)");
+  };
+  auto below = [](std::int64_t bound) { return "an id in [0, " + std::to_string(bound) + ")"; };
+  auto check_ids = [&](const std::string& name, const std::vector<std::int32_t>& values,
+                       std::size_t per_row, std::int64_t bound) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (values[i] < 0 || values[i] >= bound) fail(name, i, per_row, values[i], below(bound));
+    }
+  };
+  check_ids("words", bags.words, T * L, vocabulary_size_);
+  check_ids("heads", bags.heads, 1, entity_count_);
+  check_ids("tails", bags.tails, 1, entity_count_);
+  check_ids("labels", bags.labels, 1, relation_count_);
+  for (std::size_t i = 0; i < bags.lengths.size(); ++i) {
+    if (bags.lengths[i] < 1 || static_cast<std::size_t>(bags.lengths[i]) > L)
+      fail("lengths", i, T, bags.lengths[i], "a length in [1, " + std::to_string(L) + "]");
+  }
+  for (const auto& [name, spans] :
+       {std::pair{"head_spans", &bags.head_spans}, std::pair{"tail_spans", &bags.tail_spans}}) {
+    for (std::size_t i = 0; i < spans->size(); i += 2) {
+      const std::int32_t begin = (*spans)[i], end = (*spans)[i + 1];
+      if (begin < 0 || end <= begin)
+        fail(name, i, T * 2, begin,
+             "a span [begin, end) with 0 <= begin < end, found end " + std::to_string(end));
+    }
+  }
 }
 
 TestPairs BagStore::read_test_pairs() const {
@@ -130,6 +172,32 @@ TestPairs BagStore::read_test_pairs() const {
   pairs.heads = file_.read<std::int32_t>("test_pairs/heads");
   pairs.tails = file_.read<std::int32_t>("test_pairs/tails");
   pairs.labels = file_.read<std::uint8_t>("test_pairs/labels");
+  // The pairs partition the test sentences in order, and their labels are 0/1 rows over the
+  // relations: evaluation indexes sentences and scores with them.
+  const std::string where = file_.path() + ": /test_pairs";
+  const std::size_t p = pairs.heads.size();
+  if (pairs.offsets.size() != p + 1 || pairs.tails.size() != p ||
+      pairs.labels.size() != p * static_cast<std::size_t>(relation_count_))
+    throw InputError(where + " has datasets of disagreeing sizes (damaged bag store)");
+  if (pairs.offsets.front() != 0 || pairs.offsets.back() != size("test"))
+    throw InputError(where + "/offsets do not span the " + std::to_string(size("test")) +
+                     " test sentences (damaged bag store)");
+  for (std::size_t i = 0; i < p; ++i) {
+    if (pairs.offsets[i + 1] <= pairs.offsets[i])
+      throw InputError(where + "/offsets are not increasing at pair " + std::to_string(i) +
+                       " (damaged bag store)");
+    for (const std::int32_t id : {pairs.heads[i], pairs.tails[i]}) {
+      if (id < 0 || id >= entity_count_)
+        throw InputError(where + " pair " + std::to_string(i) + " names entity " +
+                         std::to_string(id) + ", not an id below " + std::to_string(entity_count_) +
+                         " (damaged bag store)");
+    }
+  }
+  for (std::size_t i = 0; i < pairs.labels.size(); ++i) {
+    if (pairs.labels[i] > 1)
+      throw InputError(where + "/labels pair " + std::to_string(i / relation_count_) + " holds " +
+                       std::to_string(pairs.labels[i]) + ", expected 0 or 1 (damaged bag store)");
+  }
   return pairs;
 }
 

@@ -69,16 +69,20 @@ class BagStore {
   WordVectorRows word_vectors() const;
   std::string sources_json() const { return file_.string_attribute("sources").value_or("{}"); }
 
-  // Bags [start, start + count) of `split`.
+  // Bags [start, start + count) of `split`. Every id, length and span is checked against the
+  // store's tables before it is returned: training indexes embeddings and shards with them,
+  // so a damaged or foreign value must stop here as an InputError naming the row.
   BagArrays read(const std::string& split, std::int64_t start, std::int64_t count) const;
   TestPairs read_test_pairs() const;
 
  private:
   explicit BagStore(Hdf5File file) : file_(std::move(file)) {}
   void validate_split(const std::string& split);
+  void check_ranges(const std::string& split, std::int64_t start, const BagArrays& bags) const;
 
   Hdf5File file_;
   int L_ = 0;
+  std::int64_t vocabulary_size_ = 0, relation_count_ = 0, entity_count_ = 0;
   std::map<std::string, int> T_;
   std::map<std::string, std::int64_t> size_;
 };

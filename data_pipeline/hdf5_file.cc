@@ -6,6 +6,7 @@
 #include <limits>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 
 #include "core/errors.h"
 
@@ -17,9 +18,13 @@ std::mutex& hdf5_mutex() {
   return mutex;
 }
 
-// Silences HDF5's own error printing once; we report errors ourselves.
+// Once, before any other HDF5 call: silences HDF5's own error printing (we report errors
+// ourselves) and keeps HDF5's exit handler from running. A file whose close failed (a full
+// disk) stays half-closed in libhdf5's tables, and that handler then crashes on it; every file
+// is closed by its Hdf5File before exit anyway.
 void quiet_hdf5() {
   static const bool done = [] {
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
@@ -102,6 +107,33 @@ void check(herr_t status, const std::string& what) {
   if (status < 0) throw std::runtime_error("HDF5: " + what + " failed");
 }
 
+// Why the last HDF5 call failed, as the system said it ("No space left on device"), taken
+// from the innermost entry of HDF5's error stack. Call under the HDF5 lock, right after the
+// failing call.
+std::string hdf5_reason() {
+  std::string innermost;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned depth, const H5E_error2_t* error, void* out) -> herr_t {
+        if (depth == 0 && error->desc) *static_cast<std::string*>(out) = error->desc;
+        return 0;
+      },
+      &innermost);
+  // System call failures read "... errno = 28, error message = 'No space left on device', ...".
+  const std::string marker = "error message = '";
+  const std::size_t begin = innermost.find(marker);
+  if (begin != std::string::npos) {
+    const std::size_t from = begin + marker.size();
+    return innermost.substr(from, innermost.find('\'', from) - from);
+  }
+  return innermost.empty() ? "HDF5 gave no reason" : innermost;
+}
+
+// A failed write into the file at `where`: what could not be written and why.
+void check_write(herr_t status, const std::string& what) {
+  if (status < 0) throw OutputError(what + ": cannot write (" + hdf5_reason() + ")");
+}
+
 // Chunks of `chunk_rows` rows (whole trailing dimensions) on a non-empty dataset; returns
 // whether it set them (an empty dataset stays contiguous).
 bool set_row_chunks(hid_t create_props, const std::vector<hsize_t>& shape, std::uint64_t chunk_rows,
@@ -146,7 +178,7 @@ Hdf5File Hdf5File::create(const std::string& path) {
   check(H5Pset_libver_bounds(access.get(), H5F_LIBVER_V110, H5F_LIBVER_LATEST),
         "file format bounds of " + path);
   const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
-  if (id < 0) throw std::runtime_error(path + ": cannot create HDF5 file");
+  if (id < 0) throw OutputError(path + ": cannot create HDF5 file (" + hdf5_reason() + ")");
   return Hdf5File(path, id);
 }
 
@@ -176,6 +208,18 @@ Hdf5File::~Hdf5File() {
   if (id_ < 0) return;
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   H5Fclose(id_);
+}
+
+void Hdf5File::close() {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  const hid_t id = std::exchange(id_, -1);
+  // Flush first: H5Fclose may leave a file open when it fails, the flush reports why.
+  const herr_t flushed = H5Fflush(id, H5F_SCOPE_LOCAL);
+  const std::string reason = flushed < 0 ? hdf5_reason() : "";
+  const herr_t closed = H5Fclose(id);
+  if (flushed < 0 || closed < 0)
+    throw OutputError(path_ + ": cannot finish writing (" + (flushed < 0 ? reason : hdf5_reason()) +
+                      ")");
 }
 
 std::string Hdf5File::where(const std::string& name) const { return path_ + ":/" + name; }
@@ -215,7 +259,7 @@ Handle create_rows_dataset(hid_t file, const std::string& name, const std::strin
   Handle dataset(H5Dcreate2(file, name.c_str(), type, space.get(), link_props.get(),
                             create_props.get(), H5P_DEFAULT),
                  H5Dclose);
-  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where);
+  if (!dataset.ok()) check_write(-1, where);
   return dataset;
 }
 
@@ -230,8 +274,8 @@ void Hdf5File::write(const std::string& name, const std::vector<std::uint64_t>& 
   std::uint64_t values = 1;
   for (std::uint64_t d : dims) values *= d;
   if (values > 0) {
-    check(H5Dwrite(dataset.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
-          "writing " + where(name));
+    check_write(H5Dwrite(dataset.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
+                where(name));
   }
 }
 
@@ -253,9 +297,9 @@ void Hdf5File::write_rows(const std::string& name, std::uint64_t start, std::uin
   if (count == 0) return;
   Handle memory_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
                       H5Sclose);
-  check(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), H5P_DEFAULT,
-                 data),
-        "writing rows of " + where(name));
+  check_write(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(),
+                       H5P_DEFAULT, data),
+              where(name));
 }
 
 template <typename T>
@@ -281,7 +325,7 @@ void Hdf5File::create_growing(const std::string& name, const std::vector<std::ui
   Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), link_props.get(),
                             create_props.get(), H5P_DEFAULT),
                  H5Dclose);
-  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create dataset " + where(name));
+  if (!dataset.ok()) check_write(-1, where(name));
 }
 
 template <typename T>
@@ -297,7 +341,7 @@ void Hdf5File::append_rows(const std::string& name, std::uint64_t count, const T
     H5Sget_simple_extent_dims(space.get(), shape.data(), nullptr);
     start = shape[0];
     shape[0] += count;
-    check(H5Dset_extent(dataset.get(), shape.data()), "growing " + where(name));
+    check_write(H5Dset_extent(dataset.get(), shape.data()), where(name));
   }
   write_rows(name, start, count, data);
 }
@@ -331,7 +375,7 @@ void Hdf5File::create_virtual_float_rows(const std::string& name,
   Handle dataset(H5Dcreate2(id_, name.c_str(), H5T_NATIVE_FLOAT, space.get(), H5P_DEFAULT,
                             create_props.get(), H5P_DEFAULT),
                  H5Dclose);
-  if (!dataset.ok()) throw std::runtime_error("HDF5: cannot create virtual dataset " + where(name));
+  if (!dataset.ok()) check_write(-1, where(name));
 }
 
 std::vector<std::uint64_t> Hdf5File::dims(const std::string& name) const {
@@ -403,8 +447,8 @@ void Hdf5File::write_strings(const std::string& name, const std::vector<std::str
   const Handle dataset = create_rows_dataset(id_, name, where(name), type.get(), {values.size()},
                                              std::max<std::size_t>(1, (1 << 20) / width), true);
   if (!values.empty()) {
-    check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()),
-          "writing " + where(name));
+    check_write(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()),
+                where(name));
   }
 }
 
@@ -435,10 +479,10 @@ void Hdf5File::set_attribute(const std::string& name, const std::string& value) 
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Handle attribute(H5Acreate2(id_, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
                    H5Aclose);
-  if (!attribute.ok()) throw std::runtime_error("HDF5: cannot create attribute " + where(name));
+  if (!attribute.ok()) check_write(-1, where(name));
   std::vector<char> bytes(std::max<std::size_t>(value.size(), 1), '\0');
   std::copy(value.begin(), value.end(), bytes.begin());
-  check(H5Awrite(attribute.get(), type.get(), bytes.data()), "writing attribute " + where(name));
+  check_write(H5Awrite(attribute.get(), type.get(), bytes.data()), where(name));
 }
 
 void Hdf5File::set_attribute(const std::string& name, std::int64_t value) {
@@ -447,8 +491,8 @@ void Hdf5File::set_attribute(const std::string& name, std::int64_t value) {
   Handle attribute(
       H5Acreate2(id_, name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
       H5Aclose);
-  if (!attribute.ok()) throw std::runtime_error("HDF5: cannot create attribute " + where(name));
-  check(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), "writing attribute " + where(name));
+  if (!attribute.ok()) check_write(-1, where(name));
+  check_write(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), where(name));
 }
 
 std::optional<std::string> Hdf5File::string_attribute(const std::string& name) const {

@@ -26,7 +26,10 @@ class Hdf5File {
 
   Hdf5File(Hdf5File&& other) noexcept;
   Hdf5File& operator=(Hdf5File&& other) noexcept;
-  ~Hdf5File();
+  ~Hdf5File();  // closes without a word: on error paths only; a writer calls close()
+  // Flushes and closes a file written to: OutputError names the file when what HDF5 still
+  // held could not be written (a full disk shows here, after every write call succeeded).
+  void close();
 
   const std::string& path() const { return path_; }
   bool exists(const std::string& name) const;

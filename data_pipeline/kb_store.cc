@@ -49,6 +49,7 @@ void KbStoreWriter::finish(const std::vector<std::string>& entities,
   file_.write_strings("entities", entities);
   file_.write_strings("relations", relations);
   for (const auto& [split, count] : removed) file_.set_attribute("removed_" + split, count);
+  file_.close();
 }
 
 void write_kb_store(const std::string& path, const KbStoreContents& contents) {

@@ -329,7 +329,12 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
     core::write_text_file(config_output->temp_path(), options.config_yaml);
   }
 
-  // Everything is written: publish the files together.
+  // Everything is written and on disk (a full disk fails here, before anything is replaced):
+  // publish the files together.
+  for (const core::AtomicOutput* output :
+       {&bag_output, kb ? &kb->output() : nullptr, config_output.get(), &report_output}) {
+    if (output) core::sync_to_disk(output->temp_path());
+  }
   bag_output.commit();
   if (kb) kb->output().commit();
   if (config_output) config_output->commit();

@@ -175,6 +175,7 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
       file.set_attribute("num_entities", n);
       file.set_attribute("rank", k);
       write_complex_rows(file, "entity", embeddings.entity);
+      file.close();
     }
     output.commit();
   }
@@ -205,6 +206,7 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
       if (embeddings.inverse_relation.defined()) {
         write_complex(file, "inverse_relation", embeddings.inverse_relation);
       }
+      file.close();
     }
     output.commit();
     // The shard files of earlier exports, now unreferenced.

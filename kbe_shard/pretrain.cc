@@ -182,6 +182,7 @@ void save_checkpoint(ShardedComplEx& model, const std::string& dir,
       for (const auto& [name, tensor] : model.relation_optimizer().state()) {
         write_tensor(file, "relation_state/" + name, tensor);
       }
+      file.close();
     }
     folder.commit();
   }

@@ -120,6 +120,7 @@ void EmbeddingShard::save(const std::string& path) const {
     write_table(file, "rows", table_);
     for (const auto& [name, tensor] : optimizer_.state())
       write_table(file, "state/" + name, tensor);
+    file.close();
   }
   output.commit();
 }

@@ -15,7 +15,7 @@ namespace hrere::train {
 // The other ranks raise the same kind of error as rank 0, so every rank exits with its code.
 template <typename Work>
 void on_rank_zero(comm::Communicator& comm, Work work) {
-  enum Outcome : int { kDone = 0, kBadInput = 1, kInternal = 2 };
+  enum Outcome : int { kDone = 0, kBadInput = 1, kInternal = 2, kWriteFailed = 3 };
   std::exception_ptr failure;
   int outcome = kDone;
   if (comm.rank() == 0) {
@@ -24,6 +24,9 @@ void on_rank_zero(comm::Communicator& comm, Work work) {
     } catch (const InputError&) {
       failure = std::current_exception();
       outcome = kBadInput;
+    } catch (const OutputError&) {
+      failure = std::current_exception();
+      outcome = kWriteFailed;
     } catch (...) {
       failure = std::current_exception();
       outcome = kInternal;
@@ -36,6 +39,7 @@ void on_rank_zero(comm::Communicator& comm, Work work) {
   }
   if (failure) std::rethrow_exception(failure);
   if (outcome == kBadInput) throw InputError("rank 0 failed on its input (its message says why)");
+  if (outcome == kWriteFailed) throw OutputError("rank 0 could not write (its message says why)");
   if (outcome == kInternal) throw std::runtime_error("rank 0 failed (its message says why)");
 }
 

@@ -4,7 +4,7 @@
 #   tools/fuzz.sh SECONDS [HARNESS...]
 #
 # Builds the harnesses with clang 14 (-fsanitize=fuzzer,address,undefined over the whole
-# project) into build-fuzz/, then fuzzes each one in turn, one process at a time, starting
+# project) into build-fuzz/ (tools/sanitized_build.sh), then fuzzes each one in turn, one process at a time, starting
 # from the committed seeds fuzz/corpus/<harness>/. New corpus entries and crash inputs go to
 # build-fuzz/fuzz-out/<harness>/ (the committed corpus is never written). A harness keeps
 # fuzzing after a crash (libFuzzer's fork mode), so one known fault does not hide others.
@@ -25,16 +25,9 @@ all=(nyt10 jsonl kb_triples word_vectors relation2id predict config bag_store kb
 harnesses=("$@")
 [ $# -gt 0 ] || harnesses=("${all[@]}")
 root=$(pwd)
-build=$(realpath -m "${HRERE_FUZZ_BUILD:-build-fuzz}")
 jobs=${HRERE_BUILD_JOBS:-$(nproc)}
 rss_mb=${HRERE_FUZZ_RSS_MB:-2560}
-for tool in clang-14 clang++-14; do
-  command -v "$tool" >/dev/null || { echo "fuzz: $tool not found (run tools/setup.sh)" >&2; exit 1; }
-done
-
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang-14 \
-  -DCMAKE_CXX_COMPILER=clang++-14 -DHRERE_FUZZ=ON -DHRERE_BUILD_TESTS=OFF \
-  -DHRERE_BUILD_BENCHMARKS=OFF >/dev/null
+source tools/sanitized_build.sh
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
@@ -48,8 +41,6 @@ dict_of() {
 }
 
 out=$build/fuzz-out
-# Leaks inside libhdf5 that no caller can free (fuzz/lsan.supp).
-export LSAN_OPTIONS="suppressions=$root/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 summary=()
 failed=0
 for h in "${harnesses[@]}"; do

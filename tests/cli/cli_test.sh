@@ -102,6 +102,10 @@ expect log-level-warn 0 "no info lines" -- \
   bash -c '! grep -q "\[info\]" <<<"$1" && grep -q "trained" <<<"$1" && echo "no info lines"' _ "$quiet_log"
 expect log-level-bad 2 "--log-level verbose: expected debug, info, warn or error" -- \
   "$hrere" config --log-level verbose
+# A learning rate far too large: the loss stops being finite within a few steps, and the run
+# stops with exit code 4 naming the step and the loss term (train.on_nonfinite: stop).
+expect train-nonfinite 4 "step [0-9]+: J_L is -?(nan|inf).*train.on_nonfinite: stop" -- \
+  "$hrere" train "${tiny[@]}" --set train.lr_language=1e30 --no-eval --out "$work/diverged"
 expect train-joint-variant 2 "variant 'full'" -- \
   "$hrere" train "${tiny[@]}" --set train.variant=full --out "$work/full"
 expect eval 0 "pair protocol" -- "$hrere" eval --run "$work/run"

@@ -276,6 +276,109 @@ TEST(BagStoreSchema, RejectsForeignTruncatedAndOtherVersions) {
   EXPECT_THROW(KbStore::open(good), InputError);  // a bag store is not a KB store
 }
 
+// A small valid store: two training bags of T = 2, two test sentences of one pair.
+BagStoreContents small_store() {
+  BagStoreContents c;
+  c.T = 2;
+  c.L = 3;
+  c.vocabulary = {"<pad>", "a", "b", "c"};
+  c.relations = {"NA", "born_in"};
+  c.entities = {"e0", "e1", "e2"};
+  auto bags = [](int n, int T) {
+    BagArrays b;
+    b.T = T;
+    b.L = 3;
+    for (int i = 0; i < n * T; ++i) {
+      b.words.insert(b.words.end(), {1, 2, 3});
+      b.lengths.push_back(3);
+      b.head_spans.insert(b.head_spans.end(), {0, 1});
+      b.tail_spans.insert(b.tail_spans.end(), {2, 3});
+    }
+    for (int i = 0; i < n; ++i) {
+      b.heads.push_back(0);
+      b.tails.push_back(2);
+      b.labels.push_back(1);
+    }
+    return b;
+  };
+  c.train = bags(2, 2);
+  c.test = bags(2, 1);
+  c.test_pairs.offsets = {0, 2};
+  c.test_pairs.heads = {0};
+  c.test_pairs.tails = {2};
+  c.test_pairs.labels = {0, 1};
+  return c;
+}
+
+// Training indexes embeddings, shards and losses with the ids in a store: a value outside
+// the store's own tables is refused where it is read, naming the dataset and the row.
+TEST(BagStoreSchema, ValuesOutsideTheTablesAreRefusedWithTheirRow) {
+  TempDir dir;
+  const std::string good = dir.file("good.h5");
+  write_bag_store(good, small_store(), 1);
+  const BagStore store = BagStore::open(good);
+  EXPECT_EQ(store.read("train", 0, 2).words, small_store().train.words);
+  EXPECT_EQ(store.read_test_pairs().offsets, (std::vector<std::int64_t>{0, 2}));
+
+  auto read_error = [&](const std::string& name, auto&& damage, const std::string& split) {
+    BagStoreContents c = small_store();
+    damage(c);
+    const std::string path = dir.file(name + ".h5");
+    write_bag_store(path, c, 1);
+    try {
+      const BagStore damaged = BagStore::open(path);
+      if (split == "test_pairs") {
+        damaged.read_test_pairs();
+      } else {
+        damaged.read(split, 0, damaged.size(split));
+      }
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("read without an error");
+  };
+  EXPECT_EQ(read_error(
+                "word", [](auto& c) { c.train.words[7] = 4; }, "train"),
+            dir.file("word.h5") +
+                ": /train/words row 1 holds 4, expected an id in [0, 4) (damaged bag store)");
+  EXPECT_EQ(read_error(
+                "head", [](auto& c) { c.train.heads[1] = -1; }, "train"),
+            dir.file("head.h5") +
+                ": /train/heads row 1 holds -1, expected an id in [0, 3) (damaged bag store)");
+  EXPECT_NE(read_error(
+                "tail", [](auto& c) { c.test.tails[0] = 3; }, "test")
+                .find("/test/tails row 0 holds 3"),
+            std::string::npos);
+  EXPECT_NE(read_error(
+                "label", [](auto& c) { c.train.labels[0] = 2; }, "train")
+                .find("/train/labels row 0 holds 2, expected an id in [0, 2)"),
+            std::string::npos);
+  EXPECT_NE(read_error(
+                "length", [](auto& c) { c.train.lengths[3] = 4; }, "train")
+                .find("/train/lengths row 1 holds 4, expected a length in [1, 3]"),
+            std::string::npos);
+  EXPECT_NE(read_error(
+                "span", [](auto& c) { c.train.tail_spans[3] = 2; }, "train")
+                .find("/train/tail_spans row 0 holds 2"),
+            std::string::npos);
+  EXPECT_NE(read_error(
+                "pair_label", [](auto& c) { c.test_pairs.labels[1] = 7; }, "test_pairs")
+                .find("/test_pairs/labels pair 0 holds 7, expected 0 or 1"),
+            std::string::npos);
+  EXPECT_NE(read_error(
+                "offsets",
+                [](auto& c) {
+                  c.test_pairs.offsets = {0, 1};
+                },
+                "test_pairs")
+                .find("/test_pairs/offsets do not span the 2 test sentences"),
+            std::string::npos);
+  EXPECT_NE(read_error(
+                "pair_head", [](auto& c) { c.test_pairs.heads = {9}; }, "test_pairs")
+                .find("/test_pairs pair 0 names entity 9"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace hrere::data
 
