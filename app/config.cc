@@ -229,6 +229,8 @@ void validate(Config& c) {
   auto require = [](bool ok, const std::string& key, const std::string& rule) {
     if (!ok) throw InputError("config: " + key + " " + rule);
   };
+  require(c.train.patience == 0 || c.train.dev_fraction > 0, "train.patience",
+          "needs a dev split to watch: set train.dev_fraction > 0");
   require(c.kbe.dim >= 2 && c.kbe.dim % 2 == 0, "kbe.dim", "must be a positive even number");
   require(c.dist.lost_after_s > 2 * c.dist.heartbeat_s, "dist.lost_after_s",
           "must be more than twice dist.heartbeat_s");
@@ -380,6 +382,10 @@ std::vector<Field> ModelConfig::fields() {
            "dropout keep probability on the LSTM input"},
           {"output_keep", &output_keep, between(0, 1, true, false),
            "dropout keep probability on the sentence vectors"},
+          {"per_copy_dropout", &per_copy_dropout, any(),
+           "training encodes every bag slot on its own, so each copy of an oversampled sentence "
+           "draws its own dropout masks, as the reference does (slower); by default a batch's "
+           "distinct sentences are encoded once"},
           {"train_word_vectors", &train_word_vectors, any(),
            "keep training pretrained word vectors (by default they stay fixed, as in the "
            "reference)"}};
@@ -440,6 +446,10 @@ std::vector<Field> TrainConfig::fields() {
           {"l2", &l2, non_negative(), "λ of λ/2‖Θ_L‖² on the network weights"},
           {"alpha", &alpha, between(0, 1, false, false),
            "inference weight α of p_L in α p_L + (1 − α) p_G"},
+          {"kb_relations", choice(&kb_relations), any(),
+           "relations the knowledge side scores: all, or matched (NA and the RE relations "
+           "matched to a KB relation by name; J_G and J_D count only bags with those labels, and "
+           "p_L alone scores the rest)"},
           {"seed", &seed, any(), "seed of initial weights, batches and dropout"},
           {"threads", &threads, at_least(1), "LibTorch threads per rank"},
           {"device", &device, checked_elsewhere("cpu, cuda or cuda:N"),
@@ -448,6 +458,9 @@ std::vector<Field> TrainConfig::fields() {
           {"dev_fraction", &dev_fraction, between(0, 1, false, true),
            "share of training bags (whole store chunks, by seed) held out as a dev set; the best "
            "dev epoch's weights are kept as best/ and evaluated"},
+          {"patience", &patience, non_negative(),
+           "early stopping: end training after this many epochs in a row without a better dev "
+           "score (needs train.dev_fraction > 0; 0: run every epoch)"},
           {"log_every", &log_every, at_least(1), "steps per metrics.jsonl line"},
           {"checkpoint_every", &checkpoint_every, non_negative(),
            "steps between checkpoints (0: at epoch ends only; epoch ends always checkpoint)"},

@@ -108,6 +108,9 @@ struct TrainConfig {
   double lr_knowledge = 1e-5;
   double l2 = 3e-4;
   double alpha = 0.6;
+  // Which RE relations the knowledge side scores: all, or NA and those matched to a KB
+  // relation by name (model/variants.h).
+  KbRelations kb_relations = KbRelations::kAll;
   std::int64_t seed = 2017;
   int threads = 2;
   // cpu | cuda (this rank's GPU: local rank modulo the visible GPUs) | cuda:N
@@ -115,6 +118,9 @@ struct TrainConfig {
   // Share of the training bags (whole store chunks, chosen by seed) held out as a dev set,
   // evaluated at every epoch end to keep the best epoch; 0 trains on everything.
   double dev_fraction = 0.0;
+  // Early stopping: training ends once this many epochs in a row gave no better dev score
+  // than the best epoch, whose weights (best/) are evaluated; 0 runs every epoch.
+  int patience = 0;
   std::int64_t log_every = 10;          // steps between metrics.jsonl lines
   std::int64_t checkpoint_every = 0;    // steps between checkpoints (0: epoch ends only)
   double checkpoint_every_minutes = 0;  // and minutes, on rank 0's clock (0: not by time)

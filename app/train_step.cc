@@ -123,7 +123,8 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
 
   const torch::Tensor global_bags = sums[0];
   return {torch::cat({sums.slice(0, 1) / global_bags, l2.detach().to(torch::kFloat64).view({1}),
-                      global_bags.view({1})})};
+                      global_bags.view({1})}),
+          /*skipped=*/{}};
 }
 
 std::string TrainStep::nonfinite(const torch::Tensor& sums, const torch::Tensor& l2) {

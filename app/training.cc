@@ -81,6 +81,7 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   o.dim = pretrained.entity.size(1);
   o.lr = tc.lr_knowledge;
   o.train_entities = variant != Variant::kWeston;
+  o.kb_relations = tc.kb_relations;
   o.seed = static_cast<std::uint64_t>(tc.seed);
   o.device = device;
   if (!pretrained.entity_tanh && comm::world().rank() == 0) {
@@ -93,8 +94,9 @@ std::unique_ptr<KnowledgeModel> make_knowledge_model(const Config& config,
   const auto matched = model->load_pretrained(pretrained, entities, relations);
   log::info(
       "knowledge model: {} entities of dimension {}, {} of {} RE relations matched to KB "
-      "relations by name",
-      o.num_entities, o.dim, matched.size(), relations.size() - 1);
+      "relations by name{}",
+      o.num_entities, o.dim, matched.size(), relations.size() - 1,
+      o.kb_relations == KbRelations::kMatched ? "; p_G scores only those and NA" : "");
   return model;
 }
 
@@ -176,7 +178,7 @@ class TrainLoop {
   }
 
   TrainOutcome run() {
-    while (loader_->state().epoch < tc_.epochs) {
+    while (loader_->state().epoch < tc_.epochs && !out_of_patience()) {
       const core::StopReason stop = schedule_.stop();
       if (stop != core::StopReason::kNone) {
         checkpoint();
@@ -195,6 +197,12 @@ class TrainLoop {
       }
     }
     bar_->finish();
+    if (out_of_patience()) {
+      log::info(
+          "early stop after epoch {}: no better dev score for {} epochs (best: epoch {}, "
+          "dev AP {:.4f})",
+          loader_->state().epoch, tc_.patience, state_.best_epoch, state_.best_dev);
+    }
     TrainOutcome outcome{state_.step, true, {}};
     if (options_.evaluate) outcome.evaluation = evaluate_run(run_dir_);
     return outcome;
@@ -258,6 +266,13 @@ class TrainLoop {
     bar_->update(state_.step, detail.str());
     if (schedule_.log_due(state_.step)) write_interval({});
     if (schedule_.checkpoint_due(state_.step)) checkpoint();
+  }
+
+  // train.patience: epochs since the best dev score reached the limit. Checked at epoch ends
+  // only, from checkpointed state, so a resumed run stops where an uninterrupted one did.
+  bool out_of_patience() const {
+    return tc_.patience > 0 && state_.best_epoch >= 0 && loader_->state().batch == 0 &&
+           loader_->state().epoch - state_.best_epoch >= tc_.patience;
   }
 
   // The dev score and the best epoch's weights (with a dev split), the epoch's metrics line,

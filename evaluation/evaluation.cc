@@ -247,8 +247,9 @@ std::pair<torch::Tensor, torch::Tensor> score_bags(const Scorer& scorer,
   }
   std::vector<torch::Tensor> probs, labels;
   data::BagArrays arrays;
-  for (const auto& [first, count] : ranges) {
-    for_blocks(count, batch_size, [&](std::int64_t start, std::int64_t n) {
+  for (const auto& range : ranges) {
+    const std::int64_t first = range.first;  // a name: lambdas cannot capture bindings (C++17)
+    for_blocks(range.second, batch_size, [&](std::int64_t start, std::int64_t n) {
       const data::Batch batch = read_batch(store, split, first + start, n, arrays);
       probs.push_back(scorer.probabilities(model->forward(batch), batch.heads, batch.tails).cpu());
       labels.push_back(batch.labels);

@@ -1,6 +1,7 @@
 #include "model/knowledge_model.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/errors.h"
 #include "kbe_shard/complex.h"
@@ -66,6 +67,14 @@ std::vector<std::string> KnowledgeModel::load_pretrained(
         pretrained.relation[it - pretrained.relations.begin()]);
     matched.push_back(relations[r]);
   }
+  if (options_.kb_relations == KbRelations::kMatched) {
+    std::vector<std::uint8_t> unscored(relations.size(), 1);
+    unscored[0] = 0;  // NA
+    for (const std::string& name : matched) {
+      unscored[std::find(relations.begin(), relations.end(), name) - relations.begin()] = 0;
+    }
+    unscored_ = torch::tensor(unscored, torch::kBool).to(options_.device);
+  }
   return matched;
 }
 
@@ -78,7 +87,9 @@ torch::Tensor KnowledgeModel::entity_vectors(const torch::Tensor& ids) {
 torch::Tensor KnowledgeModel::logits(const torch::Tensor& heads, const torch::Tensor& tails) {
   const torch::Tensor h = entity_vectors(heads).unsqueeze(1);  // [B, 1, D]
   const torch::Tensor t = entity_vectors(tails).unsqueeze(1);
-  return kbe::complex_score(h, relations_.unsqueeze(0), t);  // [B, R]
+  const torch::Tensor scores = kbe::complex_score(h, relations_.unsqueeze(0), t);  // [B, R]
+  if (!unscored_.defined()) return scores;
+  return scores.masked_fill(unscored_, -std::numeric_limits<double>::infinity());
 }
 
 void KnowledgeModel::step() {

@@ -17,6 +17,7 @@
 #include "kbe_shard/embeddings_file.h"
 #include "kbe_shard/row_optimizer.h"
 #include "kbe_shard/sharded_embedding.h"
+#include "model/variants.h"
 
 namespace hrere::train {
 
@@ -26,6 +27,9 @@ struct KnowledgeModelOptions {
   std::int64_t dim = 0;            // 2k
   double lr = 1e-5;
   bool train_entities = true;  // false: entity rows stay as pretrained (variant weston)
+  // matched: only NA and the RE relations matched to a KB relation are scored; the logits of
+  // the others are -inf (variants.h).
+  KbRelations kb_relations = KbRelations::kAll;
   std::uint64_t seed = 0;
   torch::Device device = torch::kCPU;  // entity shard, relation vectors and their optimizers
 };
@@ -42,7 +46,8 @@ class KnowledgeModel {
                                            const std::vector<std::string>& entities,
                                            const std::vector<std::string>& relations);
 
-  // Collective. Relation logits [B, R] of the pairs (heads[b], tails[b]) (int64 [B]).
+  // Collective. Relation logits [B, R] of the pairs (heads[b], tails[b]) (int64 [B]); -inf
+  // for the relations it does not score (kb_relations: matched).
   torch::Tensor logits(const torch::Tensor& heads, const torch::Tensor& tails);
 
   // Collective. Applies the gradients of the logits computed since the last step.
@@ -72,6 +77,7 @@ class KnowledgeModel {
   KnowledgeModelOptions options_;
   kbe::ShardedEmbedding entities_;
   torch::Tensor relations_;  // [R, 2k], requires grad
+  torch::Tensor unscored_;   // bool [R]: relations whose logit is -inf; undefined: none
   kbe::RowOptimizer relation_optimizer_;
 };
 

@@ -40,7 +40,7 @@ struct SentenceKeyHash {
 
 }  // namespace
 
-DistinctSentences distinct_sentences(const data::Batch& batch) {
+DistinctSentences distinct_sentences(const data::Batch& batch, bool deduplicate) {
   const std::int64_t B = batch.words.size(0), T = batch.words.size(1), L = batch.words.size(2);
   const auto words = batch.words.contiguous();
   const auto lengths = batch.lengths.contiguous();
@@ -57,12 +57,13 @@ DistinctSentences distinct_sentences(const data::Batch& batch) {
     const SentenceKey key{
         words.data_ptr<std::int64_t>() + i * L, lengths.data_ptr<std::int64_t>()[i],
         head_spans.data_ptr<std::int64_t>() + i * 2, tail_spans.data_ptr<std::int64_t>() + i * 2};
-    const auto [it, inserted] = ids.emplace(key, static_cast<std::int64_t>(rows.size()));
-    if (inserted) {
+    const std::int64_t next = static_cast<std::int64_t>(rows.size());
+    const std::int64_t found = deduplicate ? ids.emplace(key, next).first->second : next;
+    if (found == next) {
       rows.push_back(i);
       width = std::max(width, key.length);
     }
-    slot[i] = it->second;
+    slot[i] = found;
   }
   const torch::Tensor index = torch::tensor(rows, torch::kInt64);
   auto pick = [&](const torch::Tensor& t) {
@@ -196,7 +197,8 @@ torch::Tensor LanguageModelImpl::classify(const torch::Tensor& z, const BagSlots
 }
 
 torch::Tensor LanguageModelImpl::forward(const data::Batch& batch) {
-  const DistinctSentences distinct = distinct_sentences(batch);
+  const DistinctSentences distinct =
+      distinct_sentences(batch, !(options_.per_copy_dropout && is_training()));
   return classify(encode(distinct.sentences), distinct.bags);
 }
 

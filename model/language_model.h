@@ -39,6 +39,11 @@ struct LanguageModelOptions {
   int classifier_hidden = 190;
   double input_keep = 0.9;   // keep probability of LSTM and classifier inputs
   double output_keep = 0.7;  // keep probability of LSTM outputs
+  // Training encodes every bag slot on its own, as the reference does: each copy of an
+  // oversampled sentence draws its own dropout masks. By default a batch's distinct sentences
+  // are encoded once and share them (the same expectation, fewer LSTM rows). Evaluation has
+  // no dropout and always encodes distinct sentences once.
+  bool per_copy_dropout = false;
 };
 
 // Sentences to encode, padded to a common width W <= L.
@@ -57,12 +62,13 @@ struct BagSlots {
   torch::Tensor mask;   // bool [B, S]
 };
 
-// A batch reduced to its distinct sentences, cut to the longest of them.
+// A batch reduced to its distinct sentences, cut to the longest of them; with `deduplicate`
+// false, every slot is a sentence of its own.
 struct DistinctSentences {
   Sentences sentences;
   BagSlots bags;
 };
-DistinctSentences distinct_sentences(const data::Batch& batch);
+DistinctSentences distinct_sentences(const data::Batch& batch, bool deduplicate = true);
 
 class LanguageModelImpl : public torch::nn::Module {
  public:

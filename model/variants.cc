@@ -14,9 +14,22 @@ LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
   terms.knowledge = torch::zeros({}, language_logits.options());
   terms.agreement = torch::zeros({}, language_logits.options());
   if (!uses_knowledge(variant)) return terms;
-  terms.knowledge = F::cross_entropy(knowledge_logits, y);
+  // Bags whose label the knowledge side knows; the others stand in with NA (known, so their
+  // loss is finite) and are weighted out.
+  const torch::Tensor known = knowledge_logits.detach().isfinite();
+  const torch::Tensor label_known = known.gather(1, y.unsqueeze(1)).squeeze(1);
+  const torch::Tensor weight = label_known.to(language_logits.scalar_type());
+  const double batch = static_cast<double>(y.size(0));
+  const auto per_bag = F::CrossEntropyFuncOptions().reduction(torch::kNone);
+  terms.knowledge =
+      (F::cross_entropy(knowledge_logits, y.where(label_known, torch::zeros_like(y)), per_bag) *
+       weight)
+          .sum() /
+      batch;
   if (variant == Variant::kFull) {
-    terms.agreement = F::cross_entropy(language_logits, knowledge_logits.detach().argmax(1));
+    const torch::Tensor kb_choice = knowledge_logits.detach().argmax(1);
+    terms.agreement =
+        (F::cross_entropy(language_logits, kb_choice, per_bag) * weight).sum() / batch;
   }
   return terms;
 }
@@ -25,7 +38,11 @@ torch::Tensor combined_probabilities(const torch::Tensor& language_logits,
                                      const torch::Tensor& knowledge_logits, double alpha) {
   const torch::Tensor p_language = torch::softmax(language_logits, 1);
   if (!knowledge_logits.defined()) return p_language;
-  return alpha * p_language + (1 - alpha) * torch::softmax(knowledge_logits, 1);
+  const torch::Tensor known = knowledge_logits.isfinite();
+  const torch::Tensor known_mass = (p_language * known).sum(1, /*keepdim=*/true);  // p_L(K)
+  const torch::Tensor mixed =
+      alpha * p_language + (1 - alpha) * known_mass * torch::softmax(knowledge_logits, 1);
+  return mixed.where(known, p_language);
 }
 
 }  // namespace hrere::train

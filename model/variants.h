@@ -9,6 +9,16 @@
 //
 // Inference (all but base): p = alpha * p_L + (1 - alpha) * p_G (paper eq. 5).
 //
+// A KB rarely has a counterpart for every RE relation. With train.kb_relations: matched the
+// knowledge side scores only the relations it knows, NA and those matched to a KB relation
+// (its logit for any other is -inf), and speaks only where it knows:
+//   - J_G and J_D count only bags whose label it knows (each still weighs 1/B, so the terms
+//     add up over data-parallel ranks as before);
+//   - inference keeps p_L for the relations it does not know and, within the set K it knows,
+//     shares out the mass the language model gives K: p(r) = alpha p_L(r) + (1 - alpha)
+//     p_L(K) p_G(r) for r in K. That is a distribution over all relations whose ranks compare
+//     across relations; with every relation known, p_L(K) = 1 and it is eq. 5.
+//
 // The reference implementation feeds probabilities where J_D expects logits and combines
 // logits instead of probabilities; we follow the paper's equations.
 #include <torch/torch.h>
@@ -29,6 +39,12 @@ constexpr core::Choices<Variant, 4> choices(Variant) {
 }
 inline bool uses_knowledge(Variant v) { return v != Variant::kBase; }
 
+// Which RE relations the knowledge side scores (see above).
+enum class KbRelations { kAll, kMatched };
+constexpr core::Choices<KbRelations, 2> choices(KbRelations) {
+  return {{{KbRelations::kAll, "all"}, {KbRelations::kMatched, "matched"}}};
+}
+
 struct LossTerms {
   torch::Tensor language;   // J_L
   torch::Tensor knowledge;  // J_G (zero for base)
@@ -37,11 +53,13 @@ struct LossTerms {
 };
 
 // Batch-mean losses of `variant` from language logits [B, R], knowledge logits [B, R]
-// (undefined for base) and labels [B].
+// (undefined for base; -inf for the relations the knowledge side does not know) and
+// labels [B].
 LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
                        const torch::Tensor& knowledge_logits, const torch::Tensor& labels);
 
-// alpha * softmax(language_logits) + (1 - alpha) * softmax(knowledge_logits); softmax of
+// alpha * softmax(language_logits) + (1 - alpha) * softmax(knowledge_logits), with the
+// knowledge side's share confined to the relations it knows (above); softmax of
 // language_logits alone when knowledge_logits is undefined.
 torch::Tensor combined_probabilities(const torch::Tensor& language_logits,
                                      const torch::Tensor& knowledge_logits, double alpha);

@@ -229,6 +229,33 @@ TEST_F(TrainingTest, AFreshRunRefusesAFolderWithCheckpointsAndResumeNeedsOne) {
   EXPECT_THROW(train_run(c, runs.file("full"), quiet()), InputError);
 }
 
+// train.patience: with weights that barely move (a learning rate far below float precision;
+// only batch-norm statistics drift) the dev score soon stops improving, and training ends
+// exactly patience epochs after the best one, never earlier; a resume of the stopped run
+// trains nothing more.
+TEST_F(TrainingTest, PatienceEndsTrainingEpochsAfterTheBestDevScore) {
+  TempDir runs;
+  const std::string run_dir = runs.file("run");
+  Config c = tiny_config();
+  c.train.epochs = 8;
+  c.train.patience = 2;
+  c.train.lr_language = 1e-12;
+  const TrainOutcome outcome = train_run(c, run_dir, quiet());
+  EXPECT_TRUE(outcome.completed);
+  std::vector<nlohmann::json> epochs;
+  for (const nlohmann::json& line : losses(run_dir)) {
+    if (line.value("event", "") == "epoch_end") epochs.push_back(line);
+  }
+  ASSERT_LT(epochs.size(), 8u);
+  for (std::size_t i = 0; i + 1 < epochs.size(); ++i) {
+    EXPECT_LT(epochs[i]["epoch"].get<int>() - epochs[i]["best_epoch"].get<int>(), 2) << i;
+  }
+  EXPECT_EQ(epochs.back()["epoch"].get<int>() - epochs.back()["best_epoch"].get<int>(), 2);
+  TrainRunOptions resume = quiet();
+  resume.resume = true;
+  EXPECT_EQ(train_run(c, run_dir, resume).steps, outcome.steps);
+}
+
 // A saved model's LibTorch archive (state.pt), truncated or with one byte flipped: loading
 // refuses it with an InputError naming the file, or reads back exactly the intact weights (a
 // flip in bytes nothing reads). Never a crash, never other weights (docs/RELIABILITY.md).

@@ -153,6 +153,8 @@ expect eval-kbe-exact 0 "test \(filtered, all candidates, [0-9]+ queries\)" -- \
   "$hrere" eval-kbe --run "$work/kbe-slurm" --set kbe.eval_candidates=all --set kbe.eval_max_triples=0
 expect kbe-bad-candidates 2 "kbe.eval_candidates" -- "$hrere" config --set kbe.eval_candidates=some
 expect kbe-bad-key 2 "kbe.loss" -- "$hrere" config --set kbe.loss=hinge
+expect patience-needs-dev 2 "train.patience needs a dev split to watch" -- \
+  "$hrere" config --set train.patience=3
 expect dist-bad-value 2 "dist.lost_after_s must be more than twice dist.heartbeat_s" -- "$hrere" config --set dist.lost_after_s=1
 expect dist-bad-type 2 "dist.checksum_every" -- "$hrere" config --set dist.checksum_every=often
 if command -v mpirun >/dev/null; then

@@ -109,6 +109,42 @@ TEST_F(EvalModel, DistinctSentencesKeepEachBagsMultiplicity) {
       model->classify(model->encode(every_slot(batch)), slots_of_every_slot(batch)), 1e-5, 1e-6));
 }
 
+// model.per_copy_dropout: training encodes every slot on its own (each copy of a sentence
+// draws its own dropout masks), evaluation still encodes distinct sentences once.
+TEST(LanguageModel, PerCopyDropoutEncodesEverySlotInTrainingOnly) {
+  data::Batch batch = random_batch(3, 4, 5);
+  for (auto* field : {&batch.words, &batch.lengths, &batch.head_positions, &batch.tail_positions,
+                      &batch.head_spans, &batch.tail_spans}) {
+    for (int t = 1; t < 4; ++t) (*field)[0][t] = (*field)[0][0];  // bag 0: one sentence, 4 copies
+  }
+  const DistinctSentences every = distinct_sentences(batch, /*deduplicate=*/false);
+  EXPECT_EQ(every.sentences.size(), 12);
+  EXPECT_TRUE(torch::equal(every.bags.slots, torch::arange(12).view({3, 4})));
+  EXPECT_EQ(distinct_sentences(batch).sentences.size(), 9);
+
+  // Two models with the same weights; each forward gets fresh ones, since a training
+  // forward moves the batch-norm statistics.
+  auto model = [](bool per_copy, bool training) {
+    LanguageModelOptions o = tiny_options();
+    o.per_copy_dropout = per_copy;
+    torch::manual_seed(3);
+    LanguageModel m(o);
+    m->train(training);
+    return m;
+  };
+  auto logits = [&](LanguageModel m) {
+    torch::manual_seed(7);
+    return m->forward(batch);
+  };
+  LanguageModel by_hand = model(true, true);
+  torch::manual_seed(7);
+  const torch::Tensor by_slot = by_hand->classify(by_hand->encode(every.sentences), every.bags);
+  EXPECT_TRUE(torch::allclose(logits(model(true, true)), by_slot, 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(logits(model(false, true)), by_slot, 1e-4, 1e-4));
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(logits(model(true, false)), logits(model(false, false)), 1e-6, 1e-6));
+}
+
 TEST_F(EvalModel, ASentenceAsTCopiesEqualsItOnce) {
   LanguageModel& model = model_;
   const data::Batch batch = random_batch(8, 1, 6);
