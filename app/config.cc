@@ -278,7 +278,12 @@ void emit_value(YAML::Emitter& out, const FieldPointer& value) {
           out << YAML::DoubleQuoted << v.get();
         } else if constexpr (std::is_same_v<T, StringMap>) {
           out << YAML::BeginMap;
-          for (const auto& [from, to] : *v) out << YAML::Key << from << YAML::Value << to;
+          // Quoted: a plain scalar would carry control characters (DEL, CR) unescaped, and
+          // they read back as other keys (found by fuzz/config_fuzz.cc).
+          for (const auto& [from, to] : *v) {
+            out << YAML::Key << YAML::DoubleQuoted << from << YAML::Value << YAML::DoubleQuoted
+                << to;
+          }
           out << YAML::EndMap;
         } else if constexpr (std::is_same_v<T, std::string>) {
           out << YAML::DoubleQuoted << *v;

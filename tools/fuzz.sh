@@ -15,7 +15,8 @@
 #
 # Environment: HRERE_FUZZ_BUILD (build folder, default build-fuzz), HRERE_BUILD_JOBS
 # (parallel compiles, default: all cores), HRERE_FUZZ_RSS_MB (memory limit per input
-# process, default 2560).
+# process, default 2560), HRERE_FUZZ_SCRATCH (where inputs and fork-mode jobs are written,
+# default /dev/shm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:?usage: tools/fuzz.sh SECONDS [HARNESS...]}
@@ -41,12 +42,21 @@ dict_of() {
 }
 
 out=$build/fuzz-out
+# Every execution writes its input to a temporary file and fork mode keeps its job folders
+# in the working directory: both go to memory (HRERE_FUZZ_SCRATCH, default /dev/shm) where
+# it is writable, else a disk-bound fuzzer spends much of its time waiting (docs/RELIABILITY.md).
+scratch=${HRERE_FUZZ_SCRATCH:-/dev/shm}
+[ -d "$scratch" ] && [ -w "$scratch" ] || scratch=$out
+scratch=$(mktemp -d "$scratch/hrere-fuzz.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR=$scratch
 summary=()
 failed=0
 for h in "${harnesses[@]}"; do
   dir=$out/$h
-  rm -rf "$dir/artifacts" "$dir/work"
-  mkdir -p "$dir/corpus" "$dir/artifacts" "$dir/work"
+  work=$scratch/$h
+  rm -rf "$dir/artifacts"
+  mkdir -p "$dir/corpus" "$dir/artifacts" "$work"
   bin=$build/fuzz/fuzz_$h
   flags=(-max_total_time="$seconds" -rss_limit_mb="$rss_mb" -timeout=5 -fork=1
          -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -print_final_stats=1
@@ -56,7 +66,7 @@ for h in "${harnesses[@]}"; do
   echo "fuzz: $h for ${seconds}s"
   # Fork mode writes its temporary folders into the working directory.
   TIMEFORMAT='%U %S'
-  { time (cd "$dir/work" && "$bin" "${flags[@]}" "$dir/corpus" \
+  { time (cd "$work" && "$bin" "${flags[@]}" "$dir/corpus" \
       "$root/fuzz/corpus/$h" >"$dir/fuzz.log" 2>&1) || true; } 2>"$dir/cpu"
   cpu=$(awk '{printf "%.0f", $1 + $2}' "$dir/cpu")
   execs=$(grep -oE '^#[0-9]+' "$dir/fuzz.log" | tail -n 1 | tr -d '#')
