@@ -232,6 +232,7 @@ void validate(Config& c) {
   require(c.train.patience == 0 || c.train.dev_fraction > 0, "train.patience",
           "needs a dev split to watch: set train.dev_fraction > 0");
   require(c.kbe.dim >= 2 && c.kbe.dim % 2 == 0, "kbe.dim", "must be a positive even number");
+  require(c.model.conv_window % 2 == 1, "model.conv_window", "must be a positive odd number");
   require(c.dist.lost_after_s > 2 * c.dist.heartbeat_s, "dist.lost_after_s",
           "must be more than twice dist.heartbeat_s");
   require(c.dist.backend != comm::Backend::kNccl || comm::nccl_built(), "dist.backend",
@@ -381,12 +382,20 @@ std::vector<Field> LoaderConfig::fields() {
 std::vector<Field> ModelConfig::fields() {
   return {{"word_dim", &word_dim, at_least(1), "word embedding size (Table 1)"},
           {"position_dim", &position_dim, non_negative(), "size of each position embedding"},
+          {"encoder", choice(&encoder), any(),
+           "sentence encoder: bilstm (HRERE's, with word attention), cnn or pcnn (the CNN+ATT "
+           "and PCNN+ATT baselines of Lin et al. 2016; pcnn max-pools the three pieces the two "
+           "entities cut a sentence into); attention, classifier and losses stay the same"},
           {"lstm_hidden", &lstm_hidden, at_least(1), "BiLSTM hidden size per direction"},
+          {"conv_filters", &conv_filters, at_least(1),
+           "cnn and pcnn: convolution filters (z has this size, three times it for pcnn)"},
+          {"conv_window", &conv_window, checked_elsewhere("a positive odd number"),
+           "cnn and pcnn: tokens each filter sees, centred on its token"},
           {"classifier_hidden", &classifier_hidden, at_least(1), "classifier hidden layer size"},
           {"input_keep", &input_keep, between(0, 1, true, false),
-           "dropout keep probability on the LSTM input"},
+           "dropout keep probability on the encoder and classifier inputs"},
           {"output_keep", &output_keep, between(0, 1, true, false),
-           "dropout keep probability on the sentence vectors"},
+           "dropout keep probability on the encoder's outputs (BiLSTM states, pooled filters)"},
           {"per_copy_dropout", &per_copy_dropout, any(),
            "training encodes every bag slot on its own, so each copy of an oversampled sentence "
            "draws its own dropout masks, as the reference does (slower); by default a batch's "

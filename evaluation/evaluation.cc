@@ -88,7 +88,7 @@ void write_curve(const std::string& path, const std::vector<PrPoint>& curve,
 torch::Tensor encode_test_sentences(LanguageModel& model, const data::BagStore& store,
                                     std::int64_t batch_size, comm::Communicator& comm) {
   EvalMode eval(model);
-  const std::int64_t N = store.size("test"), P = comm.size(), H = model->options().lstm_hidden;
+  const std::int64_t N = store.size("test"), P = comm.size(), H = model->sentence_dim();
   auto share_begin = [&](std::int64_t rank) { return N * rank / P; };
   const std::int64_t first = share_begin(comm.rank()), mine = share_begin(comm.rank() + 1) - first;
   std::vector<torch::Tensor> parts{torch::zeros({0, H}, torch::TensorOptions(model->device()))};

@@ -82,7 +82,6 @@ DistinctSentences distinct_sentences(const data::Batch& batch, bool deduplicate)
 LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o) {
   TORCH_CHECK(o.vocab_size > 0 && o.num_relations > 1 && o.max_length > 0,
               "language model needs a vocabulary, at least two relations and L > 0");
-  const std::int64_t H = o.lstm_hidden;
   const std::int64_t positions = 2 * static_cast<std::int64_t>(o.max_length) + 1;
   word_embedding_ = register_module(
       "word_embedding",
@@ -91,10 +90,8 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
       register_module("head_position_embedding", torch::nn::Embedding(positions, o.position_dim));
   tail_position_embedding_ =
       register_module("tail_position_embedding", torch::nn::Embedding(positions, o.position_dim));
-  const auto lstm_options = torch::nn::LSTMOptions(o.word_dim + 2 * o.position_dim, H);
-  lstm_forward_ = register_module("lstm_forward", torch::nn::LSTM(lstm_options));
-  lstm_backward_ = register_module("lstm_backward", torch::nn::LSTM(lstm_options));
-  word_query_ = register_parameter("word_query", torch::empty({H}));
+  encoder_ = register_module("encoder", make_sentence_encoder(o, o.word_dim + 2 * o.position_dim));
+  const std::int64_t H = encoder_->output_dim();
   sentence_diag_ = register_parameter("sentence_diag", torch::empty({H}));
   sentence_query_ = register_parameter("sentence_query", torch::empty({H}));
   bag_norm_ = register_module("bag_norm", SyncBatchNorm1d(H));
@@ -102,7 +99,6 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   hidden_norm_ = register_module("hidden_norm", SyncBatchNorm1d(o.classifier_hidden));
   output_ = register_module("output", torch::nn::Linear(o.classifier_hidden, o.num_relations));
   input_dropout_ = register_module("input_dropout", torch::nn::Dropout(1.0 - o.input_keep));
-  output_dropout_ = register_module("output_dropout", torch::nn::Dropout(1.0 - o.output_keep));
 
   torch::NoGradGuard no_grad;
   // Small embeddings keep the LSTM out of saturation before training moves them.
@@ -111,7 +107,7 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   torch::nn::init::normal_(head_position_embedding_->weight, 0.0, 1.0 / std::sqrt(o.position_dim));
   torch::nn::init::normal_(tail_position_embedding_->weight, 0.0, 1.0 / std::sqrt(o.position_dim));
   const double bound = std::sqrt(3.0 / H);
-  for (auto* v : {&word_query_, &sentence_diag_, &sentence_query_}) v->uniform_(-bound, bound);
+  for (auto* v : {&sentence_diag_, &sentence_query_}) v->uniform_(-bound, bound);
   for (auto* layer : {&hidden_, &output_}) {
     torch::nn::init::xavier_uniform_((*layer)->weight);
     (*layer)->bias.zero_();
@@ -144,40 +140,13 @@ torch::Tensor LanguageModelImpl::encode(const Sentences& host) {
   return torch::cat(parts).index_select(0, order_here.argsort());
 }
 
-namespace {
-// x [N, W, ...] with each row's first lengths[n] entries reversed and its padding in place.
-torch::Tensor reverse_real_tokens(const torch::Tensor& x, const torch::Tensor& lengths) {
-  const std::int64_t W = x.size(1);
-  const torch::Tensor position = torch::arange(W, lengths.options()).unsqueeze(0);
-  const torch::Tensor length = lengths.unsqueeze(1);
-  torch::Tensor index = torch::where(position < length, length - 1 - position, position);
-  for (std::int64_t d = 2; d < x.dim(); ++d) index = index.unsqueeze(d);
-  return x.gather(1, index.expand_as(x));
-}
-}  // namespace
-
 torch::Tensor LanguageModelImpl::encode_group(const Sentences& s) {
-  const std::int64_t W = s.words.size(1);
-  torch::Tensor x =
+  const torch::Tensor x =
       torch::cat({word_embedding_(s.words), head_position_embedding_(s.head_positions),
                   tail_position_embedding_(s.tail_positions)},
                  2);
-  x = input_dropout_(x).transpose(0, 1);  // [W, N, d]: the LSTM's native layout
-  const torch::Tensor lengths = s.lengths;
-  const torch::Tensor forward = std::get<0>(lstm_forward_(x)).transpose(0, 1);
-  const torch::Tensor backward = reverse_real_tokens(
-      std::get<0>(lstm_backward_(reverse_real_tokens(x.transpose(0, 1), lengths).transpose(0, 1)))
-          .transpose(0, 1),
-      lengths);
-  const torch::Tensor h =
-      torch::tanh(output_dropout_(forward) + output_dropout_(backward));  // [N, W, H]
-
-  const torch::Tensor padding =
-      torch::arange(W, lengths.options()).unsqueeze(0) >= lengths.unsqueeze(1);  // [N, W]
-  const torch::Tensor scores =
-      h.matmul(word_query_).masked_fill(padding, -std::numeric_limits<float>::infinity());
-  const torch::Tensor alpha = torch::softmax(scores, 1);
-  return alpha.unsqueeze(1).bmm(h).squeeze(1);
+  return encoder_->forward(
+      {input_dropout_(x), s.lengths, s.head_positions, s.tail_positions, options_.max_length});
 }
 
 torch::Tensor LanguageModelImpl::classify(const torch::Tensor& z, const BagSlots& bags) {
@@ -222,7 +191,7 @@ void LanguageModelImpl::synchronize_batch_norm(comm::Communicator& comm) {
 }
 
 torch::Tensor LanguageModelImpl::l2_penalty() {
-  torch::Tensor total = torch::zeros({}, word_query_.options());
+  torch::Tensor total = torch::zeros({}, sentence_query_.options());
   for (const auto& p : parameters()) {
     const bool embedding = p.is_same(word_embedding_->weight) ||
                            p.is_same(head_position_embedding_->weight) ||

@@ -3,17 +3,13 @@
 // sentences about one entity pair.
 //
 //   token      = word embedding ++ head-position embedding ++ tail-position embedding
-//   sentence   = BiLSTM over the real tokens only, forward + backward outputs added, tanh,
-//                word attention (softmax over real tokens) -> z_i
+//   sentence   = the sentence encoder (model.encoder: HRERE's BiLSTM with word attention, or
+//                the CNN / PCNN baselines; model/sentence_encoder.h) -> z_i
 //   bag        = selective attention over tanh(z_i) with a diagonal matrix A and a query q
 //   classifier = ReLU, dropout, batch norm, hidden layer (batch norm, ReLU, dropout), logits
 //
-// The BiLSTM is two unidirectional LSTMs; the backward one reads each sentence's real tokens
-// reversed with its padding left at the end, so in both directions padding only follows the
-// real tokens and cannot reach their outputs. That lets sentences of different lengths share
-// one unpacked LSTM call, whose CPU kernel projects all time steps in one large GEMM (the
-// packed kernel projects step by step, about 6x less efficient here). Sentences are sorted by
-// length and encoded in groups, each padded only to its own longest sentence.
+// Sentences are sorted by length and encoded in groups, each padded only to its own longest
+// sentence.
 //
 // Sentences are encoded once however often a bag holds them: a batch is first reduced to its
 // distinct sentences, and bags address them through slots. This is exact in evaluation (a
@@ -25,20 +21,19 @@
 
 #include "comm/communicator.h"
 #include "data_pipeline/loader.h"
+#include "model/sentence_encoder.h"
 #include "replication/sync_batch_norm.h"
 
 namespace hrere::train {
 
-struct LanguageModelOptions {
+struct LanguageModelOptions : SentenceEncoderOptions {
   std::int64_t vocab_size = 0;
   std::int64_t num_relations = 0;  // including NA = 0
   int max_length = 100;            // L: position ids lie in [0, 2L]
   int word_dim = 300;
   int position_dim = 25;
-  int lstm_hidden = 320;
   int classifier_hidden = 190;
-  double input_keep = 0.9;   // keep probability of LSTM and classifier inputs
-  double output_keep = 0.7;  // keep probability of LSTM outputs
+  double input_keep = 0.9;  // keep probability of encoder and classifier inputs
   // Training encodes every bag slot on its own, as the reference does: each copy of an
   // oversampled sentence draws its own dropout masks. By default a batch's distinct sentences
   // are encoded once and share them (the same expectation, fewer LSTM rows). Evaluation has
@@ -74,7 +69,7 @@ class LanguageModelImpl : public torch::nn::Module {
  public:
   explicit LanguageModelImpl(const LanguageModelOptions& options);
 
-  // z_i for every sentence: [N, lstm_hidden], on device(). The sentences may be on the host
+  // z_i for every sentence: [N, sentence_dim()], on device(). The sentences may be on the host
   // (they move once) or on device().
   torch::Tensor encode(const Sentences& sentences);
   // Relation logits [B, R] of bags over encoded sentences `z` (slots may be on the host).
@@ -83,7 +78,9 @@ class LanguageModelImpl : public torch::nn::Module {
   torch::Tensor forward(const data::Batch& batch);
 
   // Where the parameters live (after `->to(device)`).
-  torch::Device device() const { return word_query_.device(); }
+  torch::Device device() const { return sentence_query_.device(); }
+  // The size of z.
+  std::int64_t sentence_dim() const { return encoder_->output_dim(); }
 
   // Starts the word embedding from `vectors` [V, word_dim] where `has_vector` [V] is set;
   // frozen unless `trainable`.
@@ -108,9 +105,7 @@ class LanguageModelImpl : public torch::nn::Module {
   torch::nn::Embedding tail_position_embedding_{nullptr};
   torch::Tensor encode_group(const Sentences& sentences);
 
-  torch::nn::LSTM lstm_forward_{nullptr};
-  torch::nn::LSTM lstm_backward_{nullptr};
-  torch::Tensor word_query_;      // [H]: word attention
+  std::shared_ptr<SentenceEncoder> encoder_;
   torch::Tensor sentence_diag_;   // [H]: diagonal of A
   torch::Tensor sentence_query_;  // [H]: q
   SyncBatchNorm1d bag_norm_{nullptr};
@@ -118,7 +113,6 @@ class LanguageModelImpl : public torch::nn::Module {
   SyncBatchNorm1d hidden_norm_{nullptr};
   torch::nn::Linear output_{nullptr};
   torch::nn::Dropout input_dropout_{nullptr};
-  torch::nn::Dropout output_dropout_{nullptr};
 };
 TORCH_MODULE(LanguageModel);
 

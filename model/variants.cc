@@ -4,6 +4,13 @@
 #include "core/errors.h"
 
 namespace hrere::train {
+namespace {
+// Where the knowledge side scores a relation: every logit but -inf. A NaN counts as known,
+// so it reaches the loss and the scores (and train.on_nonfinite) instead of hiding.
+torch::Tensor knows(const torch::Tensor& knowledge_logits) {
+  return knowledge_logits.isneginf().logical_not();
+}
+}  // namespace
 
 LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
                        const torch::Tensor& knowledge_logits, const torch::Tensor& labels) {
@@ -16,7 +23,7 @@ LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
   if (!uses_knowledge(variant)) return terms;
   // Bags whose label the knowledge side knows; the others stand in with NA (known, so their
   // loss is finite) and are weighted out.
-  const torch::Tensor known = knowledge_logits.detach().isfinite();
+  const torch::Tensor known = knows(knowledge_logits.detach());
   const torch::Tensor label_known = known.gather(1, y.unsqueeze(1)).squeeze(1);
   const torch::Tensor weight = label_known.to(language_logits.scalar_type());
   const double batch = static_cast<double>(y.size(0));
@@ -38,7 +45,7 @@ torch::Tensor combined_probabilities(const torch::Tensor& language_logits,
                                      const torch::Tensor& knowledge_logits, double alpha) {
   const torch::Tensor p_language = torch::softmax(language_logits, 1);
   if (!knowledge_logits.defined()) return p_language;
-  const torch::Tensor known = knowledge_logits.isfinite();
+  const torch::Tensor known = knows(knowledge_logits);
   const torch::Tensor known_mass = (p_language * known).sum(1, /*keepdim=*/true);  // p_L(K)
   const torch::Tensor mixed =
       alpha * p_language + (1 - alpha) * known_mass * torch::softmax(knowledge_logits, 1);

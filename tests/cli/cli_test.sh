@@ -91,6 +91,14 @@ expect train-metrics 0 '"loss_language"' -- cat "$work/run/metrics.jsonl"
 expect train-eval-files 0 "pr.png" -- ls "$work/run/eval"
 expect train-existing-run 2 "pass --resume" -- "$hrere" train "${tiny[@]}" --out "$work/run"
 expect train-resume-finished 0 "trained [0-9]+ steps" -- "$hrere" train --resume --out "$work/run"
+# The PCNN+ATT baseline runs the same pipeline (train, checkpoints, evaluation, predict).
+expect train-pcnn 0 "sentence protocol .*AP [0-9.]+" -- \
+  "$hrere" train "${tiny[@]}" --set model.encoder=pcnn --set model.conv_filters=8 --out "$work/pcnn"
+expect eval-pcnn 0 "pair protocol" -- "$hrere" eval --run "$work/pcnn"
+expect encoder-unknown 2 "model.encoder: expected bilstm, cnn or pcnn, found 'rnn'" -- \
+  "$hrere" config --set model.encoder=rnn
+expect conv-window-even 2 "model.conv_window must be a positive odd number" -- \
+  "$hrere" config --set model.conv_window=4
 # A wall-clock limit (a minute's 1/100000th: after the first step) stops it checkpointed;
 # --resume finishes it. Log lines carry the rank and the level; --log-level warn hides info.
 expect train-max-minutes 0 "\[rank 0\] \[info\] stopped after 1e-05 minutes \(--max-minutes\) at step 1" -- \

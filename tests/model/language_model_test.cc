@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "comm/device.h"
 #include "model/random_batch.h"
@@ -14,8 +16,11 @@ namespace {
 using testing::kL;
 using testing::random_batch;
 
-LanguageModelOptions tiny_options() {
+LanguageModelOptions tiny_options(EncoderKind encoder = EncoderKind::kBiLstm) {
   LanguageModelOptions o;
+  o.encoder = encoder;
+  o.conv_filters = 4;
+  o.conv_window = 3;
   o.vocab_size = testing::kVocabulary;
   o.num_relations = 4;
   o.max_length = kL;
@@ -41,21 +46,29 @@ BagSlots slots_of_every_slot(const data::Batch& batch) {
 // The device of the device-parameterised tests (HRERE_TEST_DEVICE, cpu by default).
 torch::Device test_device() { return comm::resolve_device(hrere::testing::test_device_spec()); }
 
-// A tiny model in evaluation mode (dropout off, batch norm deterministic), seeded, on the
-// test device; batches stay on the host, as the loader makes them.
-class EvalModel : public ::testing::Test {
+// Each sentence encoder, named for test names.
+const auto kEncoders =
+    ::testing::Values(EncoderKind::kBiLstm, EncoderKind::kCnn, EncoderKind::kPcnn);
+std::string encoder_name(const ::testing::TestParamInfo<EncoderKind>& info) {
+  return core::name_of(info.param);
+}
+
+// A tiny model with each encoder in evaluation mode (dropout off, batch norm deterministic),
+// seeded, on the test device; batches stay on the host, as the loader makes them.
+class EvalModel : public ::testing::TestWithParam<EncoderKind> {
  protected:
   void SetUp() override {
     torch::manual_seed(1);
-    model_ = LanguageModel(tiny_options());
+    model_ = LanguageModel(tiny_options(GetParam()));
     model_->to(test_device());
     model_->eval();
   }
   LanguageModel model_{nullptr};
   torch::NoGradGuard no_grad_;
 };
+INSTANTIATE_TEST_SUITE_P(Encoders, EvalModel, kEncoders, encoder_name);
 
-TEST_F(EvalModel, PaddingCannotChangeTheOutput) {
+TEST_P(EvalModel, PaddingCannotChangeTheOutput) {
   LanguageModel& model = model_;
   const data::Batch batch = random_batch(6, 3, 2);
   const torch::Tensor reference = model->forward(batch);
@@ -80,7 +93,7 @@ TEST_F(EvalModel, PaddingCannotChangeTheOutput) {
   EXPECT_TRUE(torch::allclose(model->encode(wide), model->encode(distinct.sentences), 1e-5, 1e-6));
 }
 
-TEST_F(EvalModel, DistinctSentencesKeepEachBagsMultiplicity) {
+TEST_P(EvalModel, DistinctSentencesKeepEachBagsMultiplicity) {
   // Bag 0 holds sentences a, b, a (an oversampled pair of two), bag 1 holds b three times.
   data::Batch batch = random_batch(2, 3, 3);
   batch.words[0][2] = batch.words[0][0];
@@ -145,7 +158,7 @@ TEST(LanguageModel, PerCopyDropoutEncodesEverySlotInTrainingOnly) {
   EXPECT_TRUE(torch::allclose(logits(model(true, false)), logits(model(false, false)), 1e-6, 1e-6));
 }
 
-TEST_F(EvalModel, ASentenceAsTCopiesEqualsItOnce) {
+TEST_P(EvalModel, ASentenceAsTCopiesEqualsItOnce) {
   LanguageModel& model = model_;
   const data::Batch batch = random_batch(8, 1, 6);
   const torch::Tensor once = model->forward(batch);
@@ -163,9 +176,9 @@ TEST_F(EvalModel, ASentenceAsTCopiesEqualsItOnce) {
       1e-6));
 }
 
-TEST_F(EvalModel, MaskedSlotsDoNotCount) {
+TEST_P(EvalModel, MaskedSlotsDoNotCount) {
   LanguageModel& model = model_;
-  const torch::Tensor z = torch::randn({4, 5});
+  const torch::Tensor z = torch::randn({4, model->sentence_dim()});
   const BagSlots padded{torch::tensor({{0, 1, 3}}, torch::kInt64),
                         torch::tensor({{true, true, false}}, torch::kBool)};
   const BagSlots exact{torch::tensor({{0, 1}}, torch::kInt64), torch::ones({1, 2}, torch::kBool)};
@@ -198,9 +211,12 @@ void expect_gradient_matches(const std::function<torch::Tensor()>& loss, torch::
   }
 }
 
-TEST(LanguageModel, AttentionAndLossGradientsMatchFiniteDifferences) {
+class Gradients : public ::testing::TestWithParam<EncoderKind> {};
+INSTANTIATE_TEST_SUITE_P(Encoders, Gradients, kEncoders, encoder_name);
+
+TEST_P(Gradients, AttentionEncoderAndLossGradientsMatchFiniteDifferences) {
   torch::manual_seed(8);
-  LanguageModel model(tiny_options());
+  LanguageModel model(tiny_options(GetParam()));
   model->to(torch::kFloat64);
   model->to(test_device());
   model->eval();  // dropout off, batch norm deterministic
@@ -210,12 +226,76 @@ TEST(LanguageModel, AttentionAndLossGradientsMatchFiniteDifferences) {
     return torch::nn::functional::cross_entropy(model->forward(batch), labels) +
            3e-4 * model->l2_penalty();
   };
-  const auto params = model->named_parameters();
-  for (const char* name :
-       {"word_query", "sentence_diag", "sentence_query", "hidden.weight", "output.bias",
-        "lstm_backward.weight_ih_l0", "head_position_embedding.weight"}) {
-    expect_gradient_matches(loss, params[name], name);
+  std::vector<std::string> names = {"sentence_diag", "sentence_query", "hidden.weight",
+                                    "output.bias", "head_position_embedding.weight"};
+  if (GetParam() == EncoderKind::kBiLstm) {
+    names.insert(names.end(), {"encoder.word_query", "encoder.lstm_backward.weight_ih_l0"});
+  } else {
+    names.insert(names.end(), {"encoder.conv.weight", "encoder.conv.bias"});
   }
+  const auto params = model->named_parameters();
+  for (const std::string& name : names) {
+    ASSERT_TRUE(params.contains(name)) << name;
+    expect_gradient_matches(loss, params[name], name.c_str());
+  }
+}
+
+// Position ids of a sentence of `length` tokens (padded to kL) with one-token entities at
+// `head` and `tail`, as the loader computes them.
+Sentences one_sentence(const std::vector<std::int64_t>& words, std::int64_t head,
+                       std::int64_t tail) {
+  const auto length = static_cast<std::int64_t>(words.size());
+  auto positions = [&](std::int64_t entity) {
+    torch::Tensor p = torch::zeros({1, kL}, torch::kInt64);
+    for (std::int64_t i = 0; i < length; ++i) p[0][i] = i - entity + kL;
+    return p;
+  };
+  torch::Tensor w = torch::zeros({1, kL}, torch::kInt64);
+  w[0].narrow(0, 0, length).copy_(torch::tensor(words, torch::kInt64));
+  return {w, torch::tensor({length}, torch::kInt64), positions(head), positions(tail)};
+}
+
+TEST(SentencePieces, FollowTheEntitySpansInEitherOrder) {
+  const Sentences s = one_sentence({5, 6, 7, 8, 9, 10}, /*head=*/1, /*tail=*/4);
+  const torch::Tensor expected = torch::tensor({{0, 0, 1, 1, 1, 2}}, torch::kInt64);
+  EXPECT_TRUE(torch::equal(sentence_pieces(s.head_positions, s.tail_positions, kL).narrow(1, 0, 6),
+                           expected));
+  EXPECT_TRUE(torch::equal(sentence_pieces(s.tail_positions, s.head_positions, kL).narrow(1, 0, 6),
+                           expected));
+}
+
+// pcnn: z is three blocks of conv_filters, one max-pool per piece. A word whose whole
+// convolution window lies in one piece moves only that piece's block; a piece without
+// tokens pools to 0.
+TEST(Pcnn, EachPieceHasItsOwnBlockAndAnEmptyPiecePoolsToZero) {
+  torch::manual_seed(4);
+  LanguageModel model(tiny_options(EncoderKind::kPcnn));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const std::int64_t F = 4;
+  ASSERT_EQ(model->sentence_dim(), 3 * F);
+  const std::vector<std::int64_t> words = {3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  const torch::Tensor z = model->encode(one_sentence(words, 2, 5));  // pieces 0-2, 3-5, 6-9
+  // Which blocks some replacement of `token` changes (a replacement need not move a max).
+  auto changed_blocks = [&](std::size_t token) {
+    std::vector<bool> changed(3, false);
+    for (std::int64_t word = 2; word < testing::kVocabulary; ++word) {
+      std::vector<std::int64_t> other = words;
+      other[token] = word;
+      const torch::Tensor moved = model->encode(one_sentence(other, 2, 5));
+      for (int p = 0; p < 3; ++p) {
+        if (!torch::equal(moved.narrow(1, p * F, F), z.narrow(1, p * F, F))) changed[p] = true;
+      }
+    }
+    return changed;
+  };
+  EXPECT_EQ(changed_blocks(0), (std::vector<bool>{true, false, false}));
+  EXPECT_EQ(changed_blocks(4), (std::vector<bool>{false, true, false}));
+  EXPECT_EQ(changed_blocks(8), (std::vector<bool>{false, false, true}));
+
+  const torch::Tensor last = model->encode(one_sentence(words, 2, 9));  // nothing after the tail
+  EXPECT_TRUE(torch::equal(last.narrow(1, 2 * F, F), torch::zeros({1, F})));
+  EXPECT_FALSE(torch::equal(last.narrow(1, F, F), torch::zeros({1, F})));
 }
 
 TEST(LanguageModel, WordVectorsLoadAndFreeze) {

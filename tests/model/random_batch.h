@@ -12,8 +12,8 @@ namespace hrere::train::testing {
 constexpr int kL = 12;  // sentence width of random batches
 constexpr int kVocabulary = 30;
 
-// B bags of T sentences with random words, lengths and spans (padding holds 0), entity
-// pairs drawn from [0, entities) and labels b % relations.
+// B bags of T sentences with random words, lengths and one-token entity spans at random
+// places (padding holds 0), entity pairs drawn from [0, entities) and labels b % relations.
 inline data::Batch random_batch(std::int64_t B, std::int64_t T, std::uint64_t seed,
                                 std::int64_t entities = 3, int relations = 4) {
   torch::manual_seed(seed);
@@ -27,8 +27,10 @@ inline data::Batch random_batch(std::int64_t B, std::int64_t T, std::uint64_t se
       arrays.words.push_back(w < length ? 2 + static_cast<int>(draw(kVocabulary - 2)) : 0);
     }
     arrays.lengths.push_back(length);
-    arrays.head_spans.insert(arrays.head_spans.end(), {0, 1});
-    arrays.tail_spans.insert(arrays.tail_spans.end(), {length - 1, length});
+    const int head = static_cast<int>(draw(length));
+    const int tail = (head + 1 + static_cast<int>(draw(length - 1))) % length;  // another token
+    arrays.head_spans.insert(arrays.head_spans.end(), {head, head + 1});
+    arrays.tail_spans.insert(arrays.tail_spans.end(), {tail, tail + 1});
   }
   for (std::int64_t b = 0; b < B; ++b) {
     arrays.heads.push_back(static_cast<int>(draw(entities)));

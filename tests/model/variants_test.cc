@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 
 #include "core/errors.h"
@@ -104,6 +105,17 @@ TEST(Variants, MatchedRelationsMixtureIsADistributionThatKeepsUnknownRelations) 
   EXPECT_NEAR(p[0][1].item<double>(), 0.6 * pl[0][1].item<double>() + 0.4 * known * pg1, 1e-12);
   EXPECT_NEAR(p.sum().item<double>(), 1.0, 1e-12);
   EXPECT_TRUE(p.isfinite().all().item<bool>());
+}
+
+// Only -inf marks a relation the knowledge side does not know: a NaN logit is not mistaken
+// for one, so it shows in the losses and the scores.
+TEST(Variants, NonFiniteKnowledgeLogitsOtherThanMinusInfinityShow) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const torch::Tensor L = torch::tensor({{1.0, 0.5, -0.5}}, torch::kFloat64);
+  const torch::Tensor G = torch::tensor({{0.2, 1.2, nan}}, torch::kFloat64);
+  const torch::Tensor y = torch::tensor({1}, torch::kInt64);
+  EXPECT_TRUE(std::isnan(variant_loss(Variant::kFull, L, G, y).knowledge.item<double>()));
+  EXPECT_TRUE(std::isnan(combined_probabilities(L, G, 0.6)[0][2].item<double>()));
 }
 
 TEST(Variants, NamesParse) {

@@ -25,8 +25,10 @@ constexpr std::int64_t kGlobalBatch = 12;  // splits evenly over 2 and 3 ranks
 // round differently; measured differences after 3 steps are below 1e-6 (2 and 3 ranks).
 constexpr double kTolerance = 2e-5;
 
-LanguageModelOptions model_options() {
+LanguageModelOptions model_options(EncoderKind encoder) {
   LanguageModelOptions o;
+  o.encoder = encoder;
+  o.conv_filters = 4;
   o.vocab_size = testing::kVocabulary;
   o.num_relations = 4;
   o.max_length = testing::kL;
@@ -72,9 +74,9 @@ comm::RoutingCommunicator& self() {
   return self;
 }
 
-LanguageModel seeded_model() {
+LanguageModel seeded_model(EncoderKind encoder) {
   torch::manual_seed(7);
-  LanguageModel model(model_options());
+  LanguageModel model(model_options(encoder));
   model->to(test_device());
   return model;
 }
@@ -82,8 +84,9 @@ LanguageModel seeded_model() {
 // A language model, a knowledge model and their step on `comm`, all from seed 7.
 struct Replica {
   explicit Replica(comm::Communicator& comm, bool overlap = true,
-                   OnNonFinite on_nonfinite = OnNonFinite::kStop)
-      : model(seeded_model()),
+                   OnNonFinite on_nonfinite = OnNonFinite::kStop,
+                   EncoderKind encoder = EncoderKind::kBiLstm)
+      : model(seeded_model(encoder)),
         knowledge(comm, knowledge_options()),
         step(comm, model, &knowledge, train_config(on_nonfinite), dist_config(overlap)) {}
   static KnowledgeModelOptions knowledge_options() {
@@ -124,9 +127,20 @@ class DataParallelTest : public ::testing::Test {
   }
 };
 
-TEST_F(DataParallelTest, RanksWithSlicesOfTheBatchTrainWhatOneRankTrainsOnTheWholeBatch) {
+// Every sentence encoder: the data-parallel path is the same for all of them.
+class DataParallelEncoders : public DataParallelTest,
+                             public ::testing::WithParamInterface<EncoderKind> {};
+INSTANTIATE_TEST_SUITE_P(Encoders, DataParallelEncoders,
+                         ::testing::Values(EncoderKind::kBiLstm, EncoderKind::kCnn,
+                                           EncoderKind::kPcnn),
+                         [](const ::testing::TestParamInfo<EncoderKind>& info) {
+                           return core::name_of(info.param);
+                         });
+
+TEST_P(DataParallelEncoders, RanksWithSlicesOfTheBatchTrainWhatOneRankTrainsOnTheWholeBatch) {
   comm::Communicator& world = comm::world();
-  Replica one(self()), many(world);
+  Replica one(self(), true, OnNonFinite::kStop, GetParam()),
+      many(world, true, OnNonFinite::kStop, GetParam());
   const std::int64_t P = world.size(), r = world.rank();
   double largest = 0;
   for (std::int64_t step = 1; step <= 3; ++step) {
@@ -163,10 +177,13 @@ TEST_F(DataParallelTest, RanksWithSlicesOfTheBatchTrainWhatOneRankTrainsOnTheWho
   const torch::Tensor expected_entities = one.knowledge.entity_table();
   EXPECT_LT((entities - expected_entities).abs().max().item<double>(), kTolerance);
   // Training moved them: equality is not the starting point's.
-  Replica untrained(self());
+  Replica untrained(self(), true, OnNonFinite::kStop, GetParam());
   EXPECT_GT((expected_entities - untrained.knowledge.entity_table()).abs().max().item<double>(),
             1e-3);
-  if (r == 0) std::cout << "largest parameter difference after 3 steps: " << largest << "\n";
+  if (r == 0) {
+    std::cout << core::name_of(GetParam())
+              << ": largest parameter difference after 3 steps: " << largest << "\n";
+  }
 }
 
 // Starting each bucket's all-reduce from backward changes when the sums are taken, not what
@@ -288,7 +305,7 @@ TEST_F(DataParallelTest, GradientsAreSummedOverRanksWhateverTheBucketSize) {
 TEST_F(DataParallelTest, RanksStartFromRankZerosParameters) {
   comm::Communicator& world = comm::world();
   torch::manual_seed(static_cast<std::uint64_t>(1000 + world.rank()));  // different on each rank
-  LanguageModel model(model_options());
+  LanguageModel model(model_options(EncoderKind::kBiLstm));
   model->to(test_device());
   TrainStep step(world, model, nullptr, train_config(), dist_config());
   EXPECT_NO_THROW(step.replicas().verify_identical(0));

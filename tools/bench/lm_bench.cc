@@ -2,7 +2,7 @@
 // side by side in one run.
 //
 //   build/tools/bench/lm_bench PREPARED_DIR [--steps N] [--eval-sentences N] [--threads N]
-//                              [--device cpu|cuda|cuda:N]
+//                              [--device cpu|cuda|cuda:N] [--encoders]
 //
 // ours:            each batch reduced to its distinct sentences (oversampled bags repeat
 //                  them), sentences grouped by length so the LSTM runs over little padding
@@ -12,10 +12,14 @@
 // Reports training bags/s and real tokens/s, test-set evaluation time, and model FLOP
 // utilisation: the LSTM FLOPs actually executed per second over the single-precision GEMM
 // peak measured on this machine in the same run.
+//
+// --encoders instead compares the sentence encoders (model.encoder bilstm, cnn, pcnn at
+// their default sizes), each the way training runs it; speeds are relative to the BiLSTM's.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <torch/cuda.h>
 
@@ -154,22 +158,39 @@ std::pair<double, double> time_eval(train::LanguageModel& model, const data::Bag
 
 }  // namespace
 
+// One measured configuration: a sentence encoder, run our way or the straightforward way.
+struct Mode {
+  const char* name;
+  train::EncoderKind encoder;
+  bool straightforward;
+};
+
 int main(int argc, char** argv) {
   hrere::comm::keep_freed_host_memory();
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: lm_bench PREPARED_DIR [--steps N] [--eval-sentences N] "
-                 "[--threads N] [--device cpu|cuda|cuda:N]\n");
+                 "[--threads N] [--device cpu|cuda|cuda:N] [--encoders]\n");
     return 2;
   }
   int steps = 3, threads = 2;
   std::string device_spec = "cpu";
   std::int64_t eval_sentences = 1024;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  std::vector<Mode> modes = {{"ours", train::EncoderKind::kBiLstm, false},
+                             {"straightforward", train::EncoderKind::kBiLstm, true}};
+  for (int i = 2; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--encoders")) {
+      modes = {{"bilstm", train::EncoderKind::kBiLstm, false},
+               {"cnn", train::EncoderKind::kCnn, false},
+               {"pcnn", train::EncoderKind::kPcnn, false}};
+      continue;
+    }
+    if (i + 1 >= argc) break;
     if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--eval-sentences")) eval_sentences = std::atoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--device")) device_spec = argv[i + 1];
+    ++i;
   }
   const torch::Device device = comm::resolve_device(device_spec);
   torch::set_num_threads(threads);
@@ -184,28 +205,41 @@ int main(int argc, char** argv) {
   const double peak = gemm_peak_flops(device);
   std::printf("machine: %s, %d threads, measured float32 GEMM peak %.1f GFLOP/s (2048^3 mm)\n",
               device.str().c_str(), threads, peak / 1e9);
-  std::printf("model: Table 1 sizes (d_w %d, d_p %d, d_s %d, hidden %d), batch 128, T %d, L %d\n",
-              config.model.word_dim, config.model.position_dim, config.model.lstm_hidden,
-              config.model.classifier_hidden, T, store->L());
-  TrainResult train_result[2];
-  std::pair<double, double> eval_result[2];
-  for (int straightforward = 0; straightforward < 2; ++straightforward) {
-    train::LanguageModel model = train::make_language_model(config, *store, device);
-    train_result[straightforward] = time_training(model, store, steps, straightforward);
-    eval_result[straightforward] = time_eval(model, *store, eval_sentences, T, straightforward);
-  }
-  const char* names[] = {"ours", "straightforward"};
+  std::printf(
+      "model: Table 1 sizes (d_w %d, d_p %d, d_s %d, hidden %d; cnn/pcnn %d filters, window "
+      "%d), batch 128, T %d, L %d\n",
+      config.model.word_dim, config.model.position_dim, config.model.lstm_hidden,
+      config.model.classifier_hidden, config.model.conv_filters, config.model.conv_window, T,
+      store->L());
   std::printf("%-16s %12s %16s %10s | %22s %10s\n", "mode", "train bags/s", "real tokens/s",
               "train MFU", "eval s per 1000 sent.", "eval MFU");
-  for (int m = 0; m < 2; ++m) {
-    std::printf("%-16s %12.1f %16.0f %9.1f%% | %22.2f %9.1f%%\n", names[m],
-                train_result[m].bags_per_second, train_result[m].real_tokens_per_second,
-                100 * train_result[m].executed_flops_per_second / peak,
-                eval_result[m].first * 1000.0 / eval_sentences, 100 * eval_result[m].second / peak);
+  std::vector<TrainResult> trained;
+  std::vector<std::pair<double, double>> evaluated;
+  for (const Mode& mode : modes) {
+    config.model.encoder = mode.encoder;
+    train::LanguageModel model = train::make_language_model(config, *store, device);
+    trained.push_back(time_training(model, store, steps, mode.straightforward));
+    evaluated.push_back(time_eval(model, *store, eval_sentences, T, mode.straightforward));
+    // The utilisation counts LSTM FLOPs: the BiLSTM's only.
+    auto mfu = [&](double flops) {
+      char text[16] = "-";
+      if (mode.encoder == train::EncoderKind::kBiLstm) {
+        std::snprintf(text, sizeof text, "%.1f%%", 100 * flops / peak);
+      }
+      return std::string(text);
+    };
+    std::printf("%-16s %12.1f %16.0f %10s | %22.2f %10s\n", mode.name,
+                trained.back().bags_per_second, trained.back().real_tokens_per_second,
+                mfu(trained.back().executed_flops_per_second).c_str(),
+                evaluated.back().first * 1000.0 / eval_sentences,
+                mfu(evaluated.back().second).c_str());
   }
-  std::printf(
-      "speed-up: training %.2fx, evaluation %.2fx (%d training steps, %lld test sentences)\n",
-      train_result[0].bags_per_second / train_result[1].bags_per_second,
-      eval_result[1].first / eval_result[0].first, steps, static_cast<long long>(eval_sentences));
+  for (std::size_t m = 1; m < modes.size(); ++m) {
+    std::printf("speed-up of %s over %s: training %.2fx, evaluation %.2fx\n", modes[0].name,
+                modes[m].name, trained[0].bags_per_second / trained[m].bags_per_second,
+                evaluated[m].first / evaluated[0].first);
+  }
+  std::printf("(%d training steps, %lld test sentences)\n", steps,
+              static_cast<long long>(eval_sentences));
   return 0;
 }

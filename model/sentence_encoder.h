@@ -1,0 +1,65 @@
+#pragma once
+// Sentence encoders of the language side (docs/ARCHITECTURE.md, Model): one vector z_i per
+// sentence from its token features. Token features, sentence attention, classifier, losses
+// and the data-parallel path are the same for every encoder; only this step changes.
+//
+//   bilstm  BiLSTM over the real tokens, forward + backward outputs added, tanh, word
+//           attention (softmax over real tokens). HRERE's encoder (paper, Table 1).
+//   cnn     one convolution over windows of tokens, max-pooled over the real tokens, tanh
+//           (the CNN of Lin et al. 2016's CNN+ATT).
+//   pcnn    the same convolution, max-pooled over each of the three pieces the two entities
+//           cut the sentence into, concatenated, tanh (PCNN+ATT).
+//
+// Every encoder sees only a sentence's first `length` tokens: the result does not depend on
+// what the padding holds or how wide the group is padded (the language model sorts
+// sentences by length and pads each group only to its longest one).
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "core/choice.h"
+
+namespace hrere::train {
+
+enum class EncoderKind { kBiLstm, kCnn, kPcnn };
+constexpr core::Choices<EncoderKind, 3> choices(EncoderKind) {
+  return {
+      {{EncoderKind::kBiLstm, "bilstm"}, {EncoderKind::kCnn, "cnn"}, {EncoderKind::kPcnn, "pcnn"}}};
+}
+
+struct SentenceEncoderOptions {
+  EncoderKind encoder = EncoderKind::kBiLstm;
+  int lstm_hidden = 320;     // bilstm: hidden size per direction, = the size of z
+  int conv_filters = 230;    // cnn, pcnn: filters (Lin et al.); z has 230, or 3 x 230 for pcnn
+  int conv_window = 3;       // cnn, pcnn: tokens each filter sees, centred (odd)
+  double output_keep = 0.7;  // dropout keep probability of the encoder's outputs
+};
+
+// A group of sentences padded to a common width W.
+struct TokenFeatures {
+  torch::Tensor x;               // float [N, W, d]: word and position embeddings
+  torch::Tensor lengths;         // int64 [N], each in [1, W]
+  torch::Tensor head_positions;  // int64 [N, W]: distance to the head span shifted by L,
+  torch::Tensor tail_positions;  //   so L marks the span (data::Batch)
+  int max_length = 0;            // that L
+};
+
+class SentenceEncoder : public torch::nn::Module {
+ public:
+  // z [N, output_dim()].
+  virtual torch::Tensor forward(const TokenFeatures& tokens) = 0;
+  virtual std::int64_t output_dim() const = 0;
+};
+
+// The encoder `options.encoder` names, over token features of size `input_dim`.
+std::shared_ptr<SentenceEncoder> make_sentence_encoder(const SentenceEncoderOptions& options,
+                                                       std::int64_t input_dim);
+
+// pcnn's pieces: 0 up to the end of the entity that comes first, 1 up to the end of the
+// other, 2 after both. int64 [N, W], from the position ids (a token's piece is the number of
+// entity spans it lies after).
+torch::Tensor sentence_pieces(const torch::Tensor& head_positions,
+                              const torch::Tensor& tail_positions, int max_length);
+
+}  // namespace hrere::train
