@@ -1,35 +1,55 @@
 #!/usr/bin/env bash
-# The paper's Table 2 on any prepared data: pretrains ComplEx once, trains the variants
-# base, naive, full and weston over K seeds each, and writes OUT/table.md with the mean and
-# standard deviation of P@10/30/50% and PR-AUC (sentence protocol, as the paper), and
-# OUT/pr.png with the PR curves of each variant's first seed (as the paper's Figure 2).
+# The paper's Table 2 on any prepared data: pretrains ComplEx once, then trains over K seeds
+# each row of the table and writes OUT/table.md with the mean and standard deviation of
+# P@10/30/50% and PR-AUC (sentence protocol, as the paper), and OUT/pr.png with the PR curves
+# of each row's first seed (as the paper's Figure 2). The rows:
+#
+#   base, naive, full, weston   the variants (train.variant)
+#   full-matched                full with train.kb_relations: matched
+#   cnn, pcnn                   the CNN+ATT and PCNN+ATT baselines (base with model.encoder)
 #
 #   tools/variants_table.sh OUT CONFIG K [--set key=value ...]
 #
-# The --set overrides go to every command (data.prepared must name a prepared folder). With
-# PAIRS=FILE in the environment each run is also evaluated on the entity pairs listed in
-# FILE (e.g. the uninformative test pairs of `hrere synth`), reported in a second table.
+# The --set overrides go to every command (data.prepared must name a prepared folder);
+# ROWS="base full" restricts the table to some rows. With PAIRS=FILE in the environment each
+# run is also evaluated on the entity pairs listed in FILE (e.g. the uninformative test
+# pairs of `hrere synth`), reported in a second table.
 set -euo pipefail
 out=$1 config=$2 seeds=$3
 shift 3
 hrere=${HRERE:-build/hrere}
+read -r -a rows <<<"${ROWS:-base naive full full-matched weston cnn pcnn}"
+# The settings that make each row what it is.
+row_settings() {
+  case $1 in
+    base | naive | full | weston) echo "--set train.variant=$1" ;;
+    full-matched) echo "--set train.variant=full --set train.kb_relations=matched" ;;
+    cnn | pcnn) echo "--set train.variant=base --set model.encoder=$1" ;;
+    *) echo "variants_table.sh: unknown row '$1'" >&2; return 1 ;;
+  esac
+}
+# A row's run folders: seed-* under it (K > 1), or the row's folder itself (K = 1).
+runs_of() {
+  if [ -f "$out/$1/config.yaml" ]; then echo "$out/$1"; else find "$out/$1" -maxdepth 1 -name 'seed-*' | sort; fi
+}
 mkdir -p "$out"
 if [ ! -f "$out/kbe/embeddings.h5" ]; then
   "$hrere" pretrain --config "$config" "$@" --out "$out/kbe"
 fi
-for variant in base naive full weston; do
-  if [ ! -f "$out/$variant/runs_summary.json" ]; then
-    "$hrere" train --config "$config" "$@" --set "train.variant=$variant" \
-      --set "train.kbe_embeddings=$out/kbe/embeddings.h5" --runs "$seeds" --out "$out/$variant"
+for row in "${rows[@]}"; do
+  settings=$(row_settings "$row")
+  if [ ! -f "$out/$row/runs_summary.json" ] && [ ! -f "$out/$row/eval/summary.json" ]; then
+    # shellcheck disable=SC2086 # the row's settings are words
+    "$hrere" train --config "$config" "$@" $settings \
+      --set "train.kbe_embeddings=$out/kbe/embeddings.h5" --runs "$seeds" --out "$out/$row"
   fi
   if [ -n "${PAIRS:-}" ]; then
-    for run in "$out/$variant"/seed-*; do "$hrere" eval --run "$run" --pairs "$PAIRS" >/dev/null; done
+    for run in $(runs_of "$row"); do "$hrere" eval --run "$run" --pairs "$PAIRS" >/dev/null; done
   fi
 done
-/usr/bin/python3 - "$out" "${PAIRS:-}" <<'PY'
+/usr/bin/python3 - "$out" "${PAIRS:-}" "${rows[@]}" <<'PY'
 import glob, json, os, statistics, sys
-out, pairs = sys.argv[1], sys.argv[2]
-variants = ["base", "naive", "full", "weston"]
+out, pairs, variants = sys.argv[1], sys.argv[2], sys.argv[3:]
 metrics = [("P@10%", ("p_at_percent", "10")), ("P@30%", ("p_at_percent", "30")),
            ("P@50%", ("p_at_percent", "50")), ("PR-AUC (AP)", ("average_precision",))]
 
@@ -37,7 +57,7 @@ def table(title, summary_path):
     lines = ["### " + title, "", "| variant | " + " | ".join(m for m, _ in metrics) + " | seeds |",
              "|---" * (len(metrics) + 2) + "|"]
     for v in variants:
-        runs = sorted(glob.glob(os.path.join(out, v, "seed-*")))
+        runs = sorted(glob.glob(os.path.join(out, v, "seed-*"))) or [os.path.join(out, v)]
         values = {m: [] for m, _ in metrics}
         for run in runs:
             with open(os.path.join(run, summary_path)) as f:
@@ -61,8 +81,10 @@ with open(os.path.join(out, "table.md"), "w") as f:
     f.write(text)
 print(text)
 PY
-first=()
-for variant in base naive full weston; do first+=("$(ls -d "$out/$variant"/seed-* | head -1)"); done
-/usr/bin/python3 tools/plot_pr.py "${first[@]}" --label base --label naive --label full \
-  --label weston --out "$out/pr.png"
+first=() labels=()
+for row in "${rows[@]}"; do
+  first+=("$(runs_of "$row" | head -1)")
+  labels+=(--label "$row")
+done
+/usr/bin/python3 tools/plot_pr.py "${first[@]}" "${labels[@]}" --out "$out/pr.png"
 echo "table: $out/table.md, figure: $out/pr.png"
