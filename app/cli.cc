@@ -176,12 +176,11 @@ int run_train(TrainArgs args) {
   return kExitOk;
 }
 
-int run_eval(const std::string& run_dir, const std::string& pairs_file) {
-  const nlohmann::json summary = evaluate_run(run_dir, pairs_file);
+int run_eval(const std::string& run_dir, const EvalScope& scope) {
+  const nlohmann::json summary = evaluate_run(run_dir, scope);
   if (comm::world().rank() != 0) return kExitOk;
   std::cout << format_evaluation(summary) << "report: "
-            << (std::filesystem::path(eval_dir(run_dir, pairs_file)) / "summary.json").string()
-            << "\n";
+            << (std::filesystem::path(eval_dir(run_dir, scope)) / "summary.json").string() << "\n";
   return kExitOk;
 }
 
@@ -369,18 +368,30 @@ Command add_eval_kbe(CLI::App& app) {
 
 Command add_eval(CLI::App& app) {
   struct Args {
-    std::string run, pairs;
+    std::string run;
+    EvalScope scope;
+    double alpha = 0;
   };
   auto args = std::make_shared<Args>();
   CLI::App* command = app.add_subcommand(
       "eval", "held-out evaluation of a run: P@N%, PR curves, PR-AUC -> RUN/eval/");
   command->add_option("--run", args->run, "run folder")->required();
   command
-      ->add_option("--pairs", args->pairs,
+      ->add_option("--pairs", args->scope.pairs_file,
                    "only the entity pairs listed in this file (head<TAB>tail lines), "
                    "reported in RUN/eval/<file stem>/")
       ->check(CLI::ExistingFile);
-  return {command, [=] { return run_eval(args->run, args->pairs); }};
+  CLI::Option* alpha =
+      command
+          ->add_option("--alpha", args->alpha,
+                       "inference weight of p_L in alpha p_L + (1 - alpha) p_G instead of the "
+                       "run's train.alpha (joint variants), reported in .../alpha-<value>/")
+          ->check(CLI::Range(0.0, 1.0));
+  return {command, [=] {
+            EvalScope scope = args->scope;
+            if (alpha->count()) scope.alpha = args->alpha;
+            return run_eval(args->run, scope);
+          }};
 }
 
 Command add_predict(CLI::App& app) {

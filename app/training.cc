@@ -421,26 +421,41 @@ TrainedRun load_trained_run(const std::string& run_dir) {
   return run;
 }
 
-std::string eval_dir(const std::string& run_dir, const std::string& pairs_file) {
+std::string eval_dir(const std::string& run_dir, const EvalScope& scope) {
   fs::path dir = fs::path(run_dir) / "eval";
-  if (!pairs_file.empty()) dir /= fs::path(pairs_file).stem();
+  if (!scope.pairs_file.empty()) dir /= fs::path(scope.pairs_file).stem();
+  if (scope.alpha) {
+    std::ostringstream name;
+    name << "alpha-" << *scope.alpha;
+    dir /= name.str();
+  }
   return dir.string();
 }
 
-nlohmann::json evaluate_run(const std::string& run_dir, const std::string& pairs_file) {
+nlohmann::json evaluate_run(const std::string& run_dir, const EvalScope& scope) {
   TrainedRun run = load_trained_run(run_dir);
+  if (scope.alpha) {
+    if (!run.knowledge) {
+      throw InputError(run_dir + ": --alpha weighs the knowledge side, which a " +
+                       core::name_of(run.config.train.variant) + " run does not have");
+    }
+    run.config.train.alpha = *scope.alpha;
+  }
   torch::set_num_threads(run.config.train.threads);
   const core::Stopwatch stopwatch;
   TestScores scores = score_test_set(run.scorer(), *run.store, run.config.train.eval_batch_size);
-  if (!pairs_file.empty()) scores = restrict_to_pairs(scores, run.store->entities(), pairs_file);
+  if (!scope.pairs_file.empty()) {
+    scores = restrict_to_pairs(scores, run.store->entities(), scope.pairs_file);
+  }
   HeldOutReport report = held_out_report(scores, run.store->relations());
   report.summary["weights"] = fs::path(run.weights).filename().string();
   report.summary["seconds"] = stopwatch.seconds();
-  if (!pairs_file.empty()) report.summary["pairs_file"] = pairs_file;
+  if (!scope.pairs_file.empty()) report.summary["pairs_file"] = scope.pairs_file;
+  if (run.knowledge) report.summary["alpha"] = run.config.train.alpha;
   // The ranks share the encoding of the test sentences; one writes the report.
   on_rank_zero(comm::world(), [&] {
-    write_held_out_report(eval_dir(run_dir, pairs_file), report);
-    if (pairs_file.empty()) plot_pr_curve(run_dir);
+    write_held_out_report(eval_dir(run_dir, scope), report);
+    if (scope.pairs_file.empty() && !scope.alpha) plot_pr_curve(run_dir);
   });
   return report.summary;
 }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "app/config.h"
@@ -66,11 +67,19 @@ struct TrainedRun {
 };
 TrainedRun load_trained_run(const std::string& run_dir);
 
+// What `hrere eval` scores beyond the run's own setting.
+struct EvalScope {
+  // Only these entity pairs count (see restrict_to_pairs); empty: all.
+  std::string pairs_file;
+  // Inference weight α of p_L instead of the run's train.alpha (joint variants only): the
+  // mixture is applied at inference, so α can be studied without training again.
+  std::optional<double> alpha;
+};
+
 // Scores the held-out test set with the run's model and writes RUN/eval; returns the summary.
-// With `pairs_file` (see restrict_to_pairs) only the listed entity pairs count, and the
-// report goes to RUN/eval/<file name without extension>/.
-nlohmann::json evaluate_run(const std::string& run_dir, const std::string& pairs_file = "");
-// Where evaluate_run writes: RUN/eval, or RUN/eval/<stem of pairs_file>.
-std::string eval_dir(const std::string& run_dir, const std::string& pairs_file = "");
+// A scope's report goes below it: RUN/eval/<stem of pairs_file>/, then alpha-<α>/.
+nlohmann::json evaluate_run(const std::string& run_dir, const EvalScope& scope = {});
+// Where evaluate_run writes.
+std::string eval_dir(const std::string& run_dir, const EvalScope& scope = {});
 
 }  // namespace hrere::train

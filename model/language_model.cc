@@ -185,6 +185,31 @@ void LanguageModelImpl::load_word_vectors(const torch::Tensor& vectors,
   weight.set_requires_grad(trainable);
 }
 
+void LanguageModelImpl::load(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive encoder;
+  if (options_.encoder != EncoderKind::kBiLstm || archive.try_read("encoder", encoder)) {
+    torch::nn::Module::load(archive);
+    return;
+  }
+  // The earlier layout: the BiLSTM encoder's own names (lstm_forward, lstm_backward,
+  // word_query) at the top level beside the rest.
+  for (auto& parameter : named_parameters(/*recurse=*/false)) {
+    archive.read(parameter.key(), parameter.value());
+  }
+  for (auto& buffer : named_buffers(/*recurse=*/false)) {
+    archive.read(buffer.key(), buffer.value(), /*is_buffer=*/true);
+  }
+  for (const auto& child : named_children()) {
+    if (child.value() == encoder_) {
+      encoder_->load(archive);
+      continue;
+    }
+    torch::serialize::InputArchive child_archive;
+    archive.read(child.key(), child_archive);
+    child.value()->load(child_archive);
+  }
+}
+
 void LanguageModelImpl::synchronize_batch_norm(comm::Communicator& comm) {
   bag_norm_->synchronize(&comm);
   hidden_norm_->synchronize(&comm);

@@ -36,8 +36,8 @@ struct LanguageModelOptions : SentenceEncoderOptions {
   double input_keep = 0.9;  // keep probability of encoder and classifier inputs
   // Training encodes every bag slot on its own, as the reference does: each copy of an
   // oversampled sentence draws its own dropout masks. By default a batch's distinct sentences
-  // are encoded once and share them (the same expectation, fewer LSTM rows). Evaluation has
-  // no dropout and always encodes distinct sentences once.
+  // are encoded once and share them (fewer rows to encode). Evaluation has no dropout and
+  // always encodes distinct sentences once.
   bool per_copy_dropout = false;
 };
 
@@ -91,6 +91,10 @@ class LanguageModelImpl : public torch::nn::Module {
   // keeps them fixed, so its lambda never applied to them, and a lambda tuned for the
   // network's weights would pull learned word vectors to zero.
   torch::Tensor l2_penalty();
+
+  // Reads the weights of an archive that `save` wrote, or one written before model.encoder
+  // existed, when the BiLSTM was the only encoder and its parts sat at the top level.
+  void load(torch::serialize::InputArchive& archive) override;
 
   // Data parallelism: batch-norm statistics from now on span the batches of all ranks of
   // `comm` (see sync_batch_norm.h).

@@ -117,6 +117,8 @@ expect train-nonfinite 4 "step [0-9]+: J_L is -?(nan|inf).*train.on_nonfinite: s
 expect train-joint-variant 2 "variant 'full'" -- \
   "$hrere" train "${tiny[@]}" --set train.variant=full --out "$work/full"
 expect eval 0 "pair protocol" -- "$hrere" eval --run "$work/run"
+expect eval-alpha-base 2 "weighs the knowledge side, which a base run does not have" -- \
+  "$hrere" eval --run "$work/run" --alpha 0.4
 # The installed layout: the binary finds its PR-curve helper beside it, not in the source tree.
 expect install 0 "plot_pr.py" -- cmake --install "$(dirname "$hrere")" --prefix "$work/prefix"
 rm "$work/run/eval/pr.png"

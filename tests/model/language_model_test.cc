@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -296,6 +297,42 @@ TEST(Pcnn, EachPieceHasItsOwnBlockAndAnEmptyPiecePoolsToZero) {
   const torch::Tensor last = model->encode(one_sentence(words, 2, 9));  // nothing after the tail
   EXPECT_TRUE(torch::equal(last.narrow(1, 2 * F, F), torch::zeros({1, F})));
   EXPECT_FALSE(torch::equal(last.narrow(1, F, F), torch::zeros({1, F})));
+}
+
+// Archives written before model.encoder existed hold the BiLSTM's parts at the top level;
+// they still load, into the same weights.
+TEST(LanguageModel, ArchivesWithTheBiLstmAtTheTopLevelStillLoad) {
+  torch::manual_seed(2);
+  LanguageModel saved(tiny_options());
+  torch::serialize::OutputArchive old_layout;
+  for (const auto& child : saved->named_children()) {
+    if (child.key() == "encoder") {
+      child.value()->save(old_layout);  // its parameters and LSTMs straight into the top level
+      continue;
+    }
+    torch::serialize::OutputArchive child_archive;
+    child.value()->save(child_archive);
+    old_layout.write(child.key(), child_archive);
+  }
+  for (const auto& p : saved->named_parameters(/*recurse=*/false)) {
+    old_layout.write(p.key(), p.value());
+  }
+  for (const auto& b : saved->named_buffers(/*recurse=*/false)) {
+    old_layout.write(b.key(), b.value(), /*is_buffer=*/true);
+  }
+  std::ostringstream bytes;
+  old_layout.save_to(bytes);
+  torch::manual_seed(3);
+  LanguageModel loaded(tiny_options());
+  torch::serialize::InputArchive archive;
+  std::istringstream in(bytes.str());
+  archive.load_from(in);
+  loaded->load(archive);
+  const auto expected = saved->named_parameters();
+  for (const auto& p : loaded->named_parameters()) {
+    EXPECT_TRUE(torch::equal(p.value(), expected[p.key()])) << p.key();
+  }
+  EXPECT_TRUE(loaded->named_parameters().contains("encoder.lstm_forward.weight_hh_l0"));
 }
 
 TEST(LanguageModel, WordVectorsLoadAndFreeze) {
