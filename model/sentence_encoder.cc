@@ -16,8 +16,8 @@ torch::Tensor real_tokens(const torch::Tensor& lengths, std::int64_t width) {
 torch::Tensor reverse_real_tokens(const torch::Tensor& x, const torch::Tensor& lengths) {
   const std::int64_t W = x.size(1);
   const torch::Tensor position = torch::arange(W, lengths.options()).unsqueeze(0);
-  const torch::Tensor length = lengths.unsqueeze(1);
-  torch::Tensor index = torch::where(position < length, length - 1 - position, position);
+  torch::Tensor index =
+      torch::where(real_tokens(lengths, W), lengths.unsqueeze(1) - 1 - position, position);
   for (std::int64_t d = 2; d < x.dim(); ++d) index = index.unsqueeze(d);
   return x.gather(1, index.expand_as(x));
 }
