@@ -231,6 +231,8 @@ void validate(Config& c) {
   };
   require(c.train.patience == 0 || c.train.dev_fraction > 0, "train.patience",
           "needs a dev split to watch: set train.dev_fraction > 0");
+  require(c.train.agreement_weight == 1 || c.train.variant == Variant::kFull,
+          "train.agreement_weight", "weighs J_D, which only train.variant full has");
   require(c.kbe.dim >= 2 && c.kbe.dim % 2 == 0, "kbe.dim", "must be a positive even number");
   require(c.model.conv_window % 2 == 1, "model.conv_window", "must be a positive odd number");
   require(c.dist.lost_after_s > 2 * c.dist.heartbeat_s, "dist.lost_after_s",
@@ -464,6 +466,9 @@ std::vector<Field> TrainConfig::fields() {
            "relations the knowledge side scores: all, or matched (NA and the RE relations "
            "matched to a KB relation by name; J_G and J_D count only bags with those labels, and "
            "p_L alone scores the rest)"},
+          {"agreement_weight", &agreement_weight, non_negative(),
+           "weight w of J_D in full's loss J_L + J_G + w J_D (0: naive's loss; only full has "
+           "J_D)"},
           {"seed", &seed, any(), "seed of initial weights, batches and dropout"},
           {"threads", &threads, at_least(1), "LibTorch threads per rank"},
           {"device", &device, checked_elsewhere("cpu, cuda or cuda:N"),

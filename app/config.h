@@ -111,6 +111,8 @@ struct TrainConfig {
   // Which RE relations the knowledge side scores: all, or NA and those matched to a KB
   // relation by name (model/variants.h).
   KbRelations kb_relations = KbRelations::kAll;
+  // Weight of J_D in full's loss J_L + J_G + w J_D (0 is naive's loss).
+  double agreement_weight = 1.0;
   std::int64_t seed = 2017;
   int threads = 2;
   // cpu | cuda (this rank's GPU: local rank modulo the visible GPUs) | cuda:N

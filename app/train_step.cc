@@ -36,6 +36,7 @@ TrainStep::TrainStep(comm::Communicator& comm, LanguageModel model, KnowledgeMod
       model_(std::move(model)),
       knowledge_(knowledge),
       variant_(train.variant),
+      agreement_weight_(train.agreement_weight),
       on_nonfinite_(train.on_nonfinite),
       l2_(train.l2),
       checksum_every_(dist.checksum_every),
@@ -65,8 +66,8 @@ StepLosses TrainStep::run(const data::Batch& batch, std::int64_t step) {
   core::Stopwatch phase;
   const torch::Tensor knowledge_logits =
       knowledge_ ? knowledge_->logits(batch.heads, batch.tails) : torch::Tensor();
-  const LossTerms terms =
-      variant_loss(variant_, model_->forward(batch), knowledge_logits, batch.labels);
+  const LossTerms terms = variant_loss(variant_, model_->forward(batch), knowledge_logits,
+                                       batch.labels, agreement_weight_);
   const torch::Tensor l2 = l2_ * model_->l2_penalty();
   double exchanged = exchange_seconds() - exchange_start;
   times_.forward += phase.seconds() - exchanged;

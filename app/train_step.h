@@ -84,6 +84,7 @@ class TrainStep {
   std::string nonfinite(const torch::Tensor& sums, const torch::Tensor& l2);
 
   Variant variant_;
+  double agreement_weight_;
   OnNonFinite on_nonfinite_;
   double l2_;
   std::int64_t checksum_every_;

@@ -13,7 +13,8 @@ torch::Tensor knows(const torch::Tensor& knowledge_logits) {
 }  // namespace
 
 LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
-                       const torch::Tensor& knowledge_logits, const torch::Tensor& labels) {
+                       const torch::Tensor& knowledge_logits, const torch::Tensor& labels,
+                       double agreement_weight) {
   namespace F = torch::nn::functional;
   LossTerms terms;
   const torch::Tensor y = comm::to_device(labels, language_logits.device());
@@ -35,8 +36,9 @@ LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
       batch;
   if (variant == Variant::kFull) {
     const torch::Tensor kb_choice = knowledge_logits.detach().argmax(1);
-    terms.agreement =
-        (F::cross_entropy(language_logits, kb_choice, per_bag) * weight).sum() / batch;
+    terms.agreement = agreement_weight *
+                      (F::cross_entropy(language_logits, kb_choice, per_bag) * weight).sum() /
+                      batch;
   }
   return terms;
 }

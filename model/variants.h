@@ -3,7 +3,8 @@
 //
 //   base    J_L                     language model alone
 //   naive   J_L + J_G               both sides on the RE labels, no coupling
-//   full    J_L + J_G + J_D         J_D = CE(p_L, r*), r* = argmax_r p_G (paper eq. 3)
+//   full    J_L + J_G + w J_D       J_D = CE(p_L, r*), r* = argmax_r p_G (paper eq. 3);
+//                                   w = train.agreement_weight, 1 as in the paper
 //   weston  J_L + J_G, entity rows frozen: the KB side keeps its pretrained entities and only
 //           fits the RE relation vectors; the two meet only at inference
 //
@@ -54,9 +55,10 @@ struct LossTerms {
 
 // Batch-mean losses of `variant` from language logits [B, R], knowledge logits [B, R]
 // (undefined for base; -inf for the relations the knowledge side does not know) and
-// labels [B].
+// labels [B]; the agreement term comes scaled by agreement_weight (train.agreement_weight).
 LossTerms variant_loss(Variant variant, const torch::Tensor& language_logits,
-                       const torch::Tensor& knowledge_logits, const torch::Tensor& labels);
+                       const torch::Tensor& knowledge_logits, const torch::Tensor& labels,
+                       double agreement_weight = 1.0);
 
 // alpha * softmax(language_logits) + (1 - alpha) * softmax(knowledge_logits), with the
 // knowledge side's share confined to the relations it knows (above); softmax of

@@ -45,9 +45,9 @@ TEST(Config, KeysSetTheLibrariesOptionsAndRoundTrip) {
   EXPECT_EQ(to_yaml(load_config(dir.write("config.yaml", yaml), {})), yaml);
 }
 
-std::string load_error(const std::string& assignment) {
+std::string load_error(const std::vector<std::string>& assignments) {
   try {
-    load_config("", {assignment});
+    load_config("", assignments);
   } catch (const InputError& e) {
     return e.what();
   }
@@ -56,18 +56,23 @@ std::string load_error(const std::string& assignment) {
 
 // The rule declared with each key is what loading enforces, in the words --describe prints.
 TEST(Config, EachKeysRuleIsEnforcedAndDescribed) {
-  EXPECT_EQ(load_error("train.alpha=1.5"), "config: train.alpha must be in [0, 1] (found 1.5)");
-  EXPECT_EQ(load_error("model.input_keep=0"),
+  EXPECT_EQ(load_error({"train.alpha=1.5"}), "config: train.alpha must be in [0, 1] (found 1.5)");
+  EXPECT_EQ(load_error({"model.input_keep=0"}),
             "config: model.input_keep must be in (0, 1] (found 0)");
-  EXPECT_EQ(load_error("kbe.lr=0"), "config: kbe.lr must be positive (found 0)");
-  EXPECT_EQ(load_error("train.epochs=0"), "config: train.epochs must be at least 1 (found 0)");
-  EXPECT_EQ(load_error("kbe.eval_every=-1"),
+  EXPECT_EQ(load_error({"kbe.lr=0"}), "config: kbe.lr must be positive (found 0)");
+  EXPECT_EQ(load_error({"train.epochs=0"}), "config: train.epochs must be at least 1 (found 0)");
+  EXPECT_EQ(load_error({"kbe.eval_every=-1"}),
             "config: kbe.eval_every must be non-negative (found -1)");
-  EXPECT_EQ(load_error("train.variant=fancy"),
+  EXPECT_EQ(load_error({"train.variant=fancy"}),
             "--set train.variant=fancy: train.variant: expected base, naive, full or weston, "
             "found 'fancy'");
-  EXPECT_EQ(load_error("kbe.dim=7"), "config: kbe.dim must be a positive even number");
-  EXPECT_EQ(load_error("train.alpha=1"), "");
+  EXPECT_EQ(load_error({"kbe.dim=7"}), "config: kbe.dim must be a positive even number");
+  EXPECT_EQ(load_error({"train.alpha=1"}), "");
+  EXPECT_EQ(load_error({"train.agreement_weight=-1"}),
+            "config: train.agreement_weight must be non-negative (found -1)");
+  EXPECT_EQ(load_error({"train.variant=naive", "train.agreement_weight=0.5"}),
+            "config: train.agreement_weight weighs J_D, which only train.variant full has");
+  EXPECT_EQ(load_error({"train.agreement_weight=0.5"}), "");  // full is the default variant
 
   const std::string reference = describe_config();
   EXPECT_NE(reference.find("| `train.alpha` | number | `0.6` | in [0, 1] | "), std::string::npos)

@@ -216,6 +216,39 @@ TEST_F(TrainingTest, JointVariantsTrainResumeExactlyAndEvaluate) {
   EXPECT_THROW(train_run(c, runs.file("foreign"), quiet()), InputError);
 }
 
+// train.agreement_weight scales J_D alone: at 0 full trains exactly naive's weights, at 1 it
+// does not.
+TEST_F(TrainingTest, AgreementWeightZeroTrainsWhatNaiveTrains) {
+  TempDir runs;
+  const data::BagStore store = data::BagStore::open(dir_->file("store/bags.h5"));
+  Config c = tiny_config();
+  c.train.lr_knowledge = 1e-3;
+  c.train.kbe_embeddings = write_export(runs, store);
+  c.train.variant = Variant::kNaive;
+  train_run(c, runs.file("naive"), quiet());
+  c.train.variant = Variant::kFull;
+  c.train.agreement_weight = 0;
+  train_run(c, runs.file("weight-0"), quiet());
+  c.train.agreement_weight = 1;
+  train_run(c, runs.file("weight-1"), quiet());
+
+  int step_lines = 0;  // the epoch-end lines carry no losses
+  for (const nlohmann::json& line : losses(runs.file("weight-0"))) {
+    if (!line.contains("loss_agreement")) continue;
+    ++step_lines;
+    EXPECT_EQ(line["loss_agreement"].get<double>(), 0.0);
+  }
+  EXPECT_GT(step_lines, 0);
+  const auto naive = weights(runs.file("naive")), zero = weights(runs.file("weight-0")),
+             one = weights(runs.file("weight-1"));
+  bool one_differs = false;
+  for (const auto& [name, tensor] : naive) {
+    EXPECT_TRUE(torch::equal(tensor, zero.at(name))) << name;
+    one_differs = one_differs || !torch::equal(tensor, one.at(name));
+  }
+  EXPECT_TRUE(one_differs);
+}
+
 TEST_F(TrainingTest, AFreshRunRefusesAFolderWithCheckpointsAndResumeNeedsOne) {
   TempDir runs;
   Config c = tiny_config();

@@ -44,6 +44,10 @@ TEST(Variants, LossesMatchAHandBuiltComputation) {
   EXPECT_NEAR(full.language.item<double>(), j_l, 1e-12);
   EXPECT_NEAR(full.knowledge.item<double>(), j_g, 1e-12);
   EXPECT_NEAR(full.agreement.item<double>(), j_d, 1e-12);
+  // train.agreement_weight scales J_D alone; at 0 full's loss is naive's.
+  const LossTerms half = variant_loss(Variant::kFull, L, G, y, 0.5);
+  EXPECT_NEAR(half.total().item<double>(), j_l + j_g + 0.5 * j_d, 1e-12);
+  EXPECT_NEAR(variant_loss(Variant::kFull, L, G, y, 0.0).total().item<double>(), j_l + j_g, 1e-12);
 }
 
 TEST(Variants, AgreementDoesNotTrainTheKnowledgeSide) {
