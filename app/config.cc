@@ -389,6 +389,10 @@ std::vector<Field> ModelConfig::fields() {
            "and PCNN+ATT baselines of Lin et al. 2016; pcnn max-pools the three pieces the two "
            "entities cut a sentence into); attention, classifier and losses stay the same"},
           {"lstm_hidden", &lstm_hidden, at_least(1), "BiLSTM hidden size per direction"},
+          {"lstm_init", choice(&lstm_init), any(),
+           "how the BiLSTM's weights start: torch (LibTorch's default, uniform in ±1/√hidden) "
+           "or tensorflow (as the reference's LSTMCell: Glorot-uniform kernel, zero biases, "
+           "forget gate bias 1)"},
           {"conv_filters", &conv_filters, at_least(1),
            "cnn and pcnn: convolution filters (z has this size, three times it for pcnn)"},
           {"conv_window", &conv_window, checked_elsewhere("a positive odd number"),

@@ -38,6 +38,9 @@ class BiLstmEncoder : public SentenceEncoder {
     torch::NoGradGuard no_grad;
     const double bound = std::sqrt(3.0 / static_cast<double>(hidden_));
     word_query_.uniform_(-bound, bound);
+    if (o.lstm_init == LstmInit::kTensorflow) {
+      for (torch::nn::LSTM* lstm : {&forward_, &backward_}) start_as_tensorflow(**lstm, input_dim);
+    }
   }
 
   torch::Tensor forward(const TokenFeatures& s) override {
@@ -56,6 +59,19 @@ class BiLstmEncoder : public SentenceEncoder {
   std::int64_t output_dim() const override { return hidden_; }
 
  private:
+  // TensorFlow's LSTMCell start (LstmInit). Its one kernel [input + hidden, 4 hidden] is
+  // LibTorch's two weight matrices side by side, so both draw from the kernel's Glorot
+  // bound; of the two LibTorch biases, whose sum acts, one carries the forget bias.
+  void start_as_tensorflow(torch::nn::LSTMImpl& lstm, std::int64_t input_dim) const {
+    const double bound = std::sqrt(6.0 / static_cast<double>(input_dim + 5 * hidden_));
+    lstm.named_parameters()["weight_ih_l0"].uniform_(-bound, bound);
+    lstm.named_parameters()["weight_hh_l0"].uniform_(-bound, bound);
+    lstm.named_parameters()["bias_hh_l0"].zero_();
+    torch::Tensor bias = lstm.named_parameters()["bias_ih_l0"];
+    bias.zero_();
+    bias.narrow(0, hidden_, hidden_).fill_(1.0);  // gates in the order input, forget, cell, output
+  }
+
   std::int64_t hidden_;
   torch::nn::LSTM forward_{nullptr};
   torch::nn::LSTM backward_{nullptr};

@@ -28,9 +28,18 @@ constexpr core::Choices<EncoderKind, 3> choices(EncoderKind) {
       {{EncoderKind::kBiLstm, "bilstm"}, {EncoderKind::kCnn, "cnn"}, {EncoderKind::kPcnn, "pcnn"}}};
 }
 
+// How the BiLSTM's weights start: LibTorch's LSTM default (every weight and bias uniform in
+// ±1/sqrt(hidden)), or as TensorFlow's LSTMCell, which the reference implementation uses:
+// Glorot-uniform over the [input + hidden, 4 hidden] kernel, zero biases, forget gate bias 1.
+enum class LstmInit { kTorch, kTensorflow };
+constexpr core::Choices<LstmInit, 2> choices(LstmInit) {
+  return {{{LstmInit::kTorch, "torch"}, {LstmInit::kTensorflow, "tensorflow"}}};
+}
+
 struct SentenceEncoderOptions {
   EncoderKind encoder = EncoderKind::kBiLstm;
-  int lstm_hidden = 320;     // bilstm: hidden size per direction, = the size of z
+  int lstm_hidden = 320;  // bilstm: hidden size per direction, = the size of z
+  LstmInit lstm_init = LstmInit::kTorch;
   int conv_filters = 230;    // cnn, pcnn: filters (Lin et al.); z has 230, or 3 x 230 for pcnn
   int conv_window = 3;       // cnn, pcnn: tokens each filter sees, centred (odd)
   double output_keep = 0.7;  // dropout keep probability of the encoder's outputs

@@ -335,6 +335,36 @@ TEST(LanguageModel, ArchivesWithTheBiLstmAtTheTopLevelStillLoad) {
   EXPECT_TRUE(loaded->named_parameters().contains("encoder.lstm_forward.weight_hh_l0"));
 }
 
+// model.lstm_init tensorflow starts both LSTMs as TensorFlow's LSTMCell: weights within the
+// Glorot bound of the [input + hidden, 4 hidden] kernel, and of the biases' sum only the
+// forget gate's is non-zero, at 1.
+TEST(LanguageModel, TensorflowLstmInitIsGlorotWithForgetBiasOne) {
+  LanguageModelOptions o = tiny_options();
+  o.lstm_init = LstmInit::kTensorflow;
+  torch::manual_seed(4);
+  LanguageModel model(o);
+  const auto parameters = model->named_parameters();
+  const std::int64_t H = o.lstm_hidden, input = o.word_dim + 2 * o.position_dim;
+  const double bound = std::sqrt(6.0 / static_cast<double>(input + 5 * H));
+  for (const std::string lstm : {"encoder.lstm_forward.", "encoder.lstm_backward."}) {
+    for (const std::string weight : {"weight_ih_l0", "weight_hh_l0"}) {
+      const torch::Tensor w = parameters[lstm + weight];
+      EXPECT_LE(w.abs().max().item<double>(), bound) << lstm << weight;
+      EXPECT_GT(w.abs().max().item<double>(), 0.5 * bound) << lstm << weight;  // drawn, not 0
+    }
+    const torch::Tensor bias = parameters[lstm + "bias_ih_l0"] + parameters[lstm + "bias_hh_l0"];
+    torch::Tensor expected = torch::zeros({4 * H});
+    expected.narrow(0, H, H).fill_(1.0);
+    EXPECT_TRUE(torch::equal(bias, expected)) << lstm << bias;
+  }
+  // The default stays LibTorch's: biases drawn, not a forget bias of 1.
+  torch::manual_seed(4);
+  LanguageModel torch_init(tiny_options());
+  const torch::Tensor bias = torch_init->named_parameters()["encoder.lstm_forward.bias_ih_l0"];
+  EXPECT_LT(bias.abs().max().item<double>(), 1.0 / std::sqrt(static_cast<double>(H)) + 1e-6);
+  EXPECT_GT(bias.abs().max().item<double>(), 0.0);
+}
+
 TEST(LanguageModel, WordVectorsLoadAndFreeze) {
   LanguageModel model(tiny_options());
   const torch::Tensor vectors = torch::randn({30, 6});
