@@ -64,10 +64,11 @@ class BiLstmEncoder : public SentenceEncoder {
   // bound; of the two LibTorch biases, whose sum acts, one carries the forget bias.
   void start_as_tensorflow(torch::nn::LSTMImpl& lstm, std::int64_t input_dim) const {
     const double bound = std::sqrt(6.0 / static_cast<double>(input_dim + 5 * hidden_));
-    lstm.named_parameters()["weight_ih_l0"].uniform_(-bound, bound);
-    lstm.named_parameters()["weight_hh_l0"].uniform_(-bound, bound);
-    lstm.named_parameters()["bias_hh_l0"].zero_();
-    torch::Tensor bias = lstm.named_parameters()["bias_ih_l0"];
+    auto parameters = lstm.named_parameters();
+    parameters["weight_ih_l0"].uniform_(-bound, bound);
+    parameters["weight_hh_l0"].uniform_(-bound, bound);
+    parameters["bias_hh_l0"].zero_();
+    torch::Tensor bias = parameters["bias_ih_l0"];
     bias.zero_();
     bias.narrow(0, hidden_, hidden_).fill_(1.0);  // gates in the order input, forget, cell, output
   }
