@@ -393,6 +393,14 @@ std::vector<Field> ModelConfig::fields() {
            "how the BiLSTM's weights start: torch (LibTorch's default, uniform in ±1/√hidden) "
            "or tensorflow (as the reference's LSTMCell: Glorot-uniform kernel, zero biases, "
            "forget gate bias 1)"},
+          {"word_attention", choice(&word_attention), any(),
+           "what the BiLSTM's word attention normalises over: real_tokens, or full_length (all "
+           "max_length positions, as the reference's TensorFlow graph: padding has a zero state "
+           "and score 0, so it takes attention mass from short sentences)"},
+          {"backward_over_padding", &backward_over_padding, any(),
+           "the BiLSTM's backward LSTM reads each sentence's padding up to max_length before its "
+           "last token, as an unpacked bidirectional LSTM does (slower: every sentence is "
+           "encoded at full width); by default it reads the real tokens alone"},
           {"conv_filters", &conv_filters, at_least(1),
            "cnn and pcnn: convolution filters (z has this size, three times it for pcnn)"},
           {"conv_window", &conv_window, checked_elsewhere("a positive odd number"),

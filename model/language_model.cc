@@ -140,7 +140,22 @@ torch::Tensor LanguageModelImpl::encode(const Sentences& host) {
   return torch::cat(parts).index_select(0, order_here.argsort());
 }
 
-torch::Tensor LanguageModelImpl::encode_group(const Sentences& s) {
+// backward_over_padding: the backward LSTM reads the padding up to L, so a group of width W
+// is widened to L as the loader pads: word 0, and positions that keep counting away from the
+// entities (which lie inside the sentence, so before column W) up to the clamp at 2L.
+Sentences LanguageModelImpl::widened_to_max_length(const Sentences& s) const {
+  const std::int64_t W = s.words.size(1), L = options_.max_length;
+  if (W == L) return s;
+  const torch::Tensor steps = torch::arange(1, L - W + 1, s.words.options()).unsqueeze(0);
+  auto positions = [&](const torch::Tensor& p) {
+    return torch::cat({p, (p.narrow(1, W - 1, 1) + steps).clamp_max(2 * L)}, 1);
+  };
+  return {torch::constant_pad_nd(s.words, {0, L - W}, 0), s.lengths, positions(s.head_positions),
+          positions(s.tail_positions)};
+}
+
+torch::Tensor LanguageModelImpl::encode_group(const Sentences& group) {
+  const Sentences s = options_.backward_over_padding ? widened_to_max_length(group) : group;
   const torch::Tensor x =
       torch::cat({word_embedding_(s.words), head_position_embedding_(s.head_positions),
                   tail_position_embedding_(s.tail_positions)},

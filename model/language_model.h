@@ -108,6 +108,7 @@ class LanguageModelImpl : public torch::nn::Module {
   torch::nn::Embedding head_position_embedding_{nullptr};
   torch::nn::Embedding tail_position_embedding_{nullptr};
   torch::Tensor encode_group(const Sentences& sentences);
+  Sentences widened_to_max_length(const Sentences& sentences) const;
 
   std::shared_ptr<SentenceEncoder> encoder_;
   torch::Tensor sentence_diag_;   // [H]: diagonal of A

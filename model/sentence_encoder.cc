@@ -24,12 +24,15 @@ torch::Tensor reverse_real_tokens(const torch::Tensor& x, const torch::Tensor& l
 
 // The BiLSTM is two unidirectional LSTMs; the backward one reads each sentence's real tokens
 // reversed with its padding left at the end, so in both directions padding only follows the
-// real tokens and cannot reach their outputs. That lets sentences of different lengths share
-// one unpacked LSTM call, whose CPU kernel projects all time steps in one large GEMM (the
-// packed kernel projects step by step, about 6x less efficient here).
+// real tokens and cannot reach their outputs (unless backward_over_padding asks for it). That lets
+// sentences of different lengths share one unpacked LSTM call, whose CPU kernel projects all time
+// steps in one large GEMM (the packed kernel projects step by step, about 6x less efficient here).
 class BiLstmEncoder : public SentenceEncoder {
  public:
-  BiLstmEncoder(const SentenceEncoderOptions& o, std::int64_t input_dim) : hidden_(o.lstm_hidden) {
+  BiLstmEncoder(const SentenceEncoderOptions& o, std::int64_t input_dim)
+      : hidden_(o.lstm_hidden),
+        word_attention_(o.word_attention),
+        backward_over_padding_(o.backward_over_padding) {
     const auto lstm_options = torch::nn::LSTMOptions(input_dim, hidden_);
     forward_ = register_module("lstm_forward", torch::nn::LSTM(lstm_options));
     backward_ = register_module("lstm_backward", torch::nn::LSTM(lstm_options));
@@ -46,14 +49,25 @@ class BiLstmEncoder : public SentenceEncoder {
   torch::Tensor forward(const TokenFeatures& s) override {
     const torch::Tensor x = s.x.transpose(0, 1);  // [W, N, d]: the LSTM's native layout
     const torch::Tensor forward = std::get<0>(forward_(x)).transpose(0, 1);
-    const torch::Tensor backward = reverse_real_tokens(
-        std::get<0>(backward_(reverse_real_tokens(s.x, s.lengths).transpose(0, 1))).transpose(0, 1),
-        s.lengths);
+    TORCH_CHECK(!backward_over_padding_ || s.x.size(1) == s.max_length,
+                "backward_over_padding needs token features of width L = ", s.max_length);
+    auto reversed = [&](const torch::Tensor& t) {
+      return backward_over_padding_ ? t.flip(1) : reverse_real_tokens(t, s.lengths);
+    };
+    const torch::Tensor backward =
+        reversed(std::get<0>(backward_(reversed(s.x).transpose(0, 1))).transpose(0, 1));
     const torch::Tensor h = torch::tanh(dropout_(forward) + dropout_(backward));  // [N, W, H]
-    const torch::Tensor scores = h.matmul(word_query_)
-                                     .masked_fill(real_tokens(s.lengths, h.size(1)).logical_not(),
-                                                  -std::numeric_limits<float>::infinity());
-    return torch::softmax(scores, 1).unsqueeze(1).bmm(h).squeeze(1);
+    const std::int64_t W = h.size(1);
+    torch::Tensor scores = h.matmul(word_query_)
+                               .masked_fill(real_tokens(s.lengths, W).logical_not(),
+                                            -std::numeric_limits<float>::infinity());
+    if (word_attention_ == WordAttention::kFullLength) {
+      // The L - length padding positions each score exp(0) = 1 and add a zero state, so one
+      // extra column with the log of their count (-inf where there is none) stands for all.
+      const torch::Tensor padding = (s.max_length - s.lengths).to(scores.dtype()).log();
+      scores = torch::cat({scores, padding.unsqueeze(1)}, 1);
+    }
+    return torch::softmax(scores, 1).narrow(1, 0, W).unsqueeze(1).bmm(h).squeeze(1);
   }
 
   std::int64_t output_dim() const override { return hidden_; }
@@ -74,6 +88,8 @@ class BiLstmEncoder : public SentenceEncoder {
   }
 
   std::int64_t hidden_;
+  WordAttention word_attention_;
+  bool backward_over_padding_;
   torch::nn::LSTM forward_{nullptr};
   torch::nn::LSTM backward_{nullptr};
   torch::Tensor word_query_;  // [H]: word attention

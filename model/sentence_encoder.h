@@ -12,7 +12,9 @@
 //
 // Every encoder sees only a sentence's first `length` tokens: the result does not depend on
 // what the padding holds or how wide the group is padded (the language model sorts
-// sentences by length and pads each group only to its longest one).
+// sentences by length and pads each group only to its longest one). Two BiLSTM options
+// reproduce the reference's treatment of padding instead: full_length word attention counts
+// the padding up to L, and backward_over_padding reads it.
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -36,10 +38,24 @@ constexpr core::Choices<LstmInit, 2> choices(LstmInit) {
   return {{{LstmInit::kTorch, "torch"}, {LstmInit::kTensorflow, "tensorflow"}}};
 }
 
+// What the BiLSTM's word attention normalises over: the real tokens alone, or all L positions
+// as the reference's TensorFlow graph does, where each padding position has a zero state and
+// so a score of 0: padding takes attention mass and shrinks the vectors of short sentences.
+enum class WordAttention { kRealTokens, kFullLength };
+constexpr core::Choices<WordAttention, 2> choices(WordAttention) {
+  return {
+      {{WordAttention::kRealTokens, "real_tokens"}, {WordAttention::kFullLength, "full_length"}}};
+}
+
 struct SentenceEncoderOptions {
   EncoderKind encoder = EncoderKind::kBiLstm;
   int lstm_hidden = 320;  // bilstm: hidden size per direction, = the size of z
   LstmInit lstm_init = LstmInit::kTorch;
+  WordAttention word_attention = WordAttention::kRealTokens;
+  // bilstm: the backward LSTM reads each sentence's padding up to L before its last token,
+  // as an unpacked bidirectional LSTM over full-width arrays does; token features then come
+  // at width L. By default it reads the real tokens alone.
+  bool backward_over_padding = false;
   int conv_filters = 230;    // cnn, pcnn: filters (Lin et al.); z has 230, or 3 x 230 for pcnn
   int conv_window = 3;       // cnn, pcnn: tokens each filter sees, centred (odd)
   double output_keep = 0.7;  // dropout keep probability of the encoder's outputs

@@ -365,6 +365,82 @@ TEST(LanguageModel, TensorflowLstmInitIsGlorotWithForgetBiasOne) {
   EXPECT_GT(bias.abs().max().item<double>(), 0.0);
 }
 
+// model.word_attention full_length normalises the word attention over all L positions, as
+// the reference's graph does: each of the L - length padding positions has a zero state and
+// score 0. So a sentence's vector is its real_tokens vector times S / (S + L - length), S
+// the real tokens' summed exp(score): one factor for every coordinate, 1 where length = L,
+// and 1/factor - 1 grows in proportion to L - length.
+TEST(SentenceEncoder, FullLengthWordAttentionCountsPaddingUpToL) {
+  torch::NoGradGuard no_grad;
+  constexpr std::int64_t kWidth = 6, kLongL = 20;
+  torch::manual_seed(6);
+  const torch::Tensor zeros = torch::zeros({3, kWidth}, torch::kInt64);
+  const TokenFeatures tokens{torch::randn({3, kWidth, 4}), torch::tensor({6, 3, 1}, torch::kInt64),
+                             zeros, zeros, 0};
+  auto encode = [&](WordAttention attention, int max_length) {
+    SentenceEncoderOptions o;
+    o.lstm_hidden = 5;
+    o.word_attention = attention;
+    torch::manual_seed(5);  // the same weights for every call
+    const auto encoder = make_sentence_encoder(o, 4);
+    encoder->eval();
+    TokenFeatures at = tokens;
+    at.max_length = max_length;
+    return encoder->forward(at);
+  };
+  const torch::Tensor real = encode(WordAttention::kRealTokens, kWidth);
+  const torch::Tensor at_width = encode(WordAttention::kFullLength, kWidth);
+  const torch::Tensor at_long = encode(WordAttention::kFullLength, kLongL);
+  EXPECT_TRUE(torch::allclose(at_width[0], real[0], 1e-6, 1e-7));  // no padding up to L
+  // 1 / factor, where full_length's vector is factor x the real_tokens one.
+  auto inverse_factor = [&](const torch::Tensor& full, std::int64_t n) {
+    const double factor = (full[n].dot(real[n]) / real[n].dot(real[n])).item<double>();
+    EXPECT_TRUE(torch::allclose(full[n], real[n] * factor, 1e-5, 1e-6)) << n;
+    return 1.0 / factor;
+  };
+  EXPECT_GT(inverse_factor(at_long, 0), 1.0);
+  const std::vector<std::int64_t> lengths = {6, 3, 1};
+  for (std::int64_t n : {1, 2}) {
+    const double padding_at_width = static_cast<double>(kWidth - lengths[n]);
+    const double padding_at_long = static_cast<double>(kLongL - lengths[n]);
+    EXPECT_NEAR((inverse_factor(at_long, n) - 1) / (inverse_factor(at_width, n) - 1),
+                padding_at_long / padding_at_width, 1e-3)
+        << n;
+  }
+}
+
+// model.backward_over_padding: the backward LSTM reads each sentence's padding up to L
+// before its last token. A sentence cut to its length is widened with the loader's own
+// padding, so it encodes as at full width; only a sentence with padding to read differs from
+// the default.
+TEST(LanguageModel, BackwardOverPaddingReadsThePaddingUpToL) {
+  torch::NoGradGuard no_grad;
+  LanguageModelOptions o = tiny_options();
+  o.backward_over_padding = true;
+  torch::manual_seed(7);
+  LanguageModel reading(o);
+  torch::manual_seed(7);
+  LanguageModel skipping(tiny_options());
+  reading->eval();
+  skipping->eval();
+  const Sentences all = every_slot(random_batch(4, 2, 5));
+  int with_padding = 0;
+  for (std::int64_t n = 0; n < all.size(); ++n) {
+    const std::int64_t length = all.lengths[n].item<std::int64_t>();
+    auto sentence = [&](std::int64_t width) {
+      auto row = [&](const torch::Tensor& t) { return t.narrow(0, n, 1).narrow(1, 0, width); };
+      return Sentences{row(all.words), all.lengths.narrow(0, n, 1), row(all.head_positions),
+                       row(all.tail_positions)};
+    };
+    const torch::Tensor z = reading->encode(sentence(length));
+    EXPECT_TRUE(torch::allclose(z, reading->encode(sentence(kL)), 1e-5, 1e-6)) << n;
+    EXPECT_EQ(torch::allclose(z, skipping->encode(sentence(length)), 1e-5, 1e-6), length == kL)
+        << n;
+    with_padding += length < kL;
+  }
+  EXPECT_GT(with_padding, 0);
+}
+
 TEST(LanguageModel, WordVectorsLoadAndFreeze) {
   LanguageModel model(tiny_options());
   const torch::Tensor vectors = torch::randn({30, 6});
