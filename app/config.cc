@@ -410,6 +410,10 @@ std::vector<Field> ModelConfig::fields() {
            "dropout keep probability on the encoder and classifier inputs"},
           {"output_keep", &output_keep, between(0, 1, true, false),
            "dropout keep probability on the encoder's outputs (BiLSTM states, pooled filters)"},
+          {"batch_norm_momentum", &batch_norm_momentum, between(0, 1, true, false),
+           "weight of each training batch in the classifier's batch-norm running statistics, "
+           "which evaluation uses (0.1 as LibTorch; the reference's TensorFlow decay of 0.99 is "
+           "0.01)"},
           {"per_copy_dropout", &per_copy_dropout, any(),
            "training encodes every bag slot on its own, so each copy of an oversampled sentence "
            "draws its own dropout masks, as the reference does (slower); by default a batch's "

@@ -94,9 +94,10 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   const std::int64_t H = encoder_->output_dim();
   sentence_diag_ = register_parameter("sentence_diag", torch::empty({H}));
   sentence_query_ = register_parameter("sentence_query", torch::empty({H}));
-  bag_norm_ = register_module("bag_norm", SyncBatchNorm1d(H));
+  bag_norm_ = register_module("bag_norm", SyncBatchNorm1d(H, o.batch_norm_momentum));
   hidden_ = register_module("hidden", torch::nn::Linear(H, o.classifier_hidden));
-  hidden_norm_ = register_module("hidden_norm", SyncBatchNorm1d(o.classifier_hidden));
+  hidden_norm_ =
+      register_module("hidden_norm", SyncBatchNorm1d(o.classifier_hidden, o.batch_norm_momentum));
   output_ = register_module("output", torch::nn::Linear(o.classifier_hidden, o.num_relations));
   input_dropout_ = register_module("input_dropout", torch::nn::Dropout(1.0 - o.input_keep));
 

@@ -34,6 +34,11 @@ struct LanguageModelOptions : SentenceEncoderOptions {
   int position_dim = 25;
   int classifier_hidden = 190;
   double input_keep = 0.9;  // keep probability of encoder and classifier inputs
+  // Weight of each training batch in the classifier's batch-norm running statistics, which
+  // evaluation uses: LibTorch's 0.1 by default; the reference's TensorFlow layers use a
+  // decay of 0.99, i.e. 0.01, so after a few hundred steps their statistics still lean on
+  // the start (mean 0, variance 1).
+  double batch_norm_momentum = 0.1;
   // Training encodes every bag slot on its own, as the reference does: each copy of an
   // oversampled sentence draws its own dropout masks. By default a batch's distinct sentences
   // are encoded once and share them (fewer rows to encode). Evaluation has no dropout and

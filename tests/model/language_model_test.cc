@@ -441,6 +441,30 @@ TEST(LanguageModel, BackwardOverPaddingReadsThePaddingUpToL) {
   EXPECT_GT(with_padding, 0);
 }
 
+// model.batch_norm_momentum is the weight of a training batch in the running statistics:
+// from the start (mean 0), one step leaves momentum x the batch mean, so the same step at
+// 0.25 leaves 2.5 times what it leaves at LibTorch's 0.1.
+TEST(LanguageModel, BatchNormMomentumWeighsEachTrainingBatch) {
+  const data::Batch batch = random_batch(6, 2, 3);
+  auto running_means_after_a_step = [&](double momentum) {
+    LanguageModelOptions o = tiny_options();
+    o.batch_norm_momentum = momentum;
+    torch::manual_seed(8);
+    LanguageModel model(o);
+    model->train();
+    model->forward(batch);
+    const auto buffers = model->named_buffers();
+    return std::vector<torch::Tensor>{buffers["bag_norm.running_mean"],
+                                      buffers["hidden_norm.running_mean"]};
+  };
+  const auto at_default = running_means_after_a_step(0.1);
+  const auto at_quarter = running_means_after_a_step(0.25);
+  for (std::size_t i = 0; i < at_default.size(); ++i) {
+    EXPECT_GT(at_default[i].abs().max().item<double>(), 0.0) << i;
+    EXPECT_TRUE(torch::allclose(at_quarter[i], at_default[i] * 2.5, 1e-5, 1e-7)) << i;
+  }
+}
+
 TEST(LanguageModel, WordVectorsLoadAndFreeze) {
   LanguageModel model(tiny_options());
   const torch::Tensor vectors = torch::randn({30, 6});
