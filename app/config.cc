@@ -384,6 +384,9 @@ std::vector<Field> LoaderConfig::fields() {
 std::vector<Field> ModelConfig::fields() {
   return {{"word_dim", &word_dim, at_least(1), "word embedding size (Table 1)"},
           {"position_dim", &position_dim, non_negative(), "size of each position embedding"},
+          {"position_embeddings", choice(&position_embeddings), any(),
+           "learned (normal start, trained) or fixed_uniform (as the reference: drawn uniformly "
+           "from [0, 1) and never trained)"},
           {"encoder", choice(&encoder), any(),
            "sentence encoder: bilstm (HRERE's, with word attention), cnn or pcnn (the CNN+ATT "
            "and PCNN+ATT baselines of Lin et al. 2016; pcnn max-pools the three pieces the two "

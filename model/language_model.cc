@@ -105,8 +105,15 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   // Small embeddings keep the LSTM out of saturation before training moves them.
   torch::nn::init::normal_(word_embedding_->weight, 0.0, 1.0 / std::sqrt(o.word_dim));
   word_embedding_->weight[0].zero_();
-  torch::nn::init::normal_(head_position_embedding_->weight, 0.0, 1.0 / std::sqrt(o.position_dim));
-  torch::nn::init::normal_(tail_position_embedding_->weight, 0.0, 1.0 / std::sqrt(o.position_dim));
+  for (auto* table : {&head_position_embedding_, &tail_position_embedding_}) {
+    torch::Tensor& weight = (*table)->weight;
+    if (o.position_embeddings == PositionEmbeddings::kFixedUniform) {
+      weight.uniform_(0.0, 1.0);
+      weight.set_requires_grad(false);
+    } else {
+      torch::nn::init::normal_(weight, 0.0, 1.0 / std::sqrt(o.position_dim));
+    }
+  }
   const double bound = std::sqrt(3.0 / H);
   for (auto* v : {&sentence_diag_, &sentence_query_}) v->uniform_(-bound, bound);
   for (auto* layer : {&hidden_, &output_}) {

@@ -26,12 +26,21 @@
 
 namespace hrere::train {
 
+// How the two position embeddings start and whether they train: learned (normal, trained),
+// or fixed_uniform as the reference: drawn uniformly from [0, 1) and never trained.
+enum class PositionEmbeddings { kLearned, kFixedUniform };
+constexpr core::Choices<PositionEmbeddings, 2> choices(PositionEmbeddings) {
+  return {{{PositionEmbeddings::kLearned, "learned"},
+           {PositionEmbeddings::kFixedUniform, "fixed_uniform"}}};
+}
+
 struct LanguageModelOptions : SentenceEncoderOptions {
   std::int64_t vocab_size = 0;
   std::int64_t num_relations = 0;  // including NA = 0
   int max_length = 100;            // L: position ids lie in [0, 2L]
   int word_dim = 300;
   int position_dim = 25;
+  PositionEmbeddings position_embeddings = PositionEmbeddings::kLearned;
   int classifier_hidden = 190;
   double input_keep = 0.9;  // keep probability of encoder and classifier inputs
   // Weight of each training batch in the classifier's batch-norm running statistics, which

@@ -465,6 +465,28 @@ TEST(LanguageModel, BatchNormMomentumWeighsEachTrainingBatch) {
   }
 }
 
+// model.position_embeddings fixed_uniform: both tables are drawn from [0, 1) and never train.
+TEST(LanguageModel, FixedUniformPositionEmbeddingsDoNotTrain) {
+  LanguageModelOptions o = tiny_options();
+  o.position_embeddings = PositionEmbeddings::kFixedUniform;
+  torch::manual_seed(9);
+  LanguageModel model(o);
+  model->train();
+  model->forward(random_batch(4, 2, 4)).sum().backward();
+  for (const std::string table :
+       {"head_position_embedding.weight", "tail_position_embedding.weight"}) {
+    const torch::Tensor w = model->named_parameters()[table];
+    EXPECT_FALSE(w.requires_grad()) << table;
+    EXPECT_FALSE(w.grad().defined()) << table;
+    EXPECT_GE(w.min().item<double>(), 0.0) << table;
+    EXPECT_LT(w.max().item<double>(), 1.0) << table;
+    EXPECT_GT(w.max().item<double>(), 0.5) << table;  // drawn over the range, not zeros
+  }
+  torch::manual_seed(9);
+  LanguageModel learned(tiny_options());
+  EXPECT_TRUE(learned->named_parameters()["head_position_embedding.weight"].requires_grad());
+}
+
 TEST(LanguageModel, WordVectorsLoadAndFreeze) {
   LanguageModel model(tiny_options());
   const torch::Tensor vectors = torch::randn({30, 6});
