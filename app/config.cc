@@ -235,6 +235,18 @@ void validate(Config& c) {
           "train.agreement_weight", "weighs J_D, which only train.variant full has");
   require(c.kbe.dim >= 2 && c.kbe.dim % 2 == 0, "kbe.dim", "must be a positive even number");
   require(c.model.conv_window % 2 == 1, "model.conv_window", "must be a positive odd number");
+  // The BiLSTM's switches change nothing under a CNN encoder, so a run that sets one there
+  // would not be what its config says.
+  const SentenceEncoderOptions bilstm_defaults;
+  for (const auto& [key, is_set] :
+       {std::pair<const char*, bool>{"model.lstm_init",
+                                     c.model.lstm_init != bilstm_defaults.lstm_init},
+        {"model.word_attention", c.model.word_attention != bilstm_defaults.word_attention},
+        {"model.backward_over_padding",
+         c.model.backward_over_padding != bilstm_defaults.backward_over_padding}}) {
+    require(!is_set || c.model.encoder == EncoderKind::kBiLstm, key,
+            "applies to model.encoder bilstm only");
+  }
   require(c.dist.lost_after_s > 2 * c.dist.heartbeat_s, "dist.lost_after_s",
           "must be more than twice dist.heartbeat_s");
   require(c.dist.backend != comm::Backend::kNccl || comm::nccl_built(), "dist.backend",

@@ -135,11 +135,13 @@ apt_ensure() {
   in_chroot apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# The packages tools/setup.sh installs (their trixie names are the same), less LibTorch and
-# the Slurm daemons (without them the Slurm test reports itself skipped).
+# The packages tools/setup.sh installs (their trixie names are the same), less LibTorch, the
+# Slurm daemons (without them the Slurm test reports itself skipped) and the versioned clang of
+# tools/fuzz.sh (Debian 12's clang-14 is not in trixie, and no stage here fuzzes).
 build_packages() {
   sed -n '/^packages=(/,/^)/p' "$src/tools/setup.sh" | sed 's/#.*//; s/packages=(//; s/)//' |
-    tr -s ' \t' '\n\n' | grep -v -e '^$' -e '^libtorch-dev$' -e '^slurm' -e '^munge$'
+    tr -s ' \t' '\n\n' | grep -v -e '^$' -e '^libtorch-dev$' -e '^slurm' -e '^munge$' \
+    -e '^clang-[0-9]' -e '^libclang-rt-'
   echo ninja-build
 }
 

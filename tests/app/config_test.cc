@@ -73,6 +73,16 @@ TEST(Config, EachKeysRuleIsEnforcedAndDescribed) {
   EXPECT_EQ(load_error({"train.variant=naive", "train.agreement_weight=0.5"}),
             "config: train.agreement_weight weighs J_D, which only train.variant full has");
   EXPECT_EQ(load_error({"train.agreement_weight=0.5"}), "");  // full is the default variant
+  for (const char* bilstm_switch :
+       {"model.lstm_init=tensorflow", "model.word_attention=full_length",
+        "model.backward_over_padding=true"}) {
+    const std::string key =
+        std::string(bilstm_switch).substr(0, std::string(bilstm_switch).find('='));
+    EXPECT_EQ(load_error({"model.encoder=pcnn", bilstm_switch}),
+              "config: " + key + " applies to model.encoder bilstm only");
+    EXPECT_EQ(load_error({bilstm_switch}), "");  // bilstm is the default encoder
+  }
+  EXPECT_EQ(load_error({"model.encoder=cnn", "model.lstm_init=torch"}), "");  // the default
 
   const std::string reference = describe_config();
   EXPECT_NE(reference.find("| `train.alpha` | number | `0.6` | in [0, 1] | "), std::string::npos)
