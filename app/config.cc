@@ -395,6 +395,10 @@ std::vector<Field> LoaderConfig::fields() {
 
 std::vector<Field> ModelConfig::fields() {
   return {{"word_dim", &word_dim, at_least(1), "word embedding size (Table 1)"},
+          {"word_init", choice(&word_init), any(),
+           "how word vectors without a pretrained row start: scaled_normal (N(0, 1/word_dim): "
+           "norm about 1), normal (N(0, 1), LibTorch's Embedding) or uniform (U(-1, 1), as "
+           "TensorFlow text models often do)"},
           {"position_dim", &position_dim, non_negative(), "size of each position embedding"},
           {"position_embeddings", choice(&position_embeddings), any(),
            "learned (normal start, trained) or fixed_uniform (as the reference: drawn uniformly "

@@ -102,8 +102,13 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   input_dropout_ = register_module("input_dropout", torch::nn::Dropout(1.0 - o.input_keep));
 
   torch::NoGradGuard no_grad;
-  // Small embeddings keep the LSTM out of saturation before training moves them.
-  torch::nn::init::normal_(word_embedding_->weight, 0.0, 1.0 / std::sqrt(o.word_dim));
+  switch (o.word_init) {
+    case WordInit::kScaledNormal:
+      torch::nn::init::normal_(word_embedding_->weight, 0.0, 1.0 / std::sqrt(o.word_dim));
+      break;
+    case WordInit::kNormal: torch::nn::init::normal_(word_embedding_->weight); break;
+    case WordInit::kUniform: word_embedding_->weight.uniform_(-1.0, 1.0); break;
+  }
   word_embedding_->weight[0].zero_();
   for (auto* table : {&head_position_embedding_, &tail_position_embedding_}) {
     torch::Tensor& weight = (*table)->weight;

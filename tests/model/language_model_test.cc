@@ -487,6 +487,32 @@ TEST(LanguageModel, FixedUniformPositionEmbeddingsDoNotTrain) {
   EXPECT_TRUE(learned->named_parameters()["head_position_embedding.weight"].requires_grad());
 }
 
+// model.word_init: the three starts have the spread they name (over a wide table, so the
+// sample statistics are tight), and the padding row stays zero in each.
+TEST(LanguageModel, WordInitDrawsTheNamedDistribution) {
+  auto word_table = [](WordInit init) {
+    LanguageModelOptions o = tiny_options();
+    o.vocab_size = 2000;
+    o.word_dim = 50;
+    o.word_init = init;
+    torch::manual_seed(10);
+    LanguageModel model(o);
+    return model->named_parameters()["word_embedding.weight"].detach().clone();
+  };
+  for (const auto& [init, std, bound] :
+       {std::tuple<WordInit, double, double>{WordInit::kScaledNormal, 1 / std::sqrt(50.0), 1e9},
+        {WordInit::kNormal, 1.0, 1e9},
+        {WordInit::kUniform, 1 / std::sqrt(3.0), 1.0}}) {
+    const torch::Tensor w = word_table(init);
+    EXPECT_TRUE(torch::equal(w[0], torch::zeros({50}))) << static_cast<int>(init);
+    const torch::Tensor rows = w.narrow(0, 1, 1999);
+    EXPECT_NEAR(rows.std().item<double>(), std, 0.02 * std) << static_cast<int>(init);
+    EXPECT_NEAR(rows.mean().item<double>(), 0.0, 0.02 * std) << static_cast<int>(init);
+    EXPECT_LE(rows.abs().max().item<double>(), bound) << static_cast<int>(init);
+  }
+  EXPECT_GT(word_table(WordInit::kNormal).abs().max().item<double>(), 3.0);  // not bounded
+}
+
 TEST(LanguageModel, WordVectorsLoadAndFreeze) {
   LanguageModel model(tiny_options());
   const torch::Tensor vectors = torch::randn({30, 6});
