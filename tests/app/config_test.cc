@@ -73,14 +73,13 @@ TEST(Config, EachKeysRuleIsEnforcedAndDescribed) {
   EXPECT_EQ(load_error({"train.variant=naive", "train.agreement_weight=0.5"}),
             "config: train.agreement_weight weighs J_D, which only train.variant full has");
   EXPECT_EQ(load_error({"train.agreement_weight=0.5"}), "");  // full is the default variant
-  for (const char* bilstm_switch :
-       {"model.lstm_init=tensorflow", "model.word_attention=full_length",
-        "model.backward_over_padding=true"}) {
-    const std::string key =
-        std::string(bilstm_switch).substr(0, std::string(bilstm_switch).find('='));
-    EXPECT_EQ(load_error({"model.encoder=pcnn", bilstm_switch}),
+  for (const auto& [key, value] :
+       {std::pair<std::string, std::string>{"model.lstm_init", "tensorflow"},
+        {"model.word_attention", "full_length"},
+        {"model.backward_over_padding", "true"}}) {
+    EXPECT_EQ(load_error({"model.encoder=pcnn", key + "=" + value}),
               "config: " + key + " applies to model.encoder bilstm only");
-    EXPECT_EQ(load_error({bilstm_switch}), "");  // bilstm is the default encoder
+    EXPECT_EQ(load_error({key + "=" + value}), "");  // bilstm is the default encoder
   }
   EXPECT_EQ(load_error({"model.encoder=cnn", "model.lstm_init=torch"}), "");  // the default
 
