@@ -243,7 +243,9 @@ void validate(Config& c) {
                                      c.model.lstm_init != bilstm_defaults.lstm_init},
         {"model.word_attention", c.model.word_attention != bilstm_defaults.word_attention},
         {"model.backward_over_padding",
-         c.model.backward_over_padding != bilstm_defaults.backward_over_padding}}) {
+         c.model.backward_over_padding != bilstm_defaults.backward_over_padding},
+        {"model.per_direction_dropout",
+         c.model.per_direction_dropout != bilstm_defaults.per_direction_dropout}}) {
     require(!is_set || c.model.encoder == EncoderKind::kBiLstm, key,
             "applies to model.encoder bilstm only");
   }
@@ -420,6 +422,10 @@ std::vector<Field> ModelConfig::fields() {
            "the BiLSTM's backward LSTM reads each sentence's padding up to max_length before its "
            "last token, as an unpacked bidirectional LSTM does (slower: every sentence is "
            "encoded at full width); by default it reads the real tokens alone"},
+          {"per_direction_dropout", &per_direction_dropout, any(),
+           "the BiLSTM's forward and backward LSTMs each draw their own input dropout mask, as "
+           "the reference's two dropout-wrapped cells do; by default both read one dropped "
+           "input"},
           {"conv_filters", &conv_filters, at_least(1),
            "cnn and pcnn: convolution filters (z has this size, three times it for pcnn)"},
           {"conv_window", &conv_window, checked_elsewhere("a positive odd number"),

@@ -173,8 +173,7 @@ torch::Tensor LanguageModelImpl::encode_group(const Sentences& group) {
       torch::cat({word_embedding_(s.words), head_position_embedding_(s.head_positions),
                   tail_position_embedding_(s.tail_positions)},
                  2);
-  return encoder_->forward(
-      {input_dropout_(x), s.lengths, s.head_positions, s.tail_positions, options_.max_length});
+  return encoder_->forward({x, s.lengths, s.head_positions, s.tail_positions, options_.max_length});
 }
 
 torch::Tensor LanguageModelImpl::classify(const torch::Tensor& z, const BagSlots& bags) {

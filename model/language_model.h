@@ -54,7 +54,6 @@ struct LanguageModelOptions : SentenceEncoderOptions {
   int position_dim = 25;
   PositionEmbeddings position_embeddings = PositionEmbeddings::kLearned;
   int classifier_hidden = 190;
-  double input_keep = 0.9;  // keep probability of encoder and classifier inputs
   // Weight of each training batch in the classifier's batch-norm running statistics, which
   // evaluation uses: LibTorch's 0.1 by default; the reference's TensorFlow layers use a
   // decay of 0.99, i.e. 0.01, so after a few hundred steps their statistics still lean on

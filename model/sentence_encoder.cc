@@ -32,11 +32,13 @@ class BiLstmEncoder : public SentenceEncoder {
   BiLstmEncoder(const SentenceEncoderOptions& o, std::int64_t input_dim)
       : hidden_(o.lstm_hidden),
         word_attention_(o.word_attention),
-        backward_over_padding_(o.backward_over_padding) {
+        backward_over_padding_(o.backward_over_padding),
+        per_direction_dropout_(o.per_direction_dropout) {
     const auto lstm_options = torch::nn::LSTMOptions(input_dim, hidden_);
     forward_ = register_module("lstm_forward", torch::nn::LSTM(lstm_options));
     backward_ = register_module("lstm_backward", torch::nn::LSTM(lstm_options));
     word_query_ = register_parameter("word_query", torch::empty({hidden_}));
+    input_dropout_ = register_module("input_dropout", torch::nn::Dropout(1.0 - o.input_keep));
     dropout_ = register_module("output_dropout", torch::nn::Dropout(1.0 - o.output_keep));
     torch::NoGradGuard no_grad;
     const double bound = std::sqrt(3.0 / static_cast<double>(hidden_));
@@ -47,15 +49,17 @@ class BiLstmEncoder : public SentenceEncoder {
   }
 
   torch::Tensor forward(const TokenFeatures& s) override {
-    const torch::Tensor x = s.x.transpose(0, 1);  // [W, N, d]: the LSTM's native layout
-    const torch::Tensor forward = std::get<0>(forward_(x)).transpose(0, 1);
+    const torch::Tensor x = input_dropout_(s.x);
+    const torch::Tensor backward_x = per_direction_dropout_ ? input_dropout_(s.x) : x;
+    // [W, N, d] is the LSTM's native layout.
+    const torch::Tensor forward = std::get<0>(forward_(x.transpose(0, 1))).transpose(0, 1);
     TORCH_CHECK(!backward_over_padding_ || s.x.size(1) == s.max_length,
                 "backward_over_padding needs token features of width L = ", s.max_length);
     auto reversed = [&](const torch::Tensor& t) {
       return backward_over_padding_ ? t.flip(1) : reverse_real_tokens(t, s.lengths);
     };
     const torch::Tensor backward =
-        reversed(std::get<0>(backward_(reversed(s.x).transpose(0, 1))).transpose(0, 1));
+        reversed(std::get<0>(backward_(reversed(backward_x).transpose(0, 1))).transpose(0, 1));
     const torch::Tensor h = torch::tanh(dropout_(forward) + dropout_(backward));  // [N, W, H]
     const std::int64_t W = h.size(1);
     torch::Tensor scores = h.matmul(word_query_)
@@ -90,9 +94,11 @@ class BiLstmEncoder : public SentenceEncoder {
   std::int64_t hidden_;
   WordAttention word_attention_;
   bool backward_over_padding_;
+  bool per_direction_dropout_;
   torch::nn::LSTM forward_{nullptr};
   torch::nn::LSTM backward_{nullptr};
   torch::Tensor word_query_;  // [H]: word attention
+  torch::nn::Dropout input_dropout_{nullptr};
   torch::nn::Dropout dropout_{nullptr};
 };
 
@@ -107,6 +113,7 @@ class ConvEncoder : public SentenceEncoder {
     conv_ = register_module(
         "conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(input_dim, filters_, o.conv_window)
                                       .padding(o.conv_window / 2)));
+    input_dropout_ = register_module("input_dropout", torch::nn::Dropout(1.0 - o.input_keep));
     dropout_ = register_module("output_dropout", torch::nn::Dropout(1.0 - o.output_keep));
     torch::NoGradGuard no_grad;
     torch::nn::init::xavier_uniform_(conv_->weight);
@@ -115,7 +122,7 @@ class ConvEncoder : public SentenceEncoder {
 
   torch::Tensor forward(const TokenFeatures& s) override {
     const torch::Tensor real = real_tokens(s.lengths, s.x.size(1));
-    const torch::Tensor x = s.x.masked_fill(real.logical_not().unsqueeze(2), 0);
+    const torch::Tensor x = input_dropout_(s.x).masked_fill(real.logical_not().unsqueeze(2), 0);
     const torch::Tensor c = conv_(x.transpose(1, 2)).transpose(1, 2);  // [N, W, F]
     const torch::Tensor piece =
         pieces_ == 1 ? torch::zeros_like(s.lengths).unsqueeze(1)
@@ -138,6 +145,7 @@ class ConvEncoder : public SentenceEncoder {
   std::int64_t filters_;
   int pieces_;
   torch::nn::Conv1d conv_{nullptr};
+  torch::nn::Dropout input_dropout_{nullptr};
   torch::nn::Dropout dropout_{nullptr};
 };
 

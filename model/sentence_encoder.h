@@ -10,6 +10,9 @@
 //   pcnn    the same convolution, max-pooled over each of the three pieces the two entities
 //           cut the sentence into, concatenated, tanh (PCNN+ATT).
 //
+// Each encoder applies the input dropout to its token features itself, so the BiLSTM can give
+// its two directions their own masks (per_direction_dropout).
+//
 // Every encoder sees only a sentence's first `length` tokens: the result does not depend on
 // what the padding holds or how wide the group is padded (the language model sorts
 // sentences by length and pads each group only to its longest one). Two BiLSTM options
@@ -56,14 +59,20 @@ struct SentenceEncoderOptions {
   // as an unpacked bidirectional LSTM over full-width arrays does; token features then come
   // at width L. By default it reads the real tokens alone.
   bool backward_over_padding = false;
+  // bilstm: the forward and backward LSTMs each draw their own input dropout mask, as the
+  // reference's two dropout-wrapped cells do. By default both read one dropped input.
+  bool per_direction_dropout = false;
   int conv_filters = 230;    // cnn, pcnn: filters (Lin et al.); z has 230, or 3 x 230 for pcnn
   int conv_window = 3;       // cnn, pcnn: tokens each filter sees, centred (odd)
+  double input_keep = 0.9;   // dropout keep probability of the token features (and, in the
+                             //   language model, of the classifier's inputs)
   double output_keep = 0.7;  // dropout keep probability of the encoder's outputs
 };
 
 // A group of sentences padded to a common width W.
 struct TokenFeatures {
-  torch::Tensor x;               // float [N, W, d]: word and position embeddings
+  torch::Tensor x;               // float [N, W, d]: word and position embeddings, before
+                                 //   the encoder's input dropout
   torch::Tensor lengths;         // int64 [N], each in [1, W]
   torch::Tensor head_positions;  // int64 [N, W]: distance to the head span shifted by L,
   torch::Tensor tail_positions;  //   so L marks the span (data::Batch)

@@ -76,7 +76,8 @@ TEST(Config, EachKeysRuleIsEnforcedAndDescribed) {
   for (const auto& [key, value] :
        {std::pair<std::string, std::string>{"model.lstm_init", "tensorflow"},
         {"model.word_attention", "full_length"},
-        {"model.backward_over_padding", "true"}}) {
+        {"model.backward_over_padding", "true"},
+        {"model.per_direction_dropout", "true"}}) {
     EXPECT_EQ(load_error({"model.encoder=pcnn", key + "=" + value}),
               "config: " + key + " applies to model.encoder bilstm only");
     EXPECT_EQ(load_error({key + "=" + value}), "");  // bilstm is the default encoder

@@ -306,14 +306,23 @@ TEST(LanguageModel, ArchivesWithTheBiLstmAtTheTopLevelStillLoad) {
   torch::manual_seed(2);
   LanguageModel saved(tiny_options());
   torch::serialize::OutputArchive old_layout;
-  for (const auto& child : saved->named_children()) {
-    if (child.key() == "encoder") {
-      child.value()->save(old_layout);  // its parameters and LSTMs straight into the top level
-      continue;
-    }
+  auto write_module = [&](const std::string& name, const torch::nn::Module& module) {
     torch::serialize::OutputArchive child_archive;
-    child.value()->save(child_archive);
-    old_layout.write(child.key(), child_archive);
+    module.save(child_archive);
+    old_layout.write(name, child_archive);
+  };
+  const auto top_level = saved->named_children();
+  for (const auto& child : top_level) {
+    if (child.key() != "encoder") write_module(child.key(), *child.value());
+  }
+  // The encoder's parameters and modules straight into the top level; its input dropout
+  // (stateless) has the name of the model's own, which the old layout held once.
+  const auto& encoder = *top_level["encoder"];
+  for (const auto& p : encoder.named_parameters(/*recurse=*/false)) {
+    old_layout.write(p.key(), p.value());
+  }
+  for (const auto& child : encoder.named_children()) {
+    if (!top_level.contains(child.key())) write_module(child.key(), *child.value());
   }
   for (const auto& p : saved->named_parameters(/*recurse=*/false)) {
     old_layout.write(p.key(), p.value());
@@ -408,6 +417,41 @@ TEST(SentenceEncoder, FullLengthWordAttentionCountsPaddingUpToL) {
                 padding_at_long / padding_at_width, 1e-3)
         << n;
   }
+}
+
+// model.per_direction_dropout: the two LSTMs read independently dropped inputs. The backward
+// LSTM is made the forward one with its cell-gate rows negated, so on a one-token sentence
+// (where both read the same token from a zero state) it outputs exactly minus the forward
+// output when both read the same input: z = tanh(forward + backward) is then 0, and stays 0
+// in training only while the two share a dropout mask.
+TEST(SentenceEncoder, PerDirectionDropoutGivesEachLstmItsOwnInputMask) {
+  torch::NoGradGuard no_grad;
+  constexpr std::int64_t kHidden = 5, kInput = 8, kSentences = 16;
+  const torch::Tensor zeros = torch::zeros({kSentences, 1}, torch::kInt64);
+  torch::manual_seed(9);
+  const TokenFeatures tokens{torch::randn({kSentences, 1, kInput}),
+                             torch::ones({kSentences}, torch::kInt64), zeros, zeros, 1};
+  auto largest_output = [&](bool per_direction, bool training) {
+    SentenceEncoderOptions o;
+    o.lstm_hidden = kHidden;
+    o.input_keep = 0.5;
+    o.output_keep = 1.0;
+    o.per_direction_dropout = per_direction;
+    const auto encoder = make_sentence_encoder(o, kInput);
+    auto parameters = encoder->named_parameters();
+    for (const char* name : {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}) {
+      torch::Tensor backward = parameters[std::string("lstm_backward.") + name];
+      backward.copy_(parameters[std::string("lstm_forward.") + name]);
+      backward.narrow(0, 2 * kHidden, kHidden).neg_();  // gates in the order i, f, g, o
+    }
+    encoder->train(training);
+    torch::manual_seed(10);
+    return encoder->forward(tokens).abs().max().item<double>();
+  };
+  EXPECT_LT(largest_output(false, false), 1e-6);
+  EXPECT_LT(largest_output(true, false), 1e-6);  // no dropout in evaluation
+  EXPECT_LT(largest_output(false, true), 1e-6);
+  EXPECT_GT(largest_output(true, true), 1e-2);
 }
 
 // model.backward_over_padding: the backward LSTM reads each sentence's padding up to L
