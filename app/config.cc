@@ -431,6 +431,10 @@ std::vector<Field> ModelConfig::fields() {
           {"conv_window", &conv_window, checked_elsewhere("a positive odd number"),
            "cnn and pcnn: tokens each filter sees, centred on its token"},
           {"classifier_hidden", &classifier_hidden, at_least(1), "classifier hidden layer size"},
+          {"classifier_bias_init", choice(&classifier_bias_init), any(),
+           "how the classifier's hidden and output biases start: zero, or xavier (as the "
+           "reference's TensorFlow xavier_initializer draws a vector of n entries: uniform in "
+           "±√(3/n))"},
           {"input_keep", &input_keep, between(0, 1, true, false),
            "dropout keep probability on the encoder and classifier inputs"},
           {"output_keep", &output_keep, between(0, 1, true, false),

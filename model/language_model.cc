@@ -123,7 +123,13 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   for (auto* v : {&sentence_diag_, &sentence_query_}) v->uniform_(-bound, bound);
   for (auto* layer : {&hidden_, &output_}) {
     torch::nn::init::xavier_uniform_((*layer)->weight);
-    (*layer)->bias.zero_();
+    torch::Tensor& bias = (*layer)->bias;
+    if (o.classifier_bias_init == ClassifierBiasInit::kXavier) {
+      const double bias_bound = std::sqrt(3.0 / static_cast<double>(bias.size(0)));
+      bias.uniform_(-bias_bound, bias_bound);
+    } else {
+      bias.zero_();
+    }
   }
 }
 

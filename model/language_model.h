@@ -45,6 +45,13 @@ constexpr core::Choices<WordInit, 3> choices(WordInit) {
            {WordInit::kUniform, "uniform"}}};
 }
 
+// How the classifier's two layers' biases start: zero, or as the reference's TensorFlow
+// xavier_initializer draws a 1-D variable of n entries, uniform in ±sqrt(3/n).
+enum class ClassifierBiasInit { kZero, kXavier };
+constexpr core::Choices<ClassifierBiasInit, 2> choices(ClassifierBiasInit) {
+  return {{{ClassifierBiasInit::kZero, "zero"}, {ClassifierBiasInit::kXavier, "xavier"}}};
+}
+
 struct LanguageModelOptions : SentenceEncoderOptions {
   std::int64_t vocab_size = 0;
   std::int64_t num_relations = 0;  // including NA = 0
@@ -54,6 +61,7 @@ struct LanguageModelOptions : SentenceEncoderOptions {
   int position_dim = 25;
   PositionEmbeddings position_embeddings = PositionEmbeddings::kLearned;
   int classifier_hidden = 190;
+  ClassifierBiasInit classifier_bias_init = ClassifierBiasInit::kZero;
   // Weight of each training batch in the classifier's batch-norm running statistics, which
   // evaluation uses: LibTorch's 0.1 by default; the reference's TensorFlow layers use a
   // decay of 0.99, i.e. 0.01, so after a few hundred steps their statistics still lean on

@@ -560,6 +560,28 @@ TEST(LanguageModel, WordInitDrawsTheNamedDistribution) {
   EXPECT_GT(word_table(WordInit::kNormal).abs().max().item<double>(), 3.0);  // not bounded
 }
 
+// model.classifier_bias_init: both classifier biases start at zero, or drawn within the bound
+// TensorFlow's xavier_initializer gives a vector of n entries, sqrt(3/n).
+TEST(LanguageModel, ClassifierBiasInitDrawsWithinTheXavierBound) {
+  auto biases = [](ClassifierBiasInit init) {
+    LanguageModelOptions o = tiny_options();
+    o.classifier_bias_init = init;
+    torch::manual_seed(11);
+    LanguageModel model(o);
+    const auto parameters = model->named_parameters();
+    return std::vector<torch::Tensor>{parameters["hidden.bias"], parameters["output.bias"]};
+  };
+  for (const torch::Tensor& bias : biases(ClassifierBiasInit::kZero)) {
+    EXPECT_TRUE(torch::equal(bias, torch::zeros_like(bias)));
+  }
+  for (const torch::Tensor& bias : biases(ClassifierBiasInit::kXavier)) {
+    const double bound = std::sqrt(3.0 / static_cast<double>(bias.size(0)));
+    EXPECT_LE(bias.abs().max().item<double>(), bound);
+    EXPECT_GT(bias.abs().max().item<double>(), 0.5 * bound);  // drawn, not 0
+    EXPECT_TRUE(bias.requires_grad());
+  }
+}
+
 TEST(LanguageModel, WordVectorsLoadAndFreeze) {
   LanguageModel model(tiny_options());
   const torch::Tensor vectors = torch::randn({30, 6});
