@@ -10,20 +10,20 @@
 #include <optional>
 #include <sstream>
 
-#include "app/checkpoint.h"
-#include "app/config.h"
 #include "app/predict.h"
 #include "app/pretraining.h"
 #include "app/store_summary.h"
-#include "app/train_step.h"
-#include "app/training.h"
 #include "comm/routing_communicator.h"
 #include "core/atomic_output.h"
 #include "core/errors.h"
 #include "core/log.h"
 #include "data_pipeline/prepare.h"
-#include "evaluation/repeated_runs.h"
 #include "synth/synth.h"
+#include "trainer/checkpoint.h"
+#include "trainer/config.h"
+#include "trainer/evaluation/repeated_runs.h"
+#include "trainer/train_step.h"
+#include "trainer/training.h"
 
 namespace hrere::train {
 namespace {

@@ -9,11 +9,11 @@
 #include <sstream>
 
 #include "app/predict_input.h"
-#include "app/training.h"
 #include "core/atomic_output.h"
 #include "core/errors.h"
 #include "data_pipeline/text_file.h"
 #include "data_pipeline/vocabulary.h"
+#include "trainer/training.h"
 
 namespace hrere::train {
 

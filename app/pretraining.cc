@@ -5,14 +5,14 @@
 #include <memory>
 #include <sstream>
 
-#include "app/progress.h"
-#include "app/run_folder.h"
 #include "comm/routing_communicator.h"
 #include "core/atomic_output.h"
 #include "core/errors.h"
 #include "data_pipeline/prepare.h"
 #include "kbe_shard/pretrain.h"
-#include "replication/rank_zero.h"
+#include "trainer/progress.h"
+#include "trainer/replication/rank_zero.h"
+#include "trainer/run_folder.h"
 
 namespace hrere::train {
 namespace fs = std::filesystem;

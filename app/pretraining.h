@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "app/config.h"
 #include "comm/communicator.h"
 #include "core/schedule.h"
 #include "kbe_shard/pretrain.h"
+#include "trainer/config.h"
 
 namespace hrere::train {
 

@@ -1,6 +1,7 @@
 #include "core/log.h"
 
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -19,7 +20,15 @@ spdlog::level::level_enum parse_level(const std::string& name) {
   throw InputError("--log-level " + name + ": expected debug, info, warn or error");
 }
 
-}  // namespace
+spdlog::level::level_enum to_spdlog(Level level) {
+  switch (level) {
+    case Level::debug: return spdlog::level::debug;
+    case Level::info: return spdlog::level::info;
+    case Level::warn: return spdlog::level::warn;
+    case Level::err: break;
+  }
+  return spdlog::level::err;
+}
 
 spdlog::logger& logger() {
   static spdlog::logger instance = [] {
@@ -29,6 +38,15 @@ spdlog::logger& logger() {
     return made;
   }();
   return instance;
+}
+
+}  // namespace
+
+bool enabled(Level level) { return logger().should_log(to_spdlog(level)); }
+
+void write(Level level, const std::string& message) {
+  logger().log(to_spdlog(level), message);
+  if (level == Level::err) logger().flush();
 }
 
 void configure(int rank, const std::string& level) {

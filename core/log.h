@@ -4,12 +4,20 @@
 // Rank 0 prints from the chosen level (--log-level, default info); the other ranks print
 // warnings and errors only, unless the level is debug, where every rank prints everything.
 // Command results (summaries, reports) are not log lines: they go to stdout.
-#include <spdlog/spdlog.h>
+//
+// spdlog stays inside log.cc: LibTorch's headers bring their own, newer fmt, which Debian's
+// spdlog cannot compile against. A call formats its message here with whichever fmt the
+// translation unit sees (header-only: FMT_HEADER_ONLY for every target, as LibTorch exports
+// no fmt symbols; the versions live in separate inline namespaces), and only the finished
+// string reaches spdlog.
+#include <fmt/format.h>
 
 #include <string>
 #include <utility>
 
 namespace hrere::log {
+
+enum class Level { debug, info, warn, err };
 
 // Sets the rank tag and the level: debug, info, warn (or warning) or error; another name is
 // an InputError. Before it is called, lines go to stderr without a rank, from level info.
@@ -19,23 +27,22 @@ void configure(int rank, const std::string& level);
 // one: known before MPI starts, so even commands that never start MPI tag their lines.
 int launcher_rank();
 
-// The one logger every line goes through (thread-safe: the liveness monitor logs too).
-spdlog::logger& logger();
+// Whether a line of this level is printed (so a skipped line is never formatted).
+bool enabled(Level level);
 
-// log::info("resuming {} at step {}", path, step): a format string checked at compile time
-// and its arguments, at the level the name says. An error is flushed at once: an exit may
-// follow.
-template <spdlog::level::level_enum Level>
+// Prints one finished line; errors are flushed at once.
+void write(Level level, const std::string& message);
+
+template <Level L>
 struct At {
   template <typename... Args>
-  void operator()(spdlog::format_string_t<Args...> format, Args&&... args) const {
-    logger().log(Level, format, std::forward<Args>(args)...);
-    if (Level >= spdlog::level::err) logger().flush();
+  void operator()(fmt::format_string<Args...> format, Args&&... args) const {
+    if (enabled(L)) write(L, fmt::format(format, std::forward<Args>(args)...));
   }
 };
-inline constexpr At<spdlog::level::debug> debug;
-inline constexpr At<spdlog::level::info> info;
-inline constexpr At<spdlog::level::warn> warn;
-inline constexpr At<spdlog::level::err> error;
+inline constexpr At<Level::debug> debug;
+inline constexpr At<Level::info> info;
+inline constexpr At<Level::warn> warn;
+inline constexpr At<Level::err> error;
 
 }  // namespace hrere::log

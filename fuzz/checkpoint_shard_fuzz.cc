@@ -1,5 +1,5 @@
 // Harness: an entity-table shard file from mutated bytes, as a checkpoint's knowledge folder
-// (app/checkpoint.h, knowledge/) holds them and `train --resume` loads them
+// (trainer/checkpoint.h, knowledge/) holds them and `train --resume` loads them
 // (kbe_shard/sharded_embedding.h, EmbeddingShard::load): into one rank's whole table and into
 // the second of two ranks. The archive beside it (state.pt) is LibTorch's own format and is
 // not fuzzed here. Seeds: fuzz_seed_tool_kbe.

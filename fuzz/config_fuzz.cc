@@ -1,12 +1,12 @@
-// Harness: a whole configuration load (app/config.h, load_config) as every command does it
+// Harness: a whole configuration load (trainer/config.h, load_config) as every command does it
 // with `--config FILE --set ...`. The input is the YAML file, then, after a line `#--set`,
 // one override per line. A config that loads must print (to_yaml) as YAML that loads again
 // to the same configuration, as the resolved config.yaml of a run folder is reloaded.
 #include <cstdio>
 
-#include "app/config.h"
 #include "core/errors.h"
 #include "fuzz/harness.h"
+#include "trainer/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const hrere::fuzz::SplitInput input = hrere::fuzz::split_at_marker(data, size, "#--set");

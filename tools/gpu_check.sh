@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The prepared check for a machine with one GPU (PyTorch with its CUDA LibTorch, the
 # nvidia-nccl wheel, CMake and nvcc there, but no Debian -dev packages and no network):
-# unpacks the .deb bundle of tools/gpu_bundle.sh into a prefix, builds hrere against the
-# Python package's LibTorch and the wheel's NCCL into build-gpu/, and runs, each step with
-# its own time limit and a PASS/FAIL/SKIP line:
+# unpacks the .deb bundle of tools/gpu_bundle.sh into a prefix, builds hrere into build-gpu/
+# the way every build does (cmake/torch_from_python.cmake: LibTorch and NCCL from a Python's
+# torch, here the machine's own), and runs, each step with its own time limit and a
+# PASS/FAIL/SKIP line:
 #   (b) the NCCL collectives test on 1 rank
 #   (d) hrere synth -> prepare -> pretrain -> train (variant full) on the GPU
 #   (c) `hrere train` on 2 ranks sharing the GPU, with dist.backend=mpi
@@ -15,9 +16,10 @@
 #
 #   tools/gpu_check.sh [--cpu] [--bundle DIR]
 #
-# --cpu: the same on CPU with Debian's LibTorch and no NCCL (to test this script and the
-#        bundle on a Debian machine); the bundle is used when present, else the system's
-#        packages. --bundle: the bundle folder (default .gpu-bundle).
+# --cpu: the same on CPU with the project's .venv (tools/setup.sh: the same CUDA LibTorch
+#        and NCCL, no GPU), to test this script and the bundle on a Debian machine; the NCCL
+#        test must then skip for want of a GPU. The bundle is used when present, else the
+#        system's packages. --bundle: the bundle folder (default .gpu-bundle).
 # HRERE_GPU_CHECK_BUDGET_S: seconds for the whole check (default 540 on the GPU, none with
 # --cpu); a step is cut to the time left, and skipped when under 15 s are left.
 set -uo pipefail
@@ -199,21 +201,23 @@ first_python() {
     [ -x "$c" ] && "$c" -c "import $1" >/dev/null 2>&1 && { echo "$c"; return; }
   done
 }
-py=$(first_python torch)
+if [ "$device" = cuda ]; then
+  py=$(first_python torch)
+else
+  py=$root/.venv/bin/python
+  [ -x "$py" ] || py=""
+fi
 tests_py=$(first_python h5py)
 plot_py=$(first_python matplotlib)
 env_text+="OS: $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), $(uname -r)"$'\n'
 env_text+="compiler: $(c++ --version 2>/dev/null | head -1)"$'\n'
 env_text+="cmake: $(cmake --version | head -1); ninja: $(ninja --version 2>/dev/null || echo none)"$'\n'
 env_text+="python3 with torch: ${py:-none}; with h5py: ${tests_py:-none}; with matplotlib: ${plot_py:-none}"$'\n'
-torch_prefix=""
-nccl_root=""
-if [ "$device" = cuda ]; then
-  # CMake's FindCUDAToolkit (for NCCL) looks for nvcc on the PATH.
-  [ -z "$(command -v nvcc)" ] && [ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH
-  env_text+="nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo none)"$'\n'
-  if [ -n "$py" ]; then
-    env_text+=$("$py" - 2>&1 <<'PY'
+# LibTorch's CMake package and FindCUDAToolkit (for NCCL) look for nvcc on the PATH.
+[ -z "$(command -v nvcc)" ] && [ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH
+env_text+="nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo none)"$'\n'
+if [ -n "$py" ]; then
+  env_text+=$("$py" - 2>&1 <<'PY'
 import torch
 print("torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())
 print("torch sees CUDA:", torch.cuda.is_available(), torch.cuda.device_count(), "device(s)",
@@ -229,29 +233,9 @@ except Exception:
     pass
 PY
 )$'\n'
-    torch_prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)
-    # The wheel's folder holding include/nccl.h and lib/libnccl.so.2 (nvidia/nccl, or
-    # nvidia/cu13 in newer layouts): looked for under every nvidia namespace path.
-    nccl_root=$("$py" - 2>/dev/null <<'PY'
-import glob, importlib.util, os
-spec = importlib.util.find_spec("nvidia")
-for base in (spec.submodule_search_locations if spec else []):
-    for header in sorted(glob.glob(os.path.join(base, "**", "include", "nccl.h"), recursive=True)):
-        root = os.path.dirname(os.path.dirname(header))
-        if glob.glob(os.path.join(root, "lib", "libnccl.so*")):
-            print(root)
-            raise SystemExit
-PY
-)
-  fi
-  if command -v nvidia-smi >/dev/null; then
-    env_text+=$'\n'"$(nvidia-smi 2>&1)"$'\n'
-  fi
 fi
-if [ -n "$nccl_root" ]; then
-  nccl_lib=$(ls "$nccl_root"/lib/libnccl.so* | head -1)
-  env_text+="NCCL: $nccl_root ($(awk '/#define NCCL_(MAJOR|MINOR|PATCH) /{printf "%s.", $3}' \
-    "$nccl_root/include/nccl.h" | sed 's/\.$//'))"$'\n'
+if command -v nvidia-smi >/dev/null; then
+  env_text+=$'\n'"$(nvidia-smi 2>&1)"$'\n'
 fi
 write_report
 
@@ -308,7 +292,7 @@ EOF
 }
 
 export_prefix_env() {
-  export LD_LIBRARY_PATH=$L:$L/openmpi/lib${nccl_root:+:$nccl_root/lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export LD_LIBRARY_PATH=$L:$L/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   # Open MPI and PMIx find their components and help files under the moved prefix.
   export OPAL_PREFIX=$prefix/usr
   export PMIX_MCA_mca_base_component_path=$L/pmix2/lib/pmix
@@ -354,15 +338,7 @@ command -v ninja >/dev/null && cmake_args+=(-G Ninja)
 # machine the image's python3, not /usr/bin's.
 [ -n "$tests_py" ] && cmake_args+=(-DHRERE_PYTHON="$tests_py")
 [ -n "$plot_py" ] && cmake_args+=(-DHRERE_PLOT_PYTHON="$plot_py")
-if [ "$device" = cuda ]; then
-  [ -n "$torch_prefix" ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$torch_prefix")
-  if [ -n "$nccl_root" ]; then
-    cmake_args+=(-DNCCL_ROOT="$nccl_root" -DNCCL_INCLUDE_DIR="$nccl_root/include"
-                 -DNCCL_LIBRARY="$nccl_lib")
-  fi
-else
-  cmake_args+=(-DHRERE_WITH_NCCL=OFF)
-fi
+[ -n "$py" ] && cmake_args+=(-DHRERE_TORCH_PYTHON="$py")
 if [ "$use_prefix" = 1 ]; then
   link="-Wl,-rpath-link,$L -Wl,-rpath-link,$L/openmpi/lib"
   cmake_args+=(-DMPI_CXX_COMPILER="$build/bin/mpicxx" -DMPIEXEC_EXECUTABLE="$mpirun"
@@ -447,19 +423,17 @@ if [ -n "$stop_all" ]; then
   done
 else
   # (b) NCCL on one rank (two ranks on one GPU need NCCL 2.30: see docs/DISTRIBUTED.md, GPUs).
-  if [ "$device" = cpu ]; then
-    skip nccl-1-rank "--cpu: built without CUDA and NCCL"
-  else
-    # A skipped test fails here: this machine has the GPU, and NCCL was looked for.
-    nccl_test() {
-      "${mpi[@]}" -np 1 "$build/tests/comm_tests" --gtest_filter='Nccl.*' >"$work/nccl.out" 2>&1
-      local rc=$?
-      cat "$work/nccl.out"
-      [ "$rc" -eq 0 ] && ! grep -q '\[  SKIPPED \]' "$work/nccl.out"
-    }
-    shown="$(printf '%q ' "${mpi[@]}") -np 1 $build/tests/comm_tests --gtest_filter='Nccl.*'"
-    built nccl-1-rank "$build/tests/comm_tests" && step nccl-1-rank 90 nccl_note nccl_test
-  fi
+  # On the GPU a skipped test fails: the GPU is there. With --cpu the test must skip (built,
+  # and no GPU to run on).
+  nccl_test() {
+    "${mpi[@]}" -np 1 "$build/tests/comm_tests" --gtest_filter='Nccl.*' >"$work/nccl.out" 2>&1
+    local rc=$? skipped=0
+    cat "$work/nccl.out"
+    grep -q '\[  SKIPPED \]' "$work/nccl.out" && skipped=1
+    [ "$rc" -eq 0 ] && [ "$skipped" -eq "$([ "$device" = cpu ] && echo 1 || echo 0)" ]
+  }
+  shown="$(printf '%q ' "${mpi[@]}") -np 1 $build/tests/comm_tests --gtest_filter='Nccl.*'"
+  built nccl-1-rank "$build/tests/comm_tests" && step nccl-1-rank 90 nccl_note nccl_test
 
   # (d) The chain on the device, with tiny models (seconds each).
   w=$work

@@ -23,12 +23,12 @@
 
 #include <torch/cuda.h>
 
-#include "app/config.h"
-#include "app/training.h"
 #include "comm/device.h"
 #include "data_pipeline/loader.h"
-#include "evaluation/evaluation.h"
-#include "model/language_model.h"
+#include "trainer/config.h"
+#include "trainer/evaluation/evaluation.h"
+#include "trainer/model/language_model.h"
+#include "trainer/training.h"
 
 namespace {
 
