@@ -1,12 +1,13 @@
 # Finds LibTorch and NCCL in a Python environment's torch and nvidia-* wheels.
 # In:  HRERE_TORCH_PYTHON (cache; default .venv/bin/python of the source tree).
 # Out: CMAKE_PREFIX_PATH and CMAKE_LIBRARY_PATH led by torch's CMake package and libraries,
-#      NCCL_ROOT (the wheel's NCCL, read
+#      HRERE_TORCH_LIB_DIR (torch's libraries), NCCL_ROOT (the wheel's NCCL, read
 #      by comm/CMakeLists.txt), CUDAToolkit_ROOT where unset and /usr/local/cuda exists,
-#      HRERE_MIN_TORCH_VERSION.
+#      CMAKE_INSTALL_RPATH, HRERE_MIN_TORCH_VERSION.
 
-# The oldest torch the build is checked against (tools/check_torch_version.sh).
-set(HRERE_MIN_TORCH_VERSION 2.10)
+# The oldest torch the build is checked against: the pin (tools/python-requirements.txt);
+# newer ones with tools/check_torch_version.sh.
+set(HRERE_MIN_TORCH_VERSION 2.11)
 
 set(HRERE_TORCH_PYTHON "" CACHE FILEPATH
     "Python whose torch package provides LibTorch (default: the project's .venv)")
@@ -52,11 +53,21 @@ list(PREPEND CMAKE_PREFIX_PATH "${hrere_torch_cmake}")
 # TorchConfig finds some of its libraries (c10, torch) with find_library, which searches the
 # system's folders before torch's own: another LibTorch there (Debian's libtorch-dev) would be
 # linked beside this one. Torch's lib folder goes first.
-list(PREPEND CMAKE_LIBRARY_PATH "${hrere_torch_cmake}/../../lib")
+get_filename_component(HRERE_TORCH_LIB_DIR "${hrere_torch_cmake}/../../lib" ABSOLUTE)
+list(PREPEND CMAKE_LIBRARY_PATH "${HRERE_TORCH_LIB_DIR}")
 if(hrere_nccl_root AND NOT NCCL_ROOT)
   set(NCCL_ROOT "${hrere_nccl_root}")
 endif()
 message(STATUS "hrere: torch ${HRERE_TORCH_VERSION} from ${HRERE_TORCH_PYTHON}")
+
+# An installed hrere loads LibTorch and NCCL from where it was built against them, as the
+# build tree's binary does. The environment may lie inside the source tree, whose folders
+# CMake leaves out of an installed binary's search path unless named.
+set(CMAKE_INSTALL_RPATH "${HRERE_TORCH_LIB_DIR}")
+if(NCCL_ROOT)
+  list(APPEND CMAKE_INSTALL_RPATH "${NCCL_ROOT}/lib")
+endif()
+set(CMAKE_INSTALL_RPATH_USE_LINK_PATH ON)
 
 # LibTorch's CUDA build looks for a CUDA toolkit (headers, nvcc) at configure time.
 if(NOT CUDAToolkit_ROOT AND NOT DEFINED ENV{CUDAToolkit_ROOT} AND EXISTS /usr/local/cuda/bin/nvcc)

@@ -4,11 +4,11 @@
 # project's .venv and build/ stay as they are. Use it before moving the pin in
 # tools/python-requirements.txt, and to check the GPU machine's version from here.
 #
-#   tools/check_torch_version.sh VERSION [ctest arguments...]   # e.g. 2.10.0 -E '^slurm'
+#   tools/check_torch_version.sh VERSION [ctest arguments...]   # e.g. 2.15.0 -E '^slurm'
 #
-# The wheel must be a CUDA 13 build (the toolkit's major version, /usr/local/cuda); PyPI's
-# default torch wheels from 2.11 on are. Heavy (a cold build and the suite: about an hour on
-# 2 cores), not part of CI; the results go to docs/BENCHMARKS.md's build section.
+# The wheel must be a CUDA 13 build (the toolkit's major version, /usr/local/cuda): PyPI's
+# default torch wheels are from 2.11 on (2.10's is CUDA 12.8). Heavy (a cold build and the
+# whole suite), not part of CI; docs/DISTRIBUTED.md, Other torch versions, has the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:?usage: tools/check_torch_version.sh VERSION [ctest arguments...]}

@@ -20,7 +20,7 @@
 #        and NCCL, no GPU), to test this script and the bundle on a Debian machine; the NCCL
 #        test must then skip for want of a GPU. The bundle is used when present, else the
 #        system's packages. --bundle: the bundle folder (default .gpu-bundle).
-# HRERE_GPU_CHECK_BUDGET_S: seconds for the whole check (default 540 on the GPU, none with
+# HRERE_GPU_CHECK_BUDGET_S: seconds for the whole check (default 360 on the GPU, none with
 # --cpu); a step is cut to the time left, and skipped when under 15 s are left.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -61,7 +61,7 @@ if [ "$device" = cpu ]; then
   budget=${HRERE_GPU_CHECK_BUDGET_S:-0}
 else
   scale=1
-  budget=${HRERE_GPU_CHECK_BUDGET_S:-540}
+  budget=${HRERE_GPU_CHECK_BUDGET_S:-360}
 fi
 deadline=$((SECONDS + budget))
 as_root=()

@@ -212,7 +212,9 @@ TrainingState load_checkpoint(comm::Communicator& comm, const std::string& path,
     if (archive.try_read(generator_key(device), generators) && generators.size(0) == comm.size()) {
       at::Generator generator = dropout_generator(device);
       std::lock_guard<std::mutex> lock(generator.mutex());
-      generator.set_state(generators[comm.rank()].contiguous());
+      // A copy of the row: LibTorch 2.11's CPU generator crashes on a state tensor that is a
+      // view at an offset into its storage (every rank's row but rank 0's).
+      generator.set_state(generators[comm.rank()].clone());
     } else {
       torch::manual_seed(dropout_seed(seed, state.step, comm.rank()));
     }

@@ -7,7 +7,7 @@
 #
 # PREPARED_NYT10: a store from `hrere prepare --config configs/nyt10.yaml`; PREPARED_KB15K:
 # one from `hrere prepare --config configs/kbe-fb15k237.yaml` (pretraining reads it through
-# data.prepared). Writes OUT/<build>-<benchmark>.log (default OUT: runs/torch-builds) and
+# data.prepared). Writes OUT/{A,B}-<benchmark>.log (default OUT: runs/torch-builds) and
 # prints each log's key lines. Sizes: HRERE_BENCH_LM_STEPS (5), HRERE_BENCH_KBE_STEPS (20),
 # HRERE_BENCH_1VSALL_STEPS (100).
 set -euo pipefail
@@ -25,11 +25,11 @@ onevsall_steps=${HRERE_BENCH_1VSALL_STEPS:-100}
 
 # run NAME CMD...: CMD once with build A's programs, once with B's (@B@ stands for the build).
 run() {
-  local name=$1 build
+  local name=$1 build tag=A
   shift
   for build in "$a" "$b"; do
-    local log
-    log=$out/$(basename "$build")-$name.log
+    local log=$out/$tag-$name.log
+    tag=B
     "${@//@B@/$build}" >"$log" 2>&1 || { echo "torch_builds: $name failed with $build (see $log)" >&2; exit 1; }
     echo "== $name, $build"
     grep -E 'GEMM peak|^(ours|straightforward|bilstm|cnn|pcnn) |triples/s|steps in|wall' "$log" || tail -3 "$log"
