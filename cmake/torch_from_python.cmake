@@ -69,6 +69,14 @@ if(NCCL_ROOT)
 endif()
 set(CMAKE_INSTALL_RPATH_USE_LINK_PATH ON)
 
+# LibTorch's CUDA library needs libnccl.so.2. At run time its own RPATH finds the wheel's; at
+# link time the linker looks in the executable's search path first, where the CUDA
+# toolkit's older NCCL may stand (torch 2.15 needs NCCL 2.30 symbols the toolkit's 2.28
+# lacks). The wheel's folder is named for the linker ahead of all others.
+if(NCCL_ROOT)
+  add_link_options("LINKER:-rpath-link,${NCCL_ROOT}/lib")
+endif()
+
 # LibTorch's CUDA build looks for a CUDA toolkit (headers, nvcc) at configure time.
 if(NOT CUDAToolkit_ROOT AND NOT DEFINED ENV{CUDAToolkit_ROOT} AND EXISTS /usr/local/cuda/bin/nvcc)
   set(CUDAToolkit_ROOT /usr/local/cuda)
