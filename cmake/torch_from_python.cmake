@@ -77,7 +77,18 @@ if(NCCL_ROOT)
   add_link_options("LINKER:-rpath-link,${NCCL_ROOT}/lib")
 endif()
 
-# LibTorch's CUDA build looks for a CUDA toolkit (headers, nvcc) at configure time.
-if(NOT CUDAToolkit_ROOT AND NOT DEFINED ENV{CUDAToolkit_ROOT} AND EXISTS /usr/local/cuda/bin/nvcc)
-  set(CUDAToolkit_ROOT /usr/local/cuda)
+# LibTorch's CUDA build looks for a CUDA toolkit (headers, nvcc) at configure time; without
+# one its own message is obscure.
+if(NOT CUDAToolkit_ROOT AND NOT DEFINED ENV{CUDAToolkit_ROOT})
+  if(EXISTS /usr/local/cuda/bin/nvcc)
+    set(CUDAToolkit_ROOT /usr/local/cuda)
+  else()
+    find_program(HRERE_NVCC nvcc)
+    if(NOT HRERE_NVCC)
+      message(FATAL_ERROR "hrere: torch ${HRERE_TORCH_VERSION} is a CUDA build, and "
+                          "LibTorch's CMake package needs a CUDA toolkit of the same major "
+                          "version (nvcc and headers; no GPU): none in /usr/local/cuda or on "
+                          "the PATH. Install one there, or set CUDAToolkit_ROOT.")
+    endif()
+  endif()
 endif()
