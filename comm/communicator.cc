@@ -4,6 +4,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "comm/liveness.h"
 #include "core/hash.h"
 
 namespace hrere::comm {
@@ -123,6 +124,7 @@ void Communicator::check_tensor(const torch::Tensor& tensor, const char* op) con
 }
 
 void Communicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
+  const BlockedInCollective blocked;
   check_tensor(tensor, "all_reduce");
   if (tensor.numel() > 0) do_all_reduce(tensor, op);
 }
@@ -146,6 +148,7 @@ std::unique_ptr<PendingReduce> Communicator::do_start_all_reduce(torch::Tensor& 
 }
 
 void Communicator::broadcast(torch::Tensor& tensor, int root) {
+  const BlockedInCollective blocked;
   check_tensor(tensor, "broadcast");
   if (root < 0 || root >= size()) {
     throw std::invalid_argument(context("broadcast") + "root " + std::to_string(root) +
@@ -155,6 +158,7 @@ void Communicator::broadcast(torch::Tensor& tensor, int root) {
 }
 
 torch::Tensor Communicator::all_gather(const torch::Tensor& input) {
+  const BlockedInCollective blocked;
   const std::string error = tensor_error(input);
   const int64_t signature = error.empty() ? shape_signature(input, 0) : kInvalidSignature;
   const auto signatures = exchange_host(std::vector<int64_t>(size(), signature));
@@ -171,6 +175,7 @@ torch::Tensor Communicator::all_gather(const torch::Tensor& input) {
 torch::Tensor Communicator::all_to_all(const torch::Tensor& send,
                                        const std::vector<int64_t>& send_counts,
                                        std::vector<int64_t>* recv_counts) {
+  const BlockedInCollective blocked;
   const int p = size();
   std::string error = tensor_error(send);
   if (error.empty()) error = counts_error(send, send_counts, p);
@@ -199,7 +204,10 @@ torch::Tensor Communicator::all_to_all(const torch::Tensor& send,
   return output;
 }
 
-void Communicator::barrier() { do_barrier(); }
+void Communicator::barrier() {
+  const BlockedInCollective blocked;
+  do_barrier();
+}
 
 std::int64_t rank0_value(Communicator& comm, std::int64_t value) {
   if (comm.size() == 1) return value;

@@ -16,6 +16,8 @@
 //   backward pass): the result is in place after wait(). Collectives started this way still
 //   count in the rank's sequence of collectives: every rank starts them in the same order.
 // - Failures of the transport throw CommError naming the failed library call.
+// - Every call that waits for other ranks holds a BlockedInCollective (comm/liveness.h), so
+//   the heartbeats can tell a job whose ranks all wait forever from one that computes.
 #include <torch/types.h>
 
 #include <cstdint>

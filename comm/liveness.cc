@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -37,17 +38,29 @@ std::string read_file(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// A heartbeat file holds one line: "<beat counter> <pid> <host> <alive|done>".
+// A heartbeat file holds one line: "<beat counter> <pid> <host> <alive|done> <blocked s>",
+// the last negative when the rank is not blocked in a collective.
 struct Heartbeat {
   std::string pid, host, state;
+  double blocked_s = -1;
 };
 
 Heartbeat parse(const std::string& content) {
   std::istringstream line(content);
   long long beat = 0;
   Heartbeat heartbeat;
-  line >> beat >> heartbeat.pid >> heartbeat.host >> heartbeat.state;
+  line >> beat >> heartbeat.pid >> heartbeat.host >> heartbeat.state >> heartbeat.blocked_s;
+  if (!line) heartbeat.blocked_s = -1;
   return heartbeat;
+}
+
+// Steady-clock time (ns since its epoch) the outermost BlockedInCollective began; 0: none.
+std::atomic<long long> blocked_since_ns{0};
+std::atomic<int> blocked_depth{0};
+
+long long steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
 std::string describe(const std::string& content) {
@@ -58,8 +71,31 @@ std::string describe(const std::string& content) {
 
 }  // namespace
 
+BlockedInCollective::BlockedInCollective() {
+  if (blocked_depth.fetch_add(1) == 0) blocked_since_ns.store(steady_ns());
+}
+
+BlockedInCollective::~BlockedInCollective() {
+  if (blocked_depth.fetch_sub(1) == 1) blocked_since_ns.store(0);
+}
+
+double BlockedInCollective::seconds() {
+  const long long since = blocked_since_ns.load();
+  if (since == 0) return -1;
+  return static_cast<double>(steady_ns() - since) * 1e-9;
+}
+
 LostRankHandler exit_on_lost_rank(int rank, int size) {
   return [rank, size](const LostRank& lost) {
+    if (lost.rank == LostRank::kAllBlocked) {
+      log::error(
+          "every rank of {} has been blocked in a collective for {:.0f} s while their heartbeats "
+          "go on (ranks on hosts {}): the network between the ranks is down, or a collective was "
+          "called on some ranks only. Stopping rank {}; continue from the last checkpoint with "
+          "--resume.",
+          size, lost.silent_s, lost.last_seen, rank);
+      std::_Exit(kExitRankLost);
+    }
     log::error(
         "rank {} of {} ({}) has sent no heartbeat for {:.0f} s: it died or hangs. Stopping rank "
         "{} instead of waiting in a collective forever; continue from the last checkpoint with "
@@ -123,7 +159,9 @@ void RankLiveness::run() {
     // A failed beat is left alone: if the file system stays away, the peers report this rank.
     beat("alive");
     if (!reported) {
-      if (const auto lost = find_lost_peer()) {
+      auto lost = find_lost_peer();
+      if (!lost) lost = find_all_blocked();
+      if (lost) {
         reported = true;
         on_lost_(*lost);
       }
@@ -138,7 +176,8 @@ bool RankLiveness::beat(const char* state) {
       fs::path(options_.dir) / (".rank-" + std::to_string(options_.rank) + ".tmp");
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << ++beats_ << ' ' << getpid() << ' ' << host_ << ' ' << state << '\n';
+    out << ++beats_ << ' ' << getpid() << ' ' << host_ << ' ' << state << ' '
+        << BlockedInCollective::seconds() << '\n';
     out.close();
     if (!out) return false;
   }
@@ -165,6 +204,27 @@ std::optional<LostRank> RankLiveness::find_lost_peer() {
     }
   }
   return std::nullopt;
+}
+
+std::optional<LostRank> RankLiveness::find_all_blocked() const {
+  const double own_s = BlockedInCollective::seconds();
+  if (own_s < options_.lost_after_s) return std::nullopt;
+  // A peer's file is up to two intervals old (its beat, then this look), so its blocked time
+  // may trail this rank's by that much even when both began waiting together.
+  const double peer_min_s = options_.lost_after_s - 2 * options_.interval_s;
+  std::string hosts;
+  for (int rank = 0; rank < options_.size; ++rank) {
+    if (!hosts.empty()) hosts += ", ";
+    if (rank == options_.rank) {
+      hosts += host_;
+      continue;
+    }
+    const Peer& peer = peers_[rank < options_.rank ? rank : rank - 1];
+    const Heartbeat heartbeat = parse(peer.content);
+    if (heartbeat.state != "alive" || heartbeat.blocked_s < peer_min_s) return std::nullopt;
+    hosts += heartbeat.host;
+  }
+  return LostRank{LostRank::kAllBlocked, own_s, hosts};
 }
 
 }  // namespace hrere::comm

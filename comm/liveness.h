@@ -12,6 +12,13 @@
 // A peer is judged by whether its file changes, measured on this node's steady clock, never
 // by timestamps written on another node: the nodes' clocks differ. The file is reopened for
 // every look, which under NFS close-to-open consistency shows the content last closed.
+//
+// Files travel over the file system's network, collectives over the job's: when only the
+// latter fails (a cut link between nodes), every heartbeat keeps changing while every rank
+// waits forever. So each heartbeat also says how long its rank has been blocked in one
+// collective (BlockedInCollective), and a rank that has been blocked for lost_after_s while
+// every peer reports being blocked too stops: no rank is computing, so none will ever
+// complete the collective. A duration, not a timestamp, so clocks still need not agree.
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -34,10 +41,28 @@ struct LivenessOptions {
   double lost_after_s = 30;  // a peer whose file stays unchanged this long is lost
 };
 
+// Why this rank stops: a peer went silent, or all ranks are stuck in communication.
 struct LostRank {
-  int rank = 0;
-  double silent_s = 0;    // how long its file has not changed, on this node's clock
-  std::string last_seen;  // "pid 123 on host x", or "never started" without a file
+  int rank = 0;           // the silent peer; kAllBlocked when every rank is blocked instead
+  double silent_s = 0;    // how long its file has not changed (or this rank has been blocked)
+  std::string last_seen;  // "pid 123 on host x", or "never started" without a file; for
+                          // kAllBlocked, the hosts of the ranks, in rank order
+  static constexpr int kAllBlocked = -1;
+};
+
+// Marks the calling thread as blocked in a collective for the guard's lifetime. The
+// communicators put one around each call that waits for other ranks; nested guards count
+// as the outermost one.
+class BlockedInCollective {
+ public:
+  BlockedInCollective();
+  ~BlockedInCollective();
+  BlockedInCollective(const BlockedInCollective&) = delete;
+  BlockedInCollective& operator=(const BlockedInCollective&) = delete;
+
+  // How long this process has been blocked in the current collective; negative when it is
+  // not in one.
+  static double seconds();
 };
 
 using LostRankHandler = std::function<void(const LostRank&)>;
@@ -80,6 +105,8 @@ class RankLiveness {
   bool beat(const char* state);
   // Reads the peers' files in rank order; the first peer silent for lost_after_s, if any.
   std::optional<LostRank> find_lost_peer();
+  // After find_lost_peer: every rank blocked in a collective for about lost_after_s, if so.
+  std::optional<LostRank> find_all_blocked() const;
 
   const LivenessOptions options_;
   const LostRankHandler on_lost_;

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include "comm/liveness.h"
+
 namespace hrere::comm {
 namespace {
 
@@ -163,6 +165,7 @@ class MpiPendingReduce : public PendingReduce {
   }
   void wait() override {
     if (requests_.empty()) return;
+    const BlockedInCollective blocked;
     const int rc =
         MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
     requests_.clear();

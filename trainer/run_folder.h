@@ -27,9 +27,16 @@ void ensure_prepared(Config& config, const std::string& run_dir);
 torch::Device use_device(comm::RoutingCommunicator& comm, const std::string& device_spec,
                          const DistConfig& dist);
 
-// With more than one rank: heartbeats in RUN/.ranks that stop this rank, naming the lost
-// one, when another rank dies or hangs (comm/liveness.h; dist.heartbeat_s, lost_after_s).
-// Null for one rank. Call it once rank 0 has created the run folder.
+// Collective. Throws InputError on every rank, naming the ranks that cannot see it, when the
+// run folder is not one folder for all ranks (a node-local path on a multi-node run): rank 0
+// writes a file there that every rank must read back within dist.lost_after_s.
+void require_shared_run_folder(comm::Communicator& comm, const DistConfig& dist,
+                               const std::string& run_dir);
+
+// With more than one rank: checks the run folder is shared (above), then starts heartbeats
+// in RUN/.ranks that stop this rank, naming the lost one, when another rank dies or hangs
+// (comm/liveness.h; dist.heartbeat_s, lost_after_s). Null for one rank. Call it once rank 0
+// has created the run folder.
 std::unique_ptr<comm::RankLiveness> watch_ranks(comm::Communicator& comm, const DistConfig& dist,
                                                 const std::string& run_dir);
 

@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "comm/liveness.h"
@@ -163,11 +167,70 @@ TEST(LivenessTest, RejectsARankOutsideTheWorld) {
   EXPECT_THROW(RankLiveness(fast_options(dir, -1, 2), recorder.handler()), std::invalid_argument);
 }
 
+TEST(BlockedInCollectiveTest, MeasuresTheOutermostGuardOnly) {
+  EXPECT_LT(BlockedInCollective::seconds(), 0);
+  {
+    const BlockedInCollective outer;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    {
+      const BlockedInCollective inner;
+      EXPECT_GE(BlockedInCollective::seconds(), 0.1);
+    }
+    EXPECT_GE(BlockedInCollective::seconds(), 0.1) << "the inner guard ended the outer one";
+  }
+  EXPECT_LT(BlockedInCollective::seconds(), 0);
+}
+
+// Both monitors of this process share its one BlockedInCollective state: two ranks that
+// both wait in a collective while their heartbeats go on, as over a cut link.
+TEST(LivenessTest, RanksAllBlockedInACollectiveAreReportedByEach) {
+  TempDir dir;
+  LostRankRecorder seen_by_0, seen_by_1;
+  RankLiveness rank0(fast_options(dir, 0, 2), seen_by_0.handler());
+  RankLiveness rank1(fast_options(dir, 1, 2), seen_by_1.handler());
+  const BlockedInCollective blocked;
+
+  ASSERT_TRUE(seen_by_0.wait_for_calls(1, kReportWithin));
+  ASSERT_TRUE(seen_by_1.wait_for_calls(1, kReportWithin));
+  const LostRank lost = seen_by_0.calls().at(0);
+  EXPECT_EQ(lost.rank, LostRank::kAllBlocked);
+  EXPECT_GE(lost.silent_s, kLostAfter);
+  EXPECT_EQ(std::count(lost.last_seen.begin(), lost.last_seen.end(), ','), 1) << lost.last_seen;
+  EXPECT_EQ(seen_by_1.calls().at(0).rank, LostRank::kAllBlocked);
+}
+
+// Rank 1 beats as a rank that computes (not blocked) would: waiting for it is no stall.
+TEST(LivenessTest, ABlockedRankWaitsForAPeerThatComputes) {
+  TempDir dir;
+  std::atomic<bool> stop{false};
+  std::thread computing_peer([&] {
+    for (long beat = 1; !stop; ++beat) {
+      std::ofstream(dir.path() / "rank-1") << beat << " 99 peerhost alive -1\n";
+      std::this_thread::sleep_for(std::chrono::duration<double>(kInterval));
+    }
+  });
+  LostRankRecorder seen_by_0;
+  {
+    RankLiveness rank0(fast_options(dir, 0, 2), seen_by_0.handler());
+    const BlockedInCollective blocked;
+    EXPECT_FALSE(seen_by_0.wait_for_calls(1, 4 * kLostAfter));
+  }
+  stop = true;
+  computing_peer.join();
+}
+
 TEST(LivenessDeathTest, DefaultHandlerNamesTheLostRankAndExits) {
   const LostRank lost{1, 31, "pid 1234 on host node7"};
   EXPECT_EXIT(exit_on_lost_rank(0, 2)(lost), ::testing::ExitedWithCode(kExitRankLost),
               "rank 1 of 2 \\(pid 1234 on host node7\\) has sent no heartbeat for 31 s: "
               "it died or hangs\\. Stopping rank 0 .*--resume");
+}
+
+TEST(LivenessDeathTest, DefaultHandlerReportsRanksAllBlockedAndExits) {
+  const LostRank lost{LostRank::kAllBlocked, 31, "node1, node2"};
+  EXPECT_EXIT(exit_on_lost_rank(1, 2)(lost), ::testing::ExitedWithCode(kExitRankLost),
+              "every rank of 2 has been blocked in a collective for 31 s .*hosts node1, node2\\)"
+              ": the network between the ranks is down.* Stopping rank 1;");
 }
 
 }  // namespace

@@ -19,28 +19,14 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo" || exit 1
 
 skip() { echo "slurm_test: SKIP: $*" >&2; exit 77; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (starts slurmctld, slurmd and munged)"
-for tool in munged slurmctld slurmd sbatch scancel sinfo scontrol; do
-  command -v "$tool" >/dev/null || skip "$tool not found: install Debian's slurm-wlm and munge"
-done
+source tests/slurm/cluster.sh
+cluster_can_run || skip "$cluster_why"
 [ -x "$hrere" ] || { echo "slurm_test: FAIL: $hrere is not an executable" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/hrere-slurm.XXXXXX)
 chmod 755 "$tmp"
-pids=()
-stop_daemons() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-  done
-  pids=()
-}
 cleanup() {
-  # Jobs first, so no step outlives its slurmd.
-  [ ${#pids[@]} -gt 0 ] && scancel --full --quiet --user=root 2>/dev/null
-  stop_daemons
+  stop_cluster
   [ -n "${keep:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -52,87 +38,9 @@ fail() {
   echo "FAIL: $*"
 }
 show() { echo "--- $1"; tail -n "${2:-30}" "$1" 2>/dev/null | sed 's/^/    /'; }
-dump_logs() {
-  show "$tmp/log/slurmctld.log" 20
-  show "$tmp/log/slurmd.log" 20
-  show "$tmp/log/munged.log" 10
-}
 
-# munge: its own key, socket and state in the scratch folder (munged checks that the key is
-# private to the user it runs as, and root owns everything here).
-mkdir -p "$tmp/munge" "$tmp/log" "$tmp/state" "$tmp/spool"
-chmod 700 "$tmp/munge"
-dd if=/dev/urandom of="$tmp/munge/munge.key" bs=1 count=1024 status=none
-chmod 400 "$tmp/munge/munge.key"
-socket=$tmp/munge/munge.socket
-munged --force --key-file="$tmp/munge/munge.key" --socket="$socket" \
-  --pid-file="$tmp/munge/munged.pid" --seed-file="$tmp/munge/munged.seed" \
-  --log-file="$tmp/log/munged.log" 2>"$tmp/log/munged.err" ||
-  { cat "$tmp/log/munged.err"; echo "FAIL: munged did not start"; exit 1; }
-pids+=("$(cat "$tmp/munge/munged.pid")")
-
-# MinJobAge=4 keeps sbatch --wait polling every 2 s (it backs off to 8 s and more when
-# finished jobs are kept longer). Two CPUs at least, so the two tasks fit on any machine (config_overrides: slurmd takes
-# this count instead of refusing a node with fewer cores); ports away from a real Slurm's.
 host=$(hostname -s)
-cpus=$(nproc)
-[ "$cpus" -lt 2 ] && cpus=2
-export SLURM_CONF=$tmp/slurm.conf
-cat >"$SLURM_CONF" <<EOF
-ClusterName=hrere-ci
-SlurmctldHost=$host(127.0.0.1)
-SlurmctldPort=26817
-SlurmdPort=26818
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$socket
-StateSaveLocation=$tmp/state
-SlurmdSpoolDir=$tmp/spool/%n
-SlurmctldPidFile=$tmp/slurmctld.pid
-SlurmdPidFile=$tmp/slurmd.pid
-SlurmctldLogFile=$tmp/log/slurmctld.log
-SlurmdLogFile=$tmp/log/slurmd.log
-SlurmdParameters=config_overrides
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-SchedulerType=sched/builtin
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-MpiDefault=none
-ReturnToService=2
-KillWait=5
-MinJobAge=4
-InactiveLimit=0
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
-PartitionName=ci Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
-EOF
-
-slurmctld -i -f "$SLURM_CONF" 2>"$tmp/log/slurmctld.err" ||
-  { cat "$tmp/log/slurmctld.err"; dump_logs; echo "FAIL: slurmctld did not start"; exit 1; }
-for _ in $(seq 50); do [ -s "$tmp/slurmctld.pid" ] && break; sleep 0.1; done
-pids+=("$(cat "$tmp/slurmctld.pid")")
-slurmd -f "$SLURM_CONF" 2>"$tmp/log/slurmd.err" ||
-  { cat "$tmp/log/slurmd.err"; dump_logs; echo "FAIL: slurmd did not start"; exit 1; }
-for _ in $(seq 50); do [ -s "$tmp/slurmd.pid" ] && break; sleep 0.1; done
-pids+=("$(cat "$tmp/slurmd.pid")")
-
-state=
-for _ in $(seq 60); do
-  state=$(sinfo -h -n "$host" -o %t 2>/dev/null)
-  [ "$state" = idle ] && break
-  sleep 1
-done
-if [ "$state" != idle ]; then
-  dump_logs
-  echo "FAIL: node $host is '$state', not idle, 60 s after slurmd started"
-  exit 1
-fi
-echo "slurm: node $host idle with $cpus CPUs; srun --mpi=list: $(srun --mpi=list 2>&1 | tr -s '\n ' ' ')"
+start_cluster "$tmp/cluster" 127.0.0.1 "$host:127.0.0.1" || exit 1
 
 # The tiny synthetic world (seconds per run).
 w=$tmp/world
@@ -268,7 +176,7 @@ epochs=$(epoch_losses "$tmp/kbe-cancel" | cut -d' ' -f1 | sort -un | tr '\n' ' '
   fail "the resumed run's metrics.jsonl has epoch_end lines for epochs '$epochs', not 1 to 6"
 
 if [ "$failed" -ne 0 ]; then
-  dump_logs
+  cluster_logs
   echo "slurm_test: $failed check(s) failed"
   exit 1
 fi
