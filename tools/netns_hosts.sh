@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Test hosts on one machine: each host is a network namespace with its own address, joined
 # to the others by a bridge, and every command run "on" it also gets its own host name (a
-# UTS namespace). The file system stays shared, as a cluster's shared file system is. For
+# UTS namespace) and its own /tmp (/run/hrere-hosts/HOST.tmp), node-local as on a cluster:
+# PMIx and Open MPI keep per-node files there. The rest of the file system stays shared, as
+# a cluster's shared file system is: a folder all hosts must see cannot be under /tmp. For
 # the multi-host tests (tests/multihost/); needs root and iproute2.
 #
 #   tools/netns_hosts.sh up PREFIX N [NET]   # hosts PREFIX1..PREFIXN at 10.213.NET.1..N
@@ -25,7 +27,7 @@ down() {
   for host in $(hosts_of "$prefix"); do
     for pid in $(ip netns pids "$host" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
     ip netns del "$host" 2>/dev/null || true
-    rm -rf "/etc/netns/$host"
+    rm -rf "/etc/netns/$host" "/run/hrere-hosts/$host.tmp"
   done
   ip link del "$prefix-br" 2>/dev/null || true
 }
@@ -55,7 +57,7 @@ up() {
     ip -n "$host" route add default via "10.213.$net.254"
     mkdir -p "/etc/netns/$host"
     printf '%s' "$hosts_file" >"/etc/netns/$host/hosts"
-    printf '%s\n' "$host" >"/etc/netns/$host/hostname"
+    mkdir -p /run/hrere-hosts && mkdir -m 1777 "/run/hrere-hosts/$host.tmp"
   done
   # Bridged frames must not go through the machine's own firewall rules.
   [ -w /proc/sys/net/bridge/bridge-nf-call-iptables ] &&
@@ -63,12 +65,16 @@ up() {
   for i in $(seq "$count"); do echo "$prefix$i 10.213.$net.$i"; done
 }
 
-# run HOST CMD...: CMD in HOST's network namespace, with host name HOST.
+# run HOST CMD...: CMD in HOST's network namespace, with host name HOST and HOST's
+# /etc/hosts and /tmp. Not `ip netns exec`: it mounts a fresh /sys, without the cgroup file
+# systems slurmd needs.
 run_on() {
   local host=$1
   shift
   ip netns list | awk '{print $1}' | grep -qx "$host" || die "no host '$host' (run up first)"
-  exec ip netns exec "$host" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@"
+  exec nsenter --net="/run/netns/$host" unshare --uts --mount sh -c \
+    'hostname "$0" && mount --bind "/etc/netns/$0/hosts" /etc/hosts &&
+     mount --bind "/run/hrere-hosts/$0.tmp" /tmp && exec "$@"' "$host" "$@"
 }
 
 link() {

@@ -4,8 +4,8 @@
 # hosts (shared memory only within one), on a tiny synthetic world.
 #   - pretrain and train at P = 2 (one rank a host) and P = 4 (two a host) give the same
 #     epoch losses and held-out scores as the same P on one host;
-#   - a run folder that is not shared (each rank its own tmpfs) stops every rank at start,
-#     naming the ranks that cannot see it;
+#   - a run folder that is not shared (under /tmp, each host's own) stops every rank at
+#     start, naming the ranks that cannot see it;
 #   - faults after a checkpoint of a 4-rank training: host 2's link cut, host 2's ranks
 #     stopped (SIGSTOP), host 2's ranks killed. Every rank must be gone within
 #     dist.lost_after_s (5 s) + 25 s, mpirun ended non-zero in that time (except after the
@@ -26,6 +26,8 @@ prefix=mh$net
 hosts=tools/netns_hosts.sh
 "$hosts" up "$prefix" 2 "$net" >/dev/null 2>"/tmp/$prefix-up.err" ||
   skip "cannot make network namespaces: $(tail -1 "/tmp/$prefix-up.err")"
+# The scratch folder must be one all hosts see: not /tmp, which is each host's own.
+export TMPDIR=/var/tmp
 source tests/cli/expect.sh
 trap '"$hosts" down "$prefix"; rm -rf "$work" "/tmp/$prefix-up.err"' EXIT
 
@@ -102,11 +104,9 @@ for np in 2 4; do
     same_run "$work/train-hosts-$np" "$work/train-one-$np"
 done
 
-# Each rank writes its run folder into a tmpfs of its own: a node-local path.
-mkdir -p "$work/local"
-expect run-folder-not-shared 2 "run folder .* is not shared by all ranks: rank\(s\) 1 do not see" -- \
-  on_hosts 2 1 unshare --mount sh -c 'mount -t tmpfs tmpfs "$0" && exec "$@"' "$work/local" \
-  "$hrere" "${tiny[@]}" --set dist.lost_after_s=3 --out "$work/local/run"
+# --out under /tmp: a node-local folder, each host sees its own.
+expect run-folder-not-shared 2 "run folder /tmp/run is not shared by all ranks: rank\(s\) 1 do not see" -- \
+  on_hosts 2 1 "$hrere" "${tiny[@]}" --set dist.lost_after_s=3 --out /tmp/run
 
 # hrere processes still on host 2 (ranks, not Open MPI's daemon).
 ranks_on_host2() {

@@ -109,6 +109,7 @@ EOF
   local run_prefix
   for spec in "${specs[@]}"; do
     IFS=: read -r name addr run_prefix <<<"$spec"
+    mkdir -p "$cluster_dir/spool/$name"
     if [ -n "$run_prefix" ]; then
       $run_prefix slurmd -f "$SLURM_CONF" 2>"$cluster_dir/log/slurmd-$name.err"
     else
