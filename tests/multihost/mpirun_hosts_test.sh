@@ -10,8 +10,9 @@
 #     stopped (SIGSTOP), host 2's ranks killed. Every rank must be gone within
 #     dist.lost_after_s (5 s) + 25 s, mpirun ended non-zero in that time (except after the
 #     cut: mpirun then waits for host 2's Open MPI daemon until TCP gives up, minutes; the
-#     test kills it), and the checkpoint must resume. The seconds each took are printed
-#     ("fault ...").
+#     test kills it), and the checkpoint must resume.
+# At the end it prints whether each run equalled one host exactly and the seconds each
+# fault took to end the ranks and mpirun.
 # Usage: mpirun_hosts_test.sh HRERE_BINARY [NET]  (exit 77: cannot make hosts here)
 # NET (default 31) picks the hosts' subnet 10.213.NET.0/24 and their names.
 set -u
@@ -82,7 +83,7 @@ summary = "/eval/summary.json"
 if os.path.exists(a + summary):
     sa, sb = (json.load(open(r + summary))["sentence"] for r in (a, b))
     assert abs(sa["average_precision"] - sb["average_precision"]) < 1e-6, (sa, sb)
-print("same as one host:", ea)
+print("same as one host:", "identical" if ea == eb else "within 1e-6", ea)
 PY
 }
 
@@ -95,6 +96,7 @@ for np in 2 4; do
   on_one_host "$np" "$hrere" "${kbe[@]}" --out "$work/kbe-one-$np" >/dev/null 2>&1
   expect "pretrain-$np-ranks-equal" 0 "same as one host" -- \
     same_run "$work/kbe-hosts-$np" "$work/kbe-one-$np"
+  echo "pretrain P=$np: $(same_run "$work/kbe-hosts-$np" "$work/kbe-one-$np" 2>&1 | cut -c1-40)" >>"$work/summary.txt"
   expect "train-$np-ranks-on-2-hosts" 0 "data parallel: $np ranks" -- \
     on_hosts "$np" "$per_host" "$hrere" "${tiny[@]}" --out "$work/train-hosts-$np"
   expect "train-$np-ranks-placed" 0 "^$per_host ${prefix}1 $per_host ${prefix}2$" -- \
@@ -102,6 +104,7 @@ for np in 2 4; do
   on_one_host "$np" "$hrere" "${tiny[@]}" --out "$work/train-one-$np" >/dev/null 2>&1
   expect "train-$np-ranks-equal" 0 "same as one host" -- \
     same_run "$work/train-hosts-$np" "$work/train-one-$np"
+  echo "train P=$np: $(same_run "$work/train-hosts-$np" "$work/train-one-$np" 2>&1 | cut -c1-40)" >>"$work/summary.txt"
 done
 
 # --out under /tmp: a node-local folder, each host sees its own.
@@ -147,7 +150,7 @@ fault() {
   fi
   echo "fault $name: every rank gone after ${ranks_gone:-more than $job_s} s, mpirun ended ($rc) after $job_s s"
   cat "$run.log"
-  echo "fault $name: every rank gone after ${ranks_gone:-more than $job_s} s, mpirun ended ($rc) after $job_s s" >>"$work/faults.txt"
+  echo "fault $name: every rank gone after ${ranks_gone:-more than $job_s} s, mpirun ended ($rc) after $job_s s" >>"$work/summary.txt"
   [ -n "$ranks_gone" ] && [ "$ranks_gone" -le 30 ] || return 1
   [ "$rc" = running ] && [ -n "$may_hang" ] && return 0
   [ "$rc" != running ] && [ "$rc" -ne 0 ]
@@ -169,5 +172,5 @@ for name in cut stopped killed; do
     on_hosts 4 2 "$hrere" train --resume --set train.epochs=3 --no-eval --out "$work/$name"
 done
 
-cat "$work/faults.txt"
+cat "$work/summary.txt"
 finish
