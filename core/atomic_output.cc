@@ -1,6 +1,7 @@
 #include "core/atomic_output.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,10 +30,46 @@ void sync_one(const std::string& path) {
   if (status != 0) throw OutputError(cannot_write(path, error));
 }
 
+std::string this_host() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  // The name becomes part of a file name.
+  for (char* c = name; *c; ++c) {
+    if (*c == '/') *c = '_';
+  }
+  return name;
+}
+
+std::string temp_prefix(const std::string& path) { return path + ".tmp." + this_host() + "."; }
+
+bool process_exists(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
 }  // namespace
 
+int remove_dead_temporaries(const std::string& path) {
+  const fs::path parent =
+      fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  const std::string prefix = fs::path(temp_prefix(path)).filename().string();
+  int removed = 0;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(parent, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos || pid_text.size() > 9)
+      continue;
+    const long pid = std::stol(pid_text);
+    if (pid == ::getpid() || process_exists(pid)) continue;
+    std::error_code ignored;
+    if (fs::remove(entry.path(), ignored)) ++removed;
+  }
+  return removed;
+}
+
 AtomicOutput::AtomicOutput(std::string path)
-    : path_(std::move(path)), temp_path_(path_ + ".tmp." + std::to_string(::getpid())) {}
+    : path_(std::move(path)), temp_path_(temp_prefix(path_) + std::to_string(::getpid())) {
+  remove_dead_temporaries(path_);
+}
 
 AtomicOutput::~AtomicOutput() {
   if (!committed_) std::remove(temp_path_.c_str());

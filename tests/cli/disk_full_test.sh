@@ -29,7 +29,7 @@ prepare=(prepare --config configs/synth.yaml --set "data.train=$work/world/train
          --set "data.kb_test=$work/world/kb/test.txt" --out "$work/data")
 "$hrere" "${prepare[@]}" >/dev/null 2>&1
 before=$(digest "$work/data" .)
-expect prepare-disk-full 5 "$work/data/(bags|kb)\.h5\.tmp\.[0-9]+: cannot (write|finish writing|create)" -- \
+expect prepare-disk-full 5 "$work/data/(bags|kb)\.h5\.tmp\.[^ :]+\.[0-9]+: cannot (write|finish writing|create)" -- \
   capped 64 "$hrere" "${prepare[@]}"
 expect prepare-disk-full-intact 0 "intact" -- \
   bash -c '[ "$1" = "$2" ] && echo intact' _ "$before" "$(digest "$work/data" .)"

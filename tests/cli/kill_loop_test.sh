@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kill loops (docs/RELIABILITY.md, Kill loops): SIGKILL at a random moment of `prepare` over
-# an existing output folder, of `train` while it writes checkpoints and of `pretrain` while it
-# writes its checkpoints and export, ITERATIONS times each. The runs are long enough (epochs
+# an existing output folder (whose leftover temporaries the next prepare must remove), of
+# `train` while it writes checkpoints and of `pretrain` while it writes its checkpoints and
+# export, ITERATIONS times each. The runs are long enough (epochs
 # grow with ITERATIONS) that most kills land mid-way, after the start-up of about 0.5 s. After every kill the previous
 # outputs still load (`inspect` on the stores; the next `--resume` loads the newest
 # checkpoint, or the command fails on its own and the test with it), and at the end each run
@@ -41,8 +42,10 @@ prepare=(prepare --config configs/synth.yaml --set "data.train=$work/world/train
          --set "data.kb_train=$work/world/kb/train.txt" --set "data.kb_valid=$work/world/kb/valid.txt"
          --set "data.kb_test=$work/world/kb/test.txt" --out "$work/data")
 "$hrere" "${prepare[@]}" >"$work/last.log" 2>&1 || fail "first prepare"
+left=0  # temporaries found after a kill, summed over the kills
 for i in $(seq "$iterations"); do
   run_then_kill 100 1300 "$hrere" "${prepare[@]}"  # a whole prepare takes about 1.2 s
+  left=$((left + $(ls "$work/data" | grep -c '\.tmp\.')))
   for store in bags.h5 kb.h5; do
     "$hrere" inspect "$work/data/$store" >"$work/last.log" 2>&1 ||
       fail "prepare killed (iteration $i): $store no longer loads"
@@ -50,7 +53,12 @@ for i in $(seq "$iterations"); do
   [ -f "$work/data/prepare.json" ] && [ -f "$work/data/config.yaml" ] ||
     fail "prepare killed (iteration $i): prepare.json or config.yaml is gone"
 done
-echo "prepare: $iterations runs over an existing folder, killed or finished; stores load"
+# What the killed runs left under temporary names, the next prepare removes.
+"$hrere" "${prepare[@]}" >"$work/last.log" 2>&1 || fail "prepare after the kills"
+ls "$work/data" | grep -q '\.tmp\.' &&
+  fail "temporary files of killed prepares are still in the output folder: $(ls "$work/data")"
+echo "prepare: $iterations runs over an existing folder, killed or finished; stores load;" \
+  "$left temporary file(s) seen after the kills, none after the next prepare"
 
 kbe=(--config configs/synth.yaml --set "data.prepared=$work/data" --set kbe.dim=8
      --set kbe.epochs=$((2 * iterations)) --set kbe.threads=1 --set kbe.checkpoint_every_steps=2

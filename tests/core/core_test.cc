@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -164,6 +165,36 @@ TEST(AtomicOutput, TheFileAppearsOnlyOnCommit) {
   std::ifstream again(path);
   std::getline(again, line);
   EXPECT_EQ(line, "new");
+  fs::remove_all(dir);
+}
+
+TEST(AtomicOutput, RemovesTemporariesThatDeadProcessesOfThisHostLeft) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("hrere-core-sweep-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "kb.h5").string();
+  // A process that has exited: its pid is free (and unlikely to be reused within the test).
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  const std::string ours = path + ".tmp." + host + ".";
+  const std::string dead = ours + std::to_string(child);
+  const std::string alive = ours + "1";  // init runs as long as the machine does
+  const std::string other_host = path + ".tmp.some-other-node." + std::to_string(child);
+  const std::string other_file =
+      (dir / "bags.h5.tmp.").string() + host + "." + std::to_string(child);
+  for (const auto& file : {dead, alive, other_host, other_file}) write_text_file(file, "x\n");
+
+  AtomicOutput output(path);
+  EXPECT_FALSE(fs::exists(dead)) << "a dead process's temporary was kept";
+  EXPECT_TRUE(fs::exists(alive)) << "a live process's temporary was removed";
+  EXPECT_TRUE(fs::exists(other_host)) << "another host's temporary was removed";
+  EXPECT_TRUE(fs::exists(other_file)) << "another file's temporary was removed";
+  EXPECT_EQ(output.temp_path(), ours + std::to_string(::getpid()));
   fs::remove_all(dir);
 }
 
