@@ -23,14 +23,8 @@ cd "$repo" || exit 1
 skip() { echo "mpirun_hosts_test: SKIP: $*" >&2; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root to make network namespaces"
 command -v mpirun >/dev/null || skip "mpirun not found"
-prefix=mh$net
-hosts=tools/netns_hosts.sh
-"$hosts" up "$prefix" 2 "$net" >/dev/null 2>"/tmp/$prefix-up.err" ||
-  skip "cannot make network namespaces: $(tail -1 "/tmp/$prefix-up.err")"
-# The scratch folder must be one all hosts see: not /tmp, which is each host's own.
-export TMPDIR=/var/tmp
-source tests/cli/expect.sh
-trap '"$hosts" down "$prefix"; rm -rf "$work" "/tmp/$prefix-up.err"' EXIT
+source tests/multihost/hosts.sh
+make_hosts "mh$net" "$net" "$hrere"
 
 # on_hosts NP PER_HOST COMMAND...: COMMAND as NP ranks, PER_HOST on each host, mpirun on
 # host 1. The rsh agent enters host 2; TCP over the hosts' eth0 only.
@@ -51,11 +45,6 @@ on_one_host() {
   mpirun --allow-run-as-root --oversubscribe -np "$np" launch/hrere-rank.sh "$@"
 }
 
-"$hrere" synth --out "$work/world" --seed 5 >/dev/null
-"$hrere" prepare --config configs/synth.yaml --set "data.train=$work/world/train.txt" \
-  --set "data.test=$work/world/test.txt" --set "data.relations=$work/world/relation2id.txt" \
-  --set "data.kb_train=$work/world/kb/train.txt" --set "data.kb_valid=$work/world/kb/valid.txt" \
-  --set "data.kb_test=$work/world/kb/test.txt" --out "$work/data" >/dev/null
 dist=(--set dist.heartbeat_s=0.5 --set dist.lost_after_s=5)
 kbe=(pretrain --config configs/synth.yaml --set "data.prepared=$work/data" --set kbe.dim=8
      --set kbe.epochs=2 --set kbe.batch_size=500 --set kbe.threads=1 --set kbe.entity_tanh=true
@@ -65,8 +54,6 @@ tiny=(train --config configs/synth.yaml --set "data.prepared=$work/data" --set t
       --set model.word_dim=8 --set model.position_dim=2 --set model.lstm_hidden=8
       --set model.classifier_hidden=8 "${dist[@]}")
 
-# The hosts each rank ran on, from its last heartbeat ("beat pid host state blocked").
-rank_hosts() { for f in "$1"/.ranks/rank-*; do cut -d' ' -f3 "$f"; done | sort | uniq -c | xargs; }
 # same_run A B: the same logged losses (relative 1e-6) and, for train, held-out scores (1e-6).
 same_run() {
   python3 - "$1" "$2" <<'PY'
@@ -87,24 +74,22 @@ print("same as one host:", "identical" if ea == eb else "within 1e-6", ea)
 PY
 }
 
+# A command (kbe or tiny) at P = 2 and 4 over the hosts, then on one host.
 for np in 2 4; do
   per_host=$((np / 2))
-  expect "pretrain-$np-ranks-on-2-hosts" 0 "pretrained 2 epochs on $np rank" -- \
-    on_hosts "$np" "$per_host" "$hrere" "${kbe[@]}" --out "$work/kbe-hosts-$np"
-  expect "pretrain-$np-ranks-placed" 0 "^$per_host ${prefix}1 $per_host ${prefix}2$" -- \
-    rank_hosts "$work/kbe-hosts-$np"
-  on_one_host "$np" "$hrere" "${kbe[@]}" --out "$work/kbe-one-$np" >/dev/null 2>&1
-  expect "pretrain-$np-ranks-equal" 0 "same as one host" -- \
-    same_run "$work/kbe-hosts-$np" "$work/kbe-one-$np"
-  echo "pretrain P=$np: $(same_run "$work/kbe-hosts-$np" "$work/kbe-one-$np" 2>&1 | cut -c1-40)" >>"$work/summary.txt"
-  expect "train-$np-ranks-on-2-hosts" 0 "data parallel: $np ranks" -- \
-    on_hosts "$np" "$per_host" "$hrere" "${tiny[@]}" --out "$work/train-hosts-$np"
-  expect "train-$np-ranks-placed" 0 "^$per_host ${prefix}1 $per_host ${prefix}2$" -- \
-    rank_hosts "$work/train-hosts-$np"
-  on_one_host "$np" "$hrere" "${tiny[@]}" --out "$work/train-one-$np" >/dev/null 2>&1
-  expect "train-$np-ranks-equal" 0 "same as one host" -- \
-    same_run "$work/train-hosts-$np" "$work/train-one-$np"
-  echo "train P=$np: $(same_run "$work/train-hosts-$np" "$work/train-one-$np" 2>&1 | cut -c1-40)" >>"$work/summary.txt"
+  for command in kbe tiny; do
+    declare -n args=$command
+    name=${args[0]}-$np
+    expect "$name-ranks-on-2-hosts" 0 "(pretrained 2 epochs on|data parallel:) $np rank" -- \
+      on_hosts "$np" "$per_host" "$hrere" "${args[@]}" --out "$work/$name-hosts"
+    expect "$name-ranks-placed" 0 "^$per_host ${prefix}1 $per_host ${prefix}2$" -- \
+      rank_hosts "$work/$name-hosts"
+    on_one_host "$np" "$hrere" "${args[@]}" --out "$work/$name-one" >/dev/null 2>&1
+    expect "$name-ranks-equal" 0 "same as one host" -- same_run "$work/$name-hosts" "$work/$name-one"
+    echo "${args[0]} P=$np: $(same_run "$work/$name-hosts" "$work/$name-one" 2>&1 | cut -c1-40)" \
+      >>"$work/summary.txt"
+    unset -n args
+  done
 done
 
 # --out under /tmp: a node-local folder, each host sees its own.

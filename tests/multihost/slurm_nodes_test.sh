@@ -16,26 +16,14 @@ cd "$repo" || exit 1
 skip() { echo "slurm_nodes_test: SKIP: $*" >&2; exit 77; }
 source tests/slurm/cluster.sh
 cluster_can_run || skip "$cluster_why"
-prefix=ms$net
-hosts=tools/netns_hosts.sh
-"$hosts" up "$prefix" 2 "$net" >/dev/null 2>"/tmp/$prefix-up.err" ||
-  skip "cannot make network namespaces: $(tail -1 "/tmp/$prefix-up.err")"
-# The scratch folder must be one all hosts see: not /tmp, which is each host's own.
-export TMPDIR=/var/tmp
-source tests/cli/expect.sh
-chmod 755 "$work"
-trap 'stop_cluster; "$hosts" down "$prefix"; rm -rf "$work" "/tmp/$prefix-up.err"' EXIT
-trap 'exit 1' INT TERM
+source tests/multihost/hosts.sh
+before_hosts_down=stop_cluster
+make_hosts "ms$net" "$net" "$hrere"
 
 start_cluster "$work/cluster" "10.213.$net.254" \
   "${prefix}1:10.213.$net.1:$hosts run ${prefix}1" \
   "${prefix}2:10.213.$net.2:$hosts run ${prefix}2" || exit 1
 
-"$hrere" synth --out "$work/world" --seed 5 >/dev/null
-"$hrere" prepare --config configs/synth.yaml --set "data.train=$work/world/train.txt" \
-  --set "data.test=$work/world/test.txt" --set "data.relations=$work/world/relation2id.txt" \
-  --set "data.kb_train=$work/world/kb/train.txt" --set "data.kb_valid=$work/world/kb/valid.txt" \
-  --set "data.kb_test=$work/world/kb/test.txt" --out "$work/data" >/dev/null
 export HRERE_BIN=$hrere
 
 # submit NAME TEMPLATE SBATCH_OPTIONS... -- ARGS...: runs TEMPLATE as job NAME over both
@@ -52,8 +40,6 @@ submit() {
   echo "state: $(scontrol show job "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*')"
   cat "$work/$name.out"
 }
-# The hosts each rank ran on, from its last heartbeat ("beat pid host state blocked").
-rank_hosts() { for f in "$1"/.ranks/rank-*; do cut -d' ' -f3 "$f"; done | sort | uniq -c | xargs; }
 epoch_losses() {
   python3 -c '
 import json, sys
