@@ -53,6 +53,50 @@ std::uint64_t draw_below(Generator& generator, std::uint64_t n) {
   return draw % n;
 }
 
+// A pseudo-random permutation of [0, n) evaluated one index at a time: a keyed Feistel
+// network over the smallest even number of bits that covers n, walking values that land
+// outside [0, n) on through the network until they land inside (a cycle of the network's
+// permutation always returns to the index's own range). A rank finds where its own rows go
+// without the n-entry table a shuffle needs. At most 4n values exist in the network's domain,
+// so a walk takes fewer than 4 passes on average.
+class IndexPermutation {
+ public:
+  IndexPermutation(std::uint64_t n, std::uint64_t key) : n_(n) {
+    while (half_bits_ < 32 && (std::uint64_t{1} << (2 * half_bits_)) < n) ++half_bits_;
+    mask_ = (std::uint64_t{1} << half_bits_) - 1;
+    for (int round = 0; round < kRounds; ++round) {
+      round_keys_[round] = mix(key, static_cast<std::uint64_t>(round));
+    }
+  }
+
+  std::uint64_t size() const { return n_; }
+  // The position of `index` (< size()).
+  std::uint64_t operator()(std::uint64_t index) const {
+    std::uint64_t value = index;
+    do {
+      value = network(value);
+    } while (value >= n_);
+    return value;
+  }
+
+ private:
+  static constexpr int kRounds = 6;
+  std::uint64_t network(std::uint64_t value) const {
+    std::uint64_t left = value >> half_bits_, right = value & mask_;
+    for (const std::uint64_t round_key : round_keys_) {
+      const std::uint64_t next = left ^ (splitmix64(round_key ^ right) & mask_);
+      left = right;
+      right = next;
+    }
+    return (left << half_bits_) | right;
+  }
+
+  std::uint64_t n_;
+  int half_bits_ = 1;
+  std::uint64_t mask_ = 1;
+  std::uint64_t round_keys_[kRounds] = {};
+};
+
 // Fisher-Yates with draw_below: std::shuffle's output differs between standard libraries,
 // and an epoch's order must be the same on every machine of a run.
 template <typename RandomIt, typename Generator>

@@ -89,4 +89,21 @@ std::vector<std::int32_t> KbStore::triples(const std::string& split) const {
   return file_.read<std::int32_t>("triples/" + split);
 }
 
+std::vector<std::int32_t> KbStore::triples(const std::string& split, std::int64_t begin,
+                                           std::int64_t count) const {
+  std::vector<std::int32_t> rows(static_cast<std::size_t>(3 * count));
+  if (count == 0) return rows;
+  file_.read_rows("triples/" + split, static_cast<std::uint64_t>(begin),
+                  static_cast<std::uint64_t>(count), rows.data());
+  return rows;
+}
+
+std::int64_t KbStore::entity_count() const {
+  return static_cast<std::int64_t>(file_.dims("entities").at(0));
+}
+
+std::int64_t KbStore::relation_count() const {
+  return static_cast<std::int64_t>(file_.dims("relations").at(0));
+}
+
 }  // namespace hrere::data

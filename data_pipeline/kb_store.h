@@ -56,10 +56,16 @@ class KbStore {
   const std::string& path() const { return file_.path(); }
   std::vector<std::string> entities() const { return file_.read_strings("entities"); }
   std::vector<std::string> relations() const { return file_.read_strings("relations"); }
+  // The name tables' lengths, without reading the names.
+  std::int64_t entity_count() const;
+  std::int64_t relation_count() const;
   const std::vector<std::string>& splits() const { return splits_; }
   std::int64_t size(const std::string& split) const;
   // M x 3 row-major (head, relation, tail).
   std::vector<std::int32_t> triples(const std::string& split) const;
+  // Rows [begin, begin + count) of the split, M x 3 row-major.
+  std::vector<std::int32_t> triples(const std::string& split, std::int64_t begin,
+                                    std::int64_t count) const;
 
  private:
   explicit KbStore(Hdf5File file) : file_(std::move(file)) {}

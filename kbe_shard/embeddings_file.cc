@@ -162,7 +162,9 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
   const std::string id = new_export_id(comm);
   const int size = comm.size();
   const std::int64_t k = embeddings.entity.size(1) / 2;
-  const std::int64_t n = static_cast<std::int64_t>(embeddings.entities.size());
+  // Only rank 0 needs the names (it writes them); the other ranks may pass none.
+  const std::int64_t n =
+      comm::rank0_value(comm, static_cast<std::int64_t>(embeddings.entities.size()));
   {
     core::AtomicOutput output(
         (index.parent_path() / shard_file_name(index, id, comm.rank(), size)).string());

@@ -46,7 +46,8 @@ struct KbeEmbeddings {
 };
 
 // Collective over `comm`: each rank passes its shard's rows in `entity` (with one rank, the
-// whole table); names and relation tables are taken from rank 0. The tables may be on any
+// whole table); names and relation tables are taken from rank 0 (the others may leave the
+// names empty). The tables may be on any
 // device (copied to the host block by block to be written).
 void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
                           const KbeEmbeddings& embeddings);

@@ -65,15 +65,25 @@ KnownAnswers FilterIndex::Direction::find(std::uint64_t key) const {
 }
 
 void FilterIndex::add(const std::vector<std::int32_t>& triples) {
+  add_tail_answers(triples);
+  add_head_answers(triples);
+}
+
+void FilterIndex::add_tail_answers(const std::vector<std::int32_t>& triples) {
   std::vector<std::pair<std::uint64_t, std::int32_t>> tails;
-  std::vector<std::pair<std::uint64_t, std::int32_t>> heads;
   tails.reserve(triples.size() / 3);
-  heads.reserve(triples.size() / 3);
   for (std::size_t i = 0; i + 2 < triples.size(); i += 3) {
     tails.emplace_back(pair_key(triples[i], triples[i + 1]), triples[i + 2]);
-    heads.emplace_back(pair_key(triples[i + 1], triples[i + 2]), triples[i]);
   }
   tails_.add(std::move(tails));
+}
+
+void FilterIndex::add_head_answers(const std::vector<std::int32_t>& triples) {
+  std::vector<std::pair<std::uint64_t, std::int32_t>> heads;
+  heads.reserve(triples.size() / 3);
+  for (std::size_t i = 0; i + 2 < triples.size(); i += 3) {
+    heads.emplace_back(pair_key(triples[i + 1], triples[i + 2]), triples[i]);
+  }
   heads_.add(std::move(heads));
 }
 
@@ -83,6 +93,21 @@ KnownAnswers FilterIndex::tails(std::int64_t head, std::int64_t relation) const 
 
 KnownAnswers FilterIndex::heads(std::int64_t relation, std::int64_t tail) const {
   return heads_.find(pair_key(relation, tail));
+}
+
+QueryKeys::QueryKeys(const std::vector<std::int32_t>& triples) {
+  for (std::size_t i = 0; i + 2 < triples.size(); i += 3) {
+    tails_.insert(pair_key(triples[i], triples[i + 1]));
+    heads_.insert(pair_key(triples[i + 1], triples[i + 2]));
+  }
+}
+
+bool QueryKeys::asks_tail(std::int64_t head, std::int64_t relation) const {
+  return tails_.count(pair_key(head, relation)) > 0;
+}
+
+bool QueryKeys::asks_head(std::int64_t relation, std::int64_t tail) const {
+  return heads_.count(pair_key(relation, tail)) > 0;
 }
 
 torch::Tensor sample_evaluation_candidates(std::uint64_t seed, std::int64_t batch_index,

@@ -29,6 +29,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <unordered_set>
 #include <vector>
 
 #include "kbe_shard/complex.h"
@@ -79,8 +80,11 @@ struct KnownAnswers {
 // vectors would cost every rank several times more.
 class FilterIndex {
  public:
-  // `triples`: M x 3 row-major (head, relation, tail).
+  // `triples`: M x 3 row-major (head, relation, tail). add() indexes both directions; the
+  // others one: the tail as an answer of (h, r, ?), or the head as one of (?, r, t).
   void add(const std::vector<std::int32_t>& triples);
+  void add_tail_answers(const std::vector<std::int32_t>& triples);
+  void add_head_answers(const std::vector<std::int32_t>& triples);
   KnownAnswers tails(std::int64_t head, std::int64_t relation) const;
   KnownAnswers heads(std::int64_t relation, std::int64_t tail) const;
 
@@ -93,6 +97,21 @@ class FilterIndex {
   };
   Direction tails_;
   Direction heads_;
+};
+
+// The queries of a set of evaluation triples: (h, r, ?) and (?, r, t) for each. A known
+// triple matters to their filtered ranks only if it answers one of them (its tail the first,
+// its head the second), so an index of those triples filters them exactly as one of the
+// whole KB does; pretraining builds that (kbe_shard/kb_partition.h).
+class QueryKeys {
+ public:
+  explicit QueryKeys(const std::vector<std::int32_t>& triples);
+  bool asks_tail(std::int64_t head, std::int64_t relation) const;
+  bool asks_head(std::int64_t relation, std::int64_t tail) const;
+
+ private:
+  std::unordered_set<std::uint64_t> tails_;
+  std::unordered_set<std::uint64_t> heads_;
 };
 
 struct FilteredRanks {

@@ -5,8 +5,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
-#include <random>
 
 #include "core/checkpoint_folder.h"
 #include "core/errors.h"
@@ -16,6 +14,7 @@
 #include "data_pipeline/hdf5_file.h"
 #include "data_pipeline/kb_store.h"
 #include "kbe_shard/embeddings_file.h"
+#include "kbe_shard/kb_partition.h"
 #include "kbe_shard/tensor_io.h"
 
 namespace hrere::kbe {
@@ -24,22 +23,14 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kCheckpointFormat = "hrere-kbe-checkpoint";
-constexpr std::int64_t kCheckpointVersion = 3;  // 2: mid-epoch position; 3: checksums
+// 2: mid-epoch position; 3: checksums; 4: epochs in the order of kb_partition.h's
+// EpochBatches (version 3 drew them with a shuffle of every row)
+constexpr std::int64_t kCheckpointVersion = 4;
 const std::string kStateFile = "state.h5";
 const std::string kEntityShards = "entities";
 // Streams of the seed (the model uses 1 and 2 for its tables).
 constexpr std::uint64_t kNegativeStream = 3;
-constexpr std::uint64_t kPermutationStream = 4;
-constexpr std::uint64_t kSubsetStream = 6;  // 5: sampled evaluation candidates
-
-// A permutation of [0, size) drawn from std::mt19937_64 seeded with `key`.
-torch::Tensor shuffled_indices(std::int64_t size, std::uint64_t key) {
-  std::mt19937_64 generator(key);
-  torch::Tensor order = torch::arange(size, torch::kInt64);
-  std::int64_t* data = order.data_ptr<std::int64_t>();
-  core::shuffle(data, data + size, generator);
-  return order;
-}
+constexpr std::uint64_t kPermutationStream = 4;  // 5 and 6: evaluation (kb_partition.cc)
 
 std::string exact_text(double value) {
   char text[32];
@@ -80,76 +71,7 @@ ComplExOptions model_options(const PretrainOptions& options, std::int64_t entiti
   return model;
 }
 
-// The store's triples of every split, checked against its name tables.
-struct KbData {
-  std::vector<std::string> entities;
-  std::vector<std::string> relations;
-  std::map<std::string, std::vector<std::int32_t>> splits;
-  torch::Tensor candidates;  // int64 ids of the entities in any split's triples, ascending
-
-  const std::vector<std::int32_t>& split(const std::string& name) const {
-    static const std::vector<std::int32_t> kNone;
-    const auto found = splits.find(name);
-    return found == splits.end() ? kNone : found->second;
-  }
-};
-
-KbData read_kb(const std::string& path) {
-  const data::KbStore store = data::KbStore::open(path);
-  KbData kb;
-  kb.entities = store.entities();
-  kb.relations = store.relations();
-  if (kb.entities.empty() || kb.relations.empty()) {
-    throw InputError(path + ": the KB has " + std::to_string(kb.entities.size()) +
-                     " entities and " + std::to_string(kb.relations.size()) +
-                     " relations; KB embeddings need at least one of each");
-  }
-  for (const std::string& split : store.splits()) {
-    std::vector<std::int32_t> triples = store.triples(split);
-    check_triples(triples, static_cast<std::int64_t>(kb.entities.size()),
-                  static_cast<std::int64_t>(kb.relations.size()), path + ":/triples/" + split);
-    kb.splits[split] = std::move(triples);
-  }
-  if (kb.split("train").empty()) throw InputError(path + ": no train triples");
-  std::vector<bool> in_kb(kb.entities.size(), false);
-  for (const auto& [split, triples] : kb.splits) {
-    for (std::size_t i = 0; i + 2 < triples.size(); i += 3)
-      in_kb[triples[i]] = in_kb[triples[i + 2]] = true;
-  }
-  std::vector<std::int64_t> ids;
-  for (std::size_t e = 0; e < in_kb.size(); ++e) {
-    if (in_kb[e]) ids.push_back(static_cast<std::int64_t>(e));
-  }
-  kb.candidates = torch::tensor(ids, torch::kInt64);
-  return kb;
-}
-
-// The known triples of every split, built only where a run evaluates (24 B per triple).
-FilterIndex filter_of(const KbData& kb) {
-  FilterIndex filter;
-  for (const auto& [split, triples] : kb.splits) filter.add(triples);
-  return filter;
-}
-
 }  // namespace
-
-void check_triples(const std::vector<std::int32_t>& triples, std::int64_t entities,
-                   std::int64_t relations, const std::string& where) {
-  for (std::size_t i = 0; i + 2 < triples.size(); i += 3) {
-    for (int column = 0; column < 3; ++column) {
-      const std::int64_t id = triples[i + column];
-      const std::int64_t limit = column == 1 ? relations : entities;
-      if (id < 0 || id >= limit) {
-        throw InputError(where + ": row " + std::to_string(i / 3) + ": " +
-                         (column == 0   ? "head"
-                          : column == 1 ? "relation"
-                                        : "tail") +
-                         " id " + std::to_string(id) + " out of range [0, " +
-                         std::to_string(limit) + ")");
-      }
-    }
-  }
-}
 
 bool checkpoint_exists(const std::string& dir) { return core::committed_folder(dir).has_value(); }
 
@@ -195,7 +117,17 @@ TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) 
   if (!fs::exists(state_path))
     throw InputError(dir + ": no checkpoint (" + kStateFile + " missing)");
   const data::Hdf5File file = data::Hdf5File::open(state_path);
-  data::require_schema(file, kCheckpointFormat, kCheckpointVersion);
+  // A version 3 checkpoint taken at an epoch's end resumes as well: only the order of later
+  // epochs differs. Inside an epoch, the new order would repeat some triples and skip others.
+  const bool version3 = file.string_attribute("format") == kCheckpointFormat &&
+                        file.int_attribute("version") == std::optional<std::int64_t>(3);
+  if (version3 && require_int_attribute(file, "epoch_step") != 0) {
+    throw InputError(state_path +
+                     ": a checkpoint taken inside an epoch by an older hrere (version 3), whose "
+                     "epoch order this version does not reproduce; resume it with that version "
+                     "to the epoch's end, or start again");
+  }
+  if (!version3) data::require_schema(file, kCheckpointFormat, kCheckpointVersion);
   for (const ModelShape& expected : shape_of(model)) {
     const std::int64_t found = require_int_attribute(file, expected.name);
     if (found != expected.value) {
@@ -244,21 +176,6 @@ void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& en
   write_kbe_embeddings(model.comm(), path, embeddings);
 }
 
-std::vector<std::int32_t> evaluation_subset(const std::vector<std::int32_t>& split,
-                                            std::int64_t max_triples, std::uint64_t seed) {
-  const std::int64_t m = static_cast<std::int64_t>(split.size() / 3);
-  if (max_triples <= 0 || max_triples >= m) return split;
-  torch::Tensor chosen = std::get<0>(
-      shuffled_indices(m, core::mix(seed, kSubsetStream)).narrow(0, 0, max_triples).sort());
-  std::vector<std::int32_t> subset;
-  subset.reserve(static_cast<std::size_t>(3 * max_triples));
-  for (std::int64_t i = 0; i < max_triples; ++i) {
-    const std::int64_t row = chosen[i].item<std::int64_t>();
-    subset.insert(subset.end(), split.begin() + 3 * row, split.begin() + 3 * row + 3);
-  }
-  return subset;
-}
-
 namespace {
 
 // One pretraining call: the state of the loop and its parts (docs/ARCHITECTURE.md, kbe_shard).
@@ -270,23 +187,24 @@ class PretrainLoop {
       : comm_(comm),
         options_(options),
         progress_(progress),
-        kb_(read_kb(kb_store_path)),
-        model_(comm, model_options(options, static_cast<std::int64_t>(kb_.entities.size()),
-                                   static_cast<std::int64_t>(kb_.relations.size()))),
+        kb_(comm, kb_store_path, /*keep_train=*/true),
+        model_(comm, model_options(options, kb_.entities(), kb_.relations())),
         checkpoint_dir_(run_dir + "/" + kCheckpointDir),
         best_dir_(run_dir + "/" + kBestDir),
         embeddings_path_(run_dir + "/" + kEmbeddingsFile),
-        valid_(evaluation_subset(kb_.split("valid"), options.eval_max_triples, options.seed)),
-        validating_(options.eval_every > 0 && !valid_.empty()),
-        filter_(validating_ ? filter_of(kb_) : FilterIndex()),
-        triples_(static_cast<std::int64_t>(kb_.split("train").size() / 3)),
-        // A view of the int32 triples (a batch is widened when it is drawn), not a copy.
-        train_(torch::from_blob(const_cast<std::int32_t*>(kb_.split("train").data()), {triples_, 3},
-                                torch::kInt)),
+        valid_(options.eval_every > 0
+                   ? kb_.evaluation_triples("valid", options.eval_max_triples, options.seed)
+                   : std::vector<std::int32_t>()),
+        validating_(!valid_.empty()),
+        filter_(validating_ ? kb_.filter_for(valid_) : FilterIndex()),
+        triples_(kb_.size("train")),
+        // A view of this rank's int32 triples (a batch is widened when it is drawn).
+        train_(torch::from_blob(const_cast<std::int32_t*>(kb_.train_triples().data()),
+                                {kb_.train_block().size(), 3}, torch::kInt)),
         steps_per_epoch_((triples_ + options.batch_size - 1) / options.batch_size),
         schedule_(schedule_options(options),
                   [&comm](std::int64_t bits) { return comm::rank0_value(comm, bits); }) {
-    model_.set_candidates(kb_.candidates);
+    model_.set_candidates(kb_.candidates());
     if (comm.rank() == 0) fs::create_directories(run_dir);
     comm.barrier();
     if (options.resume && checkpoint_exists(checkpoint_dir_)) {
@@ -312,7 +230,10 @@ class PretrainLoop {
     result.best_valid_mrr = std::max(0.0, position_.best_mrr);
     result.embeddings_path = embeddings_path_;
     if (position_.best_epoch > 0) load_checkpoint(model_, best_dir_);
-    export_embeddings(model_, kb_.entities, kb_.relations, result.embeddings_path);
+    // Only rank 0 writes the names, so only it reads them, and only now.
+    export_embeddings(model_,
+                      comm_.rank() == 0 ? kb_.store().entities() : std::vector<std::string>(),
+                      kb_.store().relations(), result.embeddings_path);
     return result;
   }
 
@@ -325,12 +246,12 @@ class PretrainLoop {
   // (checkpointed). The epoch's last step is left to end_epoch, which reports and
   // checkpoints.
   bool train_epoch(int epoch) {
-    const torch::Tensor order = shuffled_indices(
-        triples_,
+    const EpochBatches batches(
+        kb_.train_block(), triples_, options_.batch_size,
         core::mix(core::mix(options_.seed, kPermutationStream), static_cast<std::uint64_t>(epoch)));
     const std::uint64_t negative_key = core::mix(core::mix(options_.seed, kNegativeStream), epoch);
     for (std::int64_t batch = position_.epoch_step; batch < steps_per_epoch_; ++batch) {
-      train_step(order, negative_key, batch);
+      train_step(batches, negative_key, batch);
       if (batch + 1 == steps_per_epoch_) break;
       if (schedule_.log_due(position_.step)) emit(epoch, false);
       stop_ = schedule_.stop();
@@ -342,26 +263,27 @@ class PretrainLoop {
     return true;
   }
 
-  // Global batch `batch` of the epoch's `order`, this rank's contiguous slice of it.
-  void train_step(const torch::Tensor& order, std::uint64_t negative_key, std::int64_t batch) {
-    const int rank = comm_.rank(), size = comm_.size();
-    const std::int64_t begin = batch * options_.batch_size;
-    const std::int64_t n = std::min(options_.batch_size, triples_ - begin);
-    const std::int64_t mine = begin + n * rank / size;
-    const std::int64_t count = begin + n * (rank + 1) / size - mine;
-    const torch::Tensor triples =
-        train_.index_select(0, order.narrow(0, mine, count)).to(torch::kInt64);
+  // This rank's triples of global batch `batch`; negative samples are keyed by each triple's
+  // position in the epoch, so they do not depend on which rank draws them.
+  void train_step(const EpochBatches& batches, std::uint64_t negative_key, std::int64_t batch) {
+    const torch::Tensor rows = batches.local_rows(batch);
+    const std::int64_t n = batches.global_size(batch);
+    const torch::Tensor triples = train_.index_select(0, rows).to(torch::kInt64);
     double loss = 0;
     if (options_.mode == LossMode::kOneVsAll) {
       loss = model_.one_vs_all_backward(triples, n);
     } else {
+      const std::int64_t count = rows.numel();
+      const std::int32_t* local = rows.data_ptr<std::int32_t>();
       std::vector<std::uint64_t> keys(count);
-      for (std::int64_t i = 0; i < count; ++i) keys[i] = core::mix(negative_key, mine + i);
-      loss =
-          model_.negative_backward(triples,
-                                   sample_negatives(triples, keys, options_.negatives,
-                                                    model_.options().num_entities, kb_.candidates),
-                                   n);
+      for (std::int64_t i = 0; i < count; ++i) {
+        keys[i] = core::mix(negative_key, batches.position(local[i]));
+      }
+      loss = model_.negative_backward(
+          triples,
+          sample_negatives(triples, keys, options_.negatives, model_.options().num_entities,
+                           kb_.candidates()),
+          n);
     }
     model_.step();
     ++position_.step;
@@ -426,7 +348,7 @@ class PretrainLoop {
   const PretrainCallback& progress_;
   const core::Stopwatch since_start_;
   core::Stopwatch since_report_;
-  const KbData kb_;
+  const KbPartition kb_;
   ShardedComplEx model_;
   const std::string checkpoint_dir_, best_dir_, embeddings_path_;
   TrainingPosition position_;
@@ -462,28 +384,28 @@ LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& 
                                    const std::string& embeddings_path, const std::string& split,
                                    const RankingProtocol& protocol, std::int64_t max_triples,
                                    torch::Device device) {
-  const KbData kb = read_kb(kb_store_path);
-  if (kb.split(split).empty()) {
+  const KbPartition kb(comm, kb_store_path, /*keep_train=*/false);
+  if (kb.size(split) == 0) {
     throw InputError(kb_store_path + ": no '" + split + "' triples to evaluate");
   }
   const KbeEmbeddings embeddings = read_kbe_embeddings_shard(
-      embeddings_path, comm.rank(), comm.size(), kb.entities, kb.relations);
+      embeddings_path, comm.rank(), comm.size(), kb.store().entities(), kb.store().relations());
   ComplExOptions options;
-  options.num_entities = static_cast<std::int64_t>(kb.entities.size());
-  options.num_relations = static_cast<std::int64_t>(kb.relations.size());
+  options.num_entities = kb.entities();
+  options.num_relations = kb.relations();
   options.dim = embeddings.entity.size(1);
   options.entity_tanh = embeddings.entity_tanh;
   options.reciprocal = embeddings.inverse_relation.defined();
   options.device = device;
   options.trainable = false;  // the export's rows replace the table; no optimizer state
   ShardedComplEx model(comm, options);
-  model.set_candidates(kb.candidates);
+  model.set_candidates(kb.candidates());
   model.assign(embeddings.entity,
                options.reciprocal ? torch::cat({embeddings.relation, embeddings.inverse_relation})
                                   : embeddings.relation);
-  return evaluate_link_prediction(model,
-                                  evaluation_subset(kb.split(split), max_triples, protocol.seed),
-                                  filter_of(kb), protocol);
+  const std::vector<std::int32_t> evaluated =
+      kb.evaluation_triples(split, max_triples, protocol.seed);
+  return evaluate_link_prediction(model, evaluated, kb.filter_for(evaluated), protocol);
 }
 
 }  // namespace hrere::kbe

@@ -2,12 +2,13 @@
 // `hrere pretrain` and `hrere eval-kbe`: ComplEx on a KB store (data::KbStore) with the entity
 // table sharded over the communicator's ranks.
 //
-// Batches: each epoch visits the train triples in one permutation drawn from (seed, epoch),
-// the same on every rank, cut into global batches of `batch_size` (the last one smaller); rank
-// r trains on the r-th of P contiguous near-equal slices of every global batch, and the loss
-// is the global batch mean. Negative samples are keyed by (seed, epoch, position in the
-// epoch). So the run does not depend on P beyond float rounding, and the only "RNG state" a
-// checkpoint needs is (seed, epoch).
+// Batches: each epoch visits the train triples in one permutation of all of them keyed by
+// (seed, epoch), cut into global batches of `batch_size` (the last one smaller). Each rank
+// holds only its block of the train split (kbe_shard/kb_partition.h) and computes the
+// permutation for those rows alone; it trains on the triples of each global batch that are
+// in its block, and the loss is the global batch mean. Negative samples are keyed by (seed,
+// epoch, position in the epoch). So the run does not depend on P beyond float rounding, and
+// the only "RNG state" a checkpoint needs is (seed, epoch).
 //
 // Candidates: the 1-vs-all softmax, negative samples and link-prediction ranking use only the
 // entities that occur in a triple of some split of the store (ShardedComplEx::set_candidates).
@@ -105,14 +106,10 @@ PretrainResult pretrain_kbe(comm::Communicator& comm, const std::string& kb_stor
                             const std::string& run_dir, const PretrainOptions& options,
                             const PretrainCallback& progress = {});
 
-// The triples `split` evaluates: all of them, or (max_triples > 0 and fewer than the split)
-// a subset of max_triples drawn without replacement from `seed`, in the split's order.
-std::vector<std::int32_t> evaluation_subset(const std::vector<std::int32_t>& split,
-                                            std::int64_t max_triples, std::uint64_t seed);
-
 // Collective. Filtered link prediction of exported embeddings on a split of the store (the
 // embeddings' name tables must match the store's), scored on `device`; each rank reads only
-// its shard of the entity table. `max_triples` as evaluation_subset with `protocol.seed`.
+// its shard of the entity table. `max_triples` as KbPartition::evaluation_triples with
+// `protocol.seed`.
 LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& kb_store_path,
                                    const std::string& embeddings_path, const std::string& split,
                                    const RankingProtocol& protocol = {},
@@ -144,9 +141,5 @@ bool checkpoint_exists(const std::string& dir);
 // the names and relations (no rank holds more than its shard).
 void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& entities,
                        const std::vector<std::string>& relations, const std::string& path);
-
-// InputError naming `where` and the row of the first triple whose ids are out of range.
-void check_triples(const std::vector<std::int32_t>& triples, std::int64_t entities,
-                   std::int64_t relations, const std::string& where);
 
 }  // namespace hrere::kbe

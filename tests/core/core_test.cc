@@ -120,6 +120,44 @@ TEST(Shuffle, AllOrdersOfThreeAreEquallyLikely) {
   EXPECT_EQ(orders, 6);
 }
 
+// IndexPermutation is a bijection of [0, n) for sizes at and between powers of two, the
+// same for the same key and another for another key.
+TEST(IndexPermutation, IsABijectionThatDependsOnlyOnTheKey) {
+  for (const std::uint64_t n : {1ULL, 2ULL, 3ULL, 5ULL, 16ULL, 17ULL, 1000ULL, 65537ULL}) {
+    const IndexPermutation permutation(n, 42);
+    std::vector<bool> hit(n, false);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::uint64_t position = permutation(i);
+      ASSERT_LT(position, n) << "n = " << n;
+      ASSERT_FALSE(hit[position]) << "n = " << n << ": position " << position << " twice";
+      hit[position] = true;
+      EXPECT_EQ(IndexPermutation(n, 42)(i), position);
+    }
+  }
+  const IndexPermutation a(1000, 1), b(1000, 2);
+  int same = 0;
+  for (std::uint64_t i = 0; i < 1000; ++i) same += a(i) == b(i);
+  EXPECT_LT(same, 10);  // two independent permutations share about one fixed point
+}
+
+// Where index 0 goes over 60,000 keys is uniform over 6 positions (as the shuffle test above),
+// and neighbouring indices do not stay together: the epoch order mixes the store's order.
+TEST(IndexPermutation, PositionsAreUniformAndNeighboursScatter) {
+  std::vector<int> counts(6, 0);
+  const int trials = 60000;
+  for (int key = 0; key < trials; ++key) ++counts[IndexPermutation(6, key)(0)];
+  for (int c : counts) EXPECT_NEAR(c, trials / 6, 600);
+  const std::uint64_t n = 1 << 20;
+  const IndexPermutation permutation(n, 7);
+  int close = 0;
+  for (std::uint64_t i = 0; i + 1 < 10000; ++i) {
+    const auto gap =
+        static_cast<std::int64_t>(permutation(i + 1)) - static_cast<std::int64_t>(permutation(i));
+    close += std::abs(gap) < static_cast<std::int64_t>(n / 100);
+  }
+  EXPECT_LT(close, 400);  // 2% of pairs expected within n / 100 of each other: ~200
+}
+
 // draw_below rejects the top of the range: with a generator whose first draw lands there, the
 // second draw is the one used.
 TEST(Shuffle, DrawBelowRejectsTheBiasedTail) {

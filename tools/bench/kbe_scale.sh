@@ -6,7 +6,10 @@
 # Prints peak resident memory per process (GNU time), triples/s and the time of each phase.
 #
 #   tools/bench/kbe_scale.sh [PRESET=kb-3m] [MAX_STEPS=200]
-#   WORK=runs/scale RANKS="1 2" tools/bench/kbe_scale.sh kb-3m 300
+#   WORK=runs/scale RANKS="1 2" DIM=32 VALIDATE=1 tools/bench/kbe_scale.sh kb-30m 50
+# DIM (default 200) is the embedding size; VALIDATE=1 makes pretrain validate every epoch
+# (2,000 sampled valid triples), so its peak includes the filter it builds at start-up.
+# REUSE_DATA=1 keeps an earlier prepared store.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 hrere=${HRERE:-build/hrere}
@@ -24,13 +27,18 @@ world=$work/world
 data=(--config configs/synth.yaml --set "data.train=$world/train.txt" --set "data.test=$world/test.txt"
       --set "data.relations=$world/relation2id.txt" --set "data.kb_train=$world/kb/train.txt"
       --set "data.kb_valid=$world/kb/valid.txt" --set "data.kb_test=$world/kb/test.txt")
-rm -rf "$work/data"
-peak "prepare" "$hrere" prepare "${data[@]}" --out "$work/data" | tail -1
+if [ -n "${REUSE_DATA:-}" ] && [ -f "$work/data/prepare.json" ]; then
+  echo "prepare: reusing $work/data (REUSE_DATA)"
+else
+  rm -rf "$work/data"
+  peak "prepare" "$hrere" prepare "${data[@]}" --out "$work/data" | tail -1
+fi
 
 entities=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['entities'])" "$work/data/prepare.json")
+dim=${DIM:-200}
 kbe=("${data[@]}" --set "data.prepared=$work/data" --set kbe.loss=negative --set kbe.negatives=10
-     --set kbe.dim=200 --set kbe.optimizer=adam --set kbe.lr=0.001 --set kbe.batch_size=1000
-     --set kbe.eval_every=0 --set kbe.threads=1 --set kbe.log_every=50
+     --set kbe.dim="$dim" --set kbe.optimizer=adam --set kbe.lr=0.001 --set kbe.batch_size=1000
+     --set kbe.eval_every="${VALIDATE:-0}" --set kbe.threads=1 --set kbe.log_every=50
      --set kbe.eval_candidates=1000 --set kbe.eval_max_triples=2000)
 for ranks in ${RANKS:-1 2}; do
   run=$work/pretrain-$ranks
@@ -51,6 +59,6 @@ PY
   echo "== $ranks rank(s): the export alone"
   rm -rf "$work/export-$ranks"
   mkdir -p "$work/export-$ranks"
-  "${mpi[@]}" -np "$ranks" "$bench" --mode sharded --entities "$entities" --dim 200 --batch 1000 \
+  "${mpi[@]}" -np "$ranks" "$bench" --mode sharded --entities "$entities" --dim "$dim" --batch 1000 \
     --steps 2 --threads 1 --export "$work/export-$ranks" | grep "^export"
 done
