@@ -452,6 +452,17 @@ void Hdf5File::write_strings(const std::string& name, const std::vector<std::str
   }
 }
 
+void Hdf5File::copy_dataset(const Hdf5File& source, const std::string& name) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  if (H5Lexists(source.id_, name.c_str(), H5P_DEFAULT) <= 0) {
+    throw InputError(source.where(name) + ": dataset missing");
+  }
+  Handle link_props(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(link_props.get(), 1);
+  check_write(H5Ocopy(source.id_, name.c_str(), id_, name.c_str(), H5P_DEFAULT, link_props.get()),
+              where(name));
+}
+
 std::vector<std::string> Hdf5File::read_strings(const std::string& name) const {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);

@@ -77,6 +77,10 @@ class Hdf5File {
 
   void write_strings(const std::string& name, const std::vector<std::string>& values);
   std::vector<std::string> read_strings(const std::string& name) const;
+  // Copies dataset `name` of `source` (layout, filters and attributes kept) into this file
+  // under the same name, chunk by chunk: a table of names moves without being read into
+  // strings.
+  void copy_dataset(const Hdf5File& source, const std::string& name);
 
   std::vector<std::uint64_t> dims(const std::string& name) const;
   // Rows per chunk along dimension 0 (the whole extent for a contiguous dataset).

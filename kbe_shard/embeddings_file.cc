@@ -163,8 +163,12 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
   const int size = comm.size();
   const std::int64_t k = embeddings.entity.size(1) / 2;
   // Only rank 0 needs the names (it writes them); the other ranks may pass none.
-  const std::int64_t n =
-      comm::rank0_value(comm, static_cast<std::int64_t>(embeddings.entities.size()));
+  std::int64_t names = static_cast<std::int64_t>(embeddings.entities.size());
+  if (comm.rank() == 0 && !embeddings.entity_names_from.empty()) {
+    names = static_cast<std::int64_t>(
+        data::Hdf5File::open(embeddings.entity_names_from).dims("entities").at(0));
+  }
+  const std::int64_t n = comm::rank0_value(comm, names);
   {
     core::AtomicOutput output(
         (index.parent_path() / shard_file_name(index, id, comm.rank(), size)).string());
@@ -191,7 +195,11 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
       file.set_attribute("entity_tanh", static_cast<std::int64_t>(embeddings.entity_tanh));
       file.set_attribute("export", id);
       file.set_attribute("shards", static_cast<std::int64_t>(size));
-      file.write_strings("entities", embeddings.entities);
+      if (embeddings.entity_names_from.empty()) {
+        file.write_strings("entities", embeddings.entities);
+      } else {
+        file.copy_dataset(data::Hdf5File::open(embeddings.entity_names_from), "entities");
+      }
       file.write_strings("relations", embeddings.relations);
       for (const char* half : {"_real", "_imag"}) {
         std::vector<data::Hdf5File::VirtualRows> sources;

@@ -43,11 +43,14 @@ struct KbeEmbeddings {
   torch::Tensor relation;          // [R, 2k]
   torch::Tensor inverse_relation;  // [R, 2k], or undefined
   bool entity_tanh = false;
+  // For writing: a file (a KB store) whose /entities table rank 0 copies into the export
+  // chunk by chunk instead of writing `entities`, so no process reads the names.
+  std::string entity_names_from;
 };
 
 // Collective over `comm`: each rank passes its shard's rows in `entity` (with one rank, the
 // whole table); names and relation tables are taken from rank 0 (the others may leave the
-// names empty). The tables may be on any
+// names empty), the entity names from `entity_names_from` where it is set. The tables may be on any
 // device (copied to the host block by block to be written).
 void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
                           const KbeEmbeddings& embeddings);

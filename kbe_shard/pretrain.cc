@@ -162,13 +162,13 @@ TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir) 
   return position;
 }
 
-void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& entities,
+void export_embeddings(ShardedComplEx& model, const std::string& kb_store_path,
                        const std::vector<std::string>& relations, const std::string& path) {
   KbeEmbeddings embeddings;
   embeddings.entity = model.entities().shard().table().detach();
   const std::int64_t r = model.options().num_relations;
   const torch::Tensor table = model.relations().detach();
-  embeddings.entities = entities;
+  embeddings.entity_names_from = kb_store_path;
   embeddings.relations = relations;
   embeddings.relation = table.narrow(0, 0, r);
   if (model.options().reciprocal) embeddings.inverse_relation = table.narrow(0, r, r);
@@ -230,10 +230,7 @@ class PretrainLoop {
     result.best_valid_mrr = std::max(0.0, position_.best_mrr);
     result.embeddings_path = embeddings_path_;
     if (position_.best_epoch > 0) load_checkpoint(model_, best_dir_);
-    // Only rank 0 writes the names, so only it reads them, and only now.
-    export_embeddings(model_,
-                      comm_.rank() == 0 ? kb_.store().entities() : std::vector<std::string>(),
-                      kb_.store().relations(), result.embeddings_path);
+    export_embeddings(model_, kb_.store().path(), kb_.store().relations(), result.embeddings_path);
     return result;
   }
 

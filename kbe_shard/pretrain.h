@@ -138,8 +138,9 @@ TrainingPosition load_checkpoint(ShardedComplEx& model, const std::string& dir);
 bool checkpoint_exists(const std::string& dir);
 
 // Collective. Writes the model as an embeddings file: each rank writes its own rows, rank 0
-// the names and relations (no rank holds more than its shard).
-void export_embeddings(ShardedComplEx& model, const std::vector<std::string>& entities,
+// the relations and the entity names, copied from the KB store (no rank holds more than its
+// shard, nor the names).
+void export_embeddings(ShardedComplEx& model, const std::string& kb_store_path,
                        const std::vector<std::string>& relations, const std::string& path);
 
 }  // namespace hrere::kbe

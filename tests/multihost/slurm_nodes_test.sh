@@ -37,7 +37,15 @@ submit() {
   job=$(sbatch --wait --parsable --nodes=2 --ntasks-per-node=2 --cpus-per-task=1 \
     --job-name="$name" --output="$work/$name.out" "${options[@]}" "$template" "$@" 2>&1)
   echo "sbatch --wait: exit $? (job $job)"
-  echo "state: $(scontrol show job "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*')"
+  # sbatch --wait can return while the job is still COMPLETING (its steps being cleaned up);
+  # the final state (COMPLETED, TIMEOUT, ...) follows within seconds.
+  local state
+  for _ in $(seq 60); do
+    state=$(scontrol show job "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*')
+    [ "$state" != JobState=COMPLETING ] && break
+    sleep 0.5
+  done
+  echo "state: $state"
   cat "$work/$name.out"
 }
 epoch_losses() {

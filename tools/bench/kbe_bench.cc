@@ -29,6 +29,7 @@
 #include "comm/device.h"
 #include "comm/routing_communicator.h"
 #include "core/random.h"
+#include "data_pipeline/hdf5_file.h"
 #include "kbe_shard/complex.h"
 #include "kbe_shard/pretrain.h"
 
@@ -64,8 +65,15 @@ void reset_peak_memory() { std::ofstream("/proc/self/clear_refs") << "5"; }
 // resident memory during the export against the shard's size.
 void export_and_measure(kbe::ShardedComplEx& model, const std::string& dir) {
   comm::Communicator& comm = model.comm();
-  std::vector<std::string> entities(model.options().num_entities);
-  for (std::size_t e = 0; e < entities.size(); ++e) entities[e] = "/m/e" + std::to_string(e);
+  // The names come from a KB store's /entities table, copied by rank 0 as pretrain does.
+  const std::string names = dir + "/names.h5";
+  if (comm.rank() == 0) {
+    std::vector<std::string> entities(model.options().num_entities);
+    for (std::size_t e = 0; e < entities.size(); ++e) entities[e] = "/m/e" + std::to_string(e);
+    data::Hdf5File file = data::Hdf5File::create(names);
+    file.write_strings("entities", entities);
+    file.close();
+  }
   std::vector<std::string> relations(model.options().num_relations);
   for (std::size_t r = 0; r < relations.size(); ++r) relations[r] = "/r/" + std::to_string(r);
   const double shard_mib =
@@ -74,7 +82,7 @@ void export_and_measure(kbe::ShardedComplEx& model, const std::string& dir) {
   const std::string before = memory_text();
   reset_peak_memory();
   const Clock::time_point start = Clock::now();
-  kbe::export_embeddings(model, entities, relations, dir + "/embeddings.h5");
+  kbe::export_embeddings(model, names, relations, dir + "/embeddings.h5");
   const double seconds = seconds_since(start);
   for (int r = 0; r < comm.size(); ++r) {
     if (r == comm.rank()) {
