@@ -305,7 +305,7 @@ Command add_synth(CLI::App& app) {
   auto args = std::make_shared<Args>();
   CLI::App* command = app.add_subcommand(
       "synth", "write a synthetic distant-supervision world in the NYT10 and KB text formats");
-  command->add_option("--preset", args->preset, "default, bench-1m, kb-3m or kb-30m")
+  command->add_option("--preset", args->preset, "default, bench-1m, kb-3m, kb-30m or kb-86m")
       ->capture_default_str();
   command->add_option("--seed", args->seed, "random seed (default: the preset's)");
   command->add_option("--out,-o", args->out, "output directory")->required();

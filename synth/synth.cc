@@ -32,7 +32,7 @@ void require_fraction(double value, const std::string& option) {
 
 }  // namespace
 
-std::vector<std::string> synth_preset_names() { return {"default", "bench-1m", "kb-3m", "kb-30m"}; }
+std::vector<std::string> synth_preset_names() { return {"default", "bench-1m", "kb-3m", "kb-30m", "kb-86m"}; }
 
 SynthOptions synth_preset(const std::string& name) {
   SynthOptions options;
@@ -55,6 +55,11 @@ SynthOptions synth_preset(const std::string& name) {
   if (name == "kb-30m") {  // ten times kb-3m: the KB scaling curve of `prepare`
     options = synth_preset("kb-3m");
     options.num_entities = 30000000;
+    return options;
+  }
+  if (name == "kb-86m") {  // Freebase-86M's entity count (docs/SCALING.md): the whole-KB runs
+    options = synth_preset("kb-3m");
+    options.num_entities = 86000000;
     return options;
   }
   std::string valid;

@@ -605,6 +605,7 @@ TEST(synth, PresetsAreNamedAndUnknownOnesListTheValidNames) {
             1'000'000u);
   EXPECT_EQ(synth_preset("kb-3m").num_entities, 3'000'000u);
   EXPECT_EQ(synth_preset("kb-30m").num_entities, 30'000'000u);
+  EXPECT_EQ(synth_preset("kb-86m").num_entities, 86'000'000u);
   for (const std::string& name : synth_preset_names()) EXPECT_NO_THROW(synth_preset(name));
   try {
     synth_preset("huge");

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The Freebase-scale pretraining pipeline end to end, for the figures in docs/SCALING.md:
 #   synth PRESET -> prepare -> pretrain (negative sampling, dim 200, lazy Adam, --max-steps)
-#   on 1 and 2 ranks -> eval-kbe (sampled candidates on a seeded subset), and the per-rank
-#   export measured alone (kbe_bench --export).
+#   on 1 and 2 ranks -> pretrain --resume for RESUME_STEPS more steps -> eval-kbe (sampled
+#   candidates on a seeded subset), and the per-rank export measured alone (kbe_bench --export).
 # Prints peak resident memory per process (GNU time), triples/s and the time of each phase.
 #
 #   tools/bench/kbe_scale.sh [PRESET=kb-3m] [MAX_STEPS=200]
 #   WORK=runs/scale RANKS="1 2" DIM=32 VALIDATE=1 tools/bench/kbe_scale.sh kb-30m 50
 # DIM (default 200) is the embedding size; VALIDATE=1 makes pretrain validate every epoch
 # (2,000 sampled valid triples), so its peak includes the filter it builds at start-up.
-# REUSE_DATA=1 keeps an earlier prepared store.
+# REUSE_DATA=1 keeps an earlier prepared store; RESUME_STEPS (default 10; 0 skips) is the
+# length of the resumed call, which reads the checkpoint and writes a new one and the export.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 hrere=${HRERE:-build/hrere}
@@ -54,6 +55,11 @@ rate = sum(l["triples_per_second"] for l in last) / len(last)
 print(f"  triples/s (mean of the last {len(last)} reports): {rate:.0f}; "
       f"comm share {lines[-1]['comm_seconds'] / lines[-1]['seconds']:.2f} of {lines[-1]['seconds']:.0f} s")
 PY
+  if [ "${RESUME_STEPS:-10}" -gt 0 ]; then
+    echo "== $ranks rank(s): pretrain --resume --max-steps $RESUME_STEPS"
+    peak "resumed pretrain rank" "${mpi[@]}" -np "$ranks" /usr/bin/time -f "  a rank of $ranks: peak resident %M KiB" \
+      "$hrere" pretrain --out "$run" --resume --max-steps "$RESUME_STEPS" 2>&1 | grep -v "^\[" | tail -3
+  fi
   peak "eval-kbe (1000 sampled candidates, 2000 test triples)" "${mpi[@]}" -np "$ranks" \
     "$hrere" eval-kbe --run "$run" --split test | tail -1
   echo "== $ranks rank(s): the export alone"
