@@ -464,24 +464,33 @@ void Hdf5File::copy_dataset(const Hdf5File& source, const std::string& name) {
 }
 
 std::vector<std::string> Hdf5File::read_strings(const std::string& name) const {
+  const std::vector<std::uint64_t> extent = dims(name);
+  if (extent.size() != 1) throw InputError(where(name) + ": expected a table of strings");
+  return read_strings(name, 0, extent[0]);
+}
+
+std::vector<std::string> Hdf5File::read_strings(const std::string& name, std::uint64_t start,
+                                                std::uint64_t count) const {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!dataset.ok()) throw InputError(where(name) + ": dataset missing");
   Handle stored_type(H5Dget_type(dataset.get()), H5Tclose);
   const std::size_t width = fixed_string_width(stored_type.get(), where(name));
-  Handle space(H5Dget_space(dataset.get()), H5Sclose);
-  if (H5Sget_simple_extent_ndims(space.get()) != 1) {
+  Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+  if (H5Sget_simple_extent_ndims(file_space.get()) != 1) {
     throw InputError(where(name) + ": expected a table of strings");
   }
-  const auto n =
-      static_cast<std::size_t>(std::max<hssize_t>(H5Sget_simple_extent_npoints(space.get()), 0));
-  std::vector<char> bytes(n * width);
-  // Read as stored (ASCII or UTF-8, NUL-padded or -terminated, as h5py may also write).
-  if (n > 0 &&
-      H5Dread(dataset.get(), stored_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) {
-    throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
+  const std::vector<hsize_t> extent = select_rows(file_space.get(), start, count, where(name));
+  std::vector<char> bytes(count * width);
+  if (count > 0) {
+    Handle memory_space(H5Screate_simple(1, extent.data(), nullptr), H5Sclose);
+    // Read as stored (ASCII or UTF-8, NUL-padded or -terminated, as h5py may also write).
+    if (H5Dread(dataset.get(), stored_type.get(), memory_space.get(), file_space.get(),
+                H5P_DEFAULT, bytes.data()) < 0) {
+      throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
+    }
   }
-  return split_fixed(bytes, width, n);
+  return split_fixed(bytes, width, count);
 }
 
 void Hdf5File::set_attribute(const std::string& name, const std::string& value) {

@@ -77,6 +77,9 @@ class Hdf5File {
 
   void write_strings(const std::string& name, const std::vector<std::string>& values);
   std::vector<std::string> read_strings(const std::string& name) const;
+  // Rows [start, start + count) of a 1-D table of strings.
+  std::vector<std::string> read_strings(const std::string& name, std::uint64_t start,
+                                        std::uint64_t count) const;
   // Copies dataset `name` of `source` (layout, filters and attributes kept) into this file
   // under the same name, chunk by chunk: a table of names moves without being read into
   // strings.

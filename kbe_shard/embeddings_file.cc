@@ -2,13 +2,16 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <random>
 
 #include "core/atomic_output.h"
 #include "core/errors.h"
 #include "data_pipeline/hdf5_file.h"
+#include "kbe_shard/kb_partition.h"
 #include "kbe_shard/sharded_embedding.h"
 #include "kbe_shard/tensor_io.h"
 
@@ -36,19 +39,57 @@ torch::Tensor read_complex(const data::Hdf5File& file, const std::string& name, 
                     1);
 }
 
+InputError names_differ(const std::string& path, const std::string& table, std::int64_t id,
+                        const std::string& stored, const std::string& expected) {
+  return InputError(path + ":/" + table + ": id " + std::to_string(id) + " is '" + stored +
+                    "', the KB store has '" + expected + "'");
+}
+
+InputError name_counts_differ(const std::string& path, const std::string& table,
+                              std::uint64_t stored, std::uint64_t expected) {
+  return InputError(path + ":/" + table + ": " + std::to_string(stored) +
+                    " names, the KB store has " + std::to_string(expected));
+}
+
 void require_names(const std::string& path, const std::string& table,
                    const std::vector<std::string>& stored,
                    const std::vector<std::string>& expected) {
   if (expected.empty() || stored == expected) return;
   if (stored.size() != expected.size()) {
-    throw InputError(path + ":/" + table + ": " + std::to_string(stored.size()) +
-                     " names, the KB store has " + std::to_string(expected.size()));
+    throw name_counts_differ(path, table, stored.size(), expected.size());
   }
   for (std::size_t i = 0; i < stored.size(); ++i) {
     if (stored[i] != expected[i]) {
-      throw InputError(path + ":/" + table + ": id " + std::to_string(i) + " is '" + stored[i] +
-                       "', the KB store has '" + expected[i] + "'");
+      throw names_differ(path, table, static_cast<std::int64_t>(i), stored[i], expected[i]);
     }
+  }
+}
+
+// Collective: each rank compares its block of table `table` of the two files slice by slice;
+// all agree on the first id that differs.
+void require_names_in_slices(comm::Communicator& comm, const data::Hdf5File& file,
+                             const data::Hdf5File& store, const std::string& table) {
+  const std::uint64_t n = file.dims(table).at(0);
+  const std::uint64_t expected = store.dims(table).at(0);
+  if (n != expected) throw name_counts_differ(file.path(), table, n, expected);
+  const RowBlock block = row_block(static_cast<std::int64_t>(n), comm.rank(), comm.size());
+  std::int64_t first_difference = std::numeric_limits<std::int64_t>::max();
+  for (std::int64_t begin = block.begin; begin < block.end; begin += kSliceRows) {
+    const auto count = static_cast<std::uint64_t>(std::min(kSliceRows, block.end - begin));
+    const std::vector<std::string> stored = file.read_strings(table, begin, count);
+    const std::vector<std::string> wanted = store.read_strings(table, begin, count);
+    const auto differs = std::mismatch(stored.begin(), stored.end(), wanted.begin());
+    if (differs.first != stored.end()) {
+      first_difference = begin + (differs.first - stored.begin());
+      break;
+    }
+  }
+  torch::Tensor first = torch::tensor({first_difference}, torch::kInt64);
+  comm.all_reduce(first, comm::ReduceOp::Min);
+  const std::int64_t id = first.item<std::int64_t>();
+  if (id != std::numeric_limits<std::int64_t>::max()) {
+    throw names_differ(file.path(), table, id, file.read_strings(table, id, 1).at(0),
+                       store.read_strings(table, id, 1).at(0));
   }
 }
 
@@ -234,34 +275,69 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
   comm.barrier();
 }
 
+namespace {
+
+struct Layout {
+  std::int64_t version;
+  std::int64_t rank;  // of the embeddings
+};
+
+// The format checks that come before any table is read.
+Layout require_layout(const data::Hdf5File& file, std::int64_t expected_rank) {
+  const std::int64_t version =
+      file.int_attribute("version").value_or(0) == 1 ? 1 : kEmbeddingsVersion;
+  data::require_schema(file, kEmbeddingsFormat, version);
+  const std::int64_t rank = require_int_attribute(file, "rank");
+  if (expected_rank > 0 && rank != expected_rank) {
+    throw InputError(file.path() + ": embeddings of rank " + std::to_string(rank) +
+                     ", expected rank " + std::to_string(expected_rank));
+  }
+  return {version, rank};
+}
+
+// The rows of shard `shard` of `shards` and the relation tables, not the names.
+KbeEmbeddings read_rows_of_shard(const data::Hdf5File& file, Layout layout, int shard,
+                                 int shards) {
+  KbeEmbeddings embeddings;
+  embeddings.entity_tanh = require_int_attribute(file, "entity_tanh") != 0;
+  const auto n = static_cast<std::int64_t>(file.dims("entities").at(0));
+  const auto r = static_cast<std::int64_t>(file.dims("relations").at(0));
+  embeddings.entity = read_owned_rows(entity_sources(file, layout.version, n, layout.rank),
+                                      RowOwnership{n, shard, shards}, layout.rank);
+  embeddings.relation = read_complex(file, "relation", r, layout.rank);
+  if (file.exists("inverse_relation_real")) {
+    embeddings.inverse_relation = read_complex(file, "inverse_relation", r, layout.rank);
+  }
+  return embeddings;
+}
+
+}  // namespace
+
 KbeEmbeddings read_kbe_embeddings_shard(const std::string& path, int shard, int shards,
                                         const std::vector<std::string>& entities,
                                         const std::vector<std::string>& relations,
                                         std::int64_t rank) {
   const data::Hdf5File file = data::Hdf5File::open(path);
-  const std::int64_t version =
-      file.int_attribute("version").value_or(0) == 1 ? 1 : kEmbeddingsVersion;
-  data::require_schema(file, kEmbeddingsFormat, version);
-  const std::int64_t stored_rank = require_int_attribute(file, "rank");
-  if (rank > 0 && stored_rank != rank) {
-    throw InputError(path + ": embeddings of rank " + std::to_string(stored_rank) +
-                     ", expected rank " + std::to_string(rank));
-  }
-  KbeEmbeddings embeddings;
-  embeddings.entities = file.read_strings("entities");
-  embeddings.relations = file.read_strings("relations");
-  require_names(path, "entities", embeddings.entities, entities);
-  require_names(path, "relations", embeddings.relations, relations);
-  embeddings.entity_tanh = require_int_attribute(file, "entity_tanh") != 0;
-  const auto n = static_cast<std::int64_t>(embeddings.entities.size());
-  const auto r = static_cast<std::int64_t>(embeddings.relations.size());
-  embeddings.entity = read_owned_rows(entity_sources(file, version, n, stored_rank),
-                                      RowOwnership{n, shard, shards}, stored_rank);
-  embeddings.relation = read_complex(file, "relation", r, stored_rank);
-  if (file.exists("inverse_relation_real")) {
-    embeddings.inverse_relation = read_complex(file, "inverse_relation", r, stored_rank);
-  }
+  const Layout layout = require_layout(file, rank);
+  std::vector<std::string> entity_names = file.read_strings("entities");
+  std::vector<std::string> relation_names = file.read_strings("relations");
+  require_names(path, "entities", entity_names, entities);
+  require_names(path, "relations", relation_names, relations);
+  KbeEmbeddings embeddings = read_rows_of_shard(file, layout, shard, shards);
+  embeddings.entities = std::move(entity_names);
+  embeddings.relations = std::move(relation_names);
   return embeddings;
+}
+
+KbeEmbeddings read_kbe_embeddings_for_store(comm::Communicator& comm, const std::string& path,
+                                            const std::string& kb_store_path) {
+  const data::Hdf5File file = data::Hdf5File::open(path);
+  const Layout layout = require_layout(file, 0);
+  const data::Hdf5File store = data::Hdf5File::open(kb_store_path);
+  for (const char* table : {"entities", "relations"}) {
+    require_names_in_slices(comm, file, store, table);
+  }
+  return read_rows_of_shard(file, layout, comm.rank(), comm.size());
 }
 
 KbeEmbeddings read_kbe_embeddings(const std::string& path, const std::vector<std::string>& entities,

@@ -69,5 +69,11 @@ KbeEmbeddings read_kbe_embeddings_shard(const std::string& path, int shard, int 
                                         const std::vector<std::string>& entities = {},
                                         const std::vector<std::string>& relations = {},
                                         std::int64_t rank = 0);
+// Collective over `comm`: the rows this rank owns, as read_kbe_embeddings_shard, after checking
+// the file's name tables against the KB store's, each rank a block of them in slices, so no
+// process holds a table of names (left empty in the result). A difference is the same
+// InputError on every rank, naming the first id that differs.
+KbeEmbeddings read_kbe_embeddings_for_store(comm::Communicator& comm, const std::string& path,
+                                            const std::string& kb_store_path);
 
 }  // namespace hrere::kbe

@@ -385,8 +385,8 @@ LinkPredictionMetrics evaluate_kbe(comm::Communicator& comm, const std::string& 
   if (kb.size(split) == 0) {
     throw InputError(kb_store_path + ": no '" + split + "' triples to evaluate");
   }
-  const KbeEmbeddings embeddings = read_kbe_embeddings_shard(
-      embeddings_path, comm.rank(), comm.size(), kb.store().entities(), kb.store().relations());
+  const KbeEmbeddings embeddings =
+      read_kbe_embeddings_for_store(comm, embeddings_path, kb_store_path);
   ComplExOptions options;
   options.num_entities = kb.entities();
   options.num_relations = kb.relations();

@@ -328,8 +328,20 @@ TEST(PretrainInput, BadStoresAndExportsAreInputErrors) {
   expect_input_error([&] { read_kbe_embeddings(exported, {}, fewer.relations); },
                      "4 names, the KB store has 3");
   expect_input_error([&] { read_kbe_embeddings(exported, {}, {}, 8); }, "rank 4, expected rank 8");
+  // eval-kbe compares the names block by block over the ranks: every rank reports the first
+  // difference, wherever it lies (id 33 is in the last rank's block for P = 2 and 3).
+  renamed.entities[33] = "/m/later";
   const std::string other = write_store(dir, "other.h5", renamed, world);
-  expect_input_error([&] { evaluate_kbe(world, other, exported, "test"); }, "/m/other");
+  expect_input_error([&] { evaluate_kbe(world, other, exported, "test"); },
+                     "/entities: id 7 is '/m/e7', the KB store has '/m/other'");
+  data::KbStoreContents renamed_late = tiny_kb(40, 4);
+  renamed_late.entities[33] = "/m/later";
+  const std::string late = write_store(dir, "late.h5", renamed_late, world);
+  expect_input_error([&] { evaluate_kbe(world, late, exported, "test"); },
+                     "/entities: id 33 is '/m/e33', the KB store has '/m/later'");
+  const std::string three_relations = write_store(dir, "fewer.h5", fewer, world);
+  expect_input_error([&] { evaluate_kbe(world, three_relations, exported, "test"); },
+                     "/relations: 4 names, the KB store has 3");
 
   // A checkpoint of another shape does not resume.
   PretrainOptions wider = quick;
