@@ -11,7 +11,7 @@
 #include "core/atomic_output.h"
 #include "core/errors.h"
 #include "data_pipeline/hdf5_file.h"
-#include "kbe_shard/kb_partition.h"
+#include "kbe_shard/row_block.h"
 #include "kbe_shard/sharded_embedding.h"
 #include "kbe_shard/tensor_io.h"
 

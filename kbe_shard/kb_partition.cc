@@ -47,10 +47,6 @@ std::int64_t first_bad_row(const std::vector<std::int32_t>& triples, std::int64_
 
 }  // namespace
 
-RowBlock row_block(std::int64_t rows, int rank, int size) {
-  return {rows * rank / size, rows * (rank + 1) / size};
-}
-
 KbPartition::KbPartition(comm::Communicator& comm, const std::string& path, bool keep_train)
     : comm_(comm),
       store_(data::KbStore::open(path)),

@@ -13,7 +13,7 @@
 //   - the filter of a filtered ranking holds only the known triples that answer one of the
 //     evaluated queries and whose answer the rank owns (link_prediction.h ranks each
 //     candidate on its owner): found in the blocks and sent to their owners.
-// No rank reads the entity names; pretraining's export reads them on rank 0 alone.
+// No rank reads the entity names.
 #include <torch/types.h>
 
 #include <cstdint>
@@ -24,20 +24,9 @@
 #include "core/random.h"
 #include "data_pipeline/kb_store.h"
 #include "kbe_shard/link_prediction.h"
+#include "kbe_shard/row_block.h"
 
 namespace hrere::kbe {
-
-// Rows [begin, end) of a table.
-struct RowBlock {
-  std::int64_t begin = 0;
-  std::int64_t end = 0;
-  std::int64_t size() const { return end - begin; }
-};
-// The r-th of P contiguous near-equal blocks of `rows` rows.
-RowBlock row_block(std::int64_t rows, int rank, int size);
-
-// Rows read at a time: 12 MiB of triples.
-inline constexpr std::int64_t kSliceRows = std::int64_t{1} << 20;
 
 class KbPartition {
  public:

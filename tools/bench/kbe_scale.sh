@@ -37,6 +37,7 @@ fi
 
 entities=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['entities'])" "$work/data/prepare.json")
 dim=${DIM:-200}
+resume_steps=${RESUME_STEPS:-10}
 kbe=("${data[@]}" --set "data.prepared=$work/data" --set kbe.loss=negative --set kbe.negatives=10
      --set kbe.dim="$dim" --set kbe.optimizer=adam --set kbe.lr=0.001 --set kbe.batch_size=1000
      --set kbe.eval_every="${VALIDATE:-0}" --set kbe.threads=1 --set kbe.log_every=50
@@ -55,10 +56,10 @@ rate = sum(l["triples_per_second"] for l in last) / len(last)
 print(f"  triples/s (mean of the last {len(last)} reports): {rate:.0f}; "
       f"comm share {lines[-1]['comm_seconds'] / lines[-1]['seconds']:.2f} of {lines[-1]['seconds']:.0f} s")
 PY
-  if [ "${RESUME_STEPS:-10}" -gt 0 ]; then
-    echo "== $ranks rank(s): pretrain --resume --max-steps $RESUME_STEPS"
+  if [ "$resume_steps" -gt 0 ]; then
+    echo "== $ranks rank(s): pretrain --resume --max-steps $resume_steps"
     peak "resumed pretrain rank" "${mpi[@]}" -np "$ranks" /usr/bin/time -f "  a rank of $ranks: peak resident %M KiB" \
-      "$hrere" pretrain --out "$run" --resume --max-steps "$RESUME_STEPS" 2>&1 | grep -v "^\[" | tail -3
+      "$hrere" pretrain --out "$run" --resume --max-steps "$resume_steps" 2>&1 | grep -v "^\[" | tail -3
   fi
   peak "eval-kbe (1000 sampled candidates, 2000 test triples)" "${mpi[@]}" -np "$ranks" \
     "$hrere" eval-kbe --run "$run" --split test | tail -1
