@@ -70,7 +70,11 @@ nlohmann::json pretrain_run(comm::Communicator& comm, const Config& input_config
                         {"triples_per_second", p.triples_per_second},
                         {"lr", config.kbe.optimizer.lr},
                         {"seconds", p.seconds},
-                        {"comm_seconds", p.comm_seconds}};
+                        {"startup_seconds", p.startup_seconds},
+                        {"comm_seconds", p.comm_seconds},
+                        {"exchange_seconds", p.exchange_seconds},
+                        {"validation_seconds", p.validation_seconds},
+                        {"checkpoint_seconds", p.checkpoint_seconds}};
     if (p.epoch_end) line["event"] = "epoch_end";
     if (p.valid) {
       line["valid"] = link_prediction_json(*p.valid);

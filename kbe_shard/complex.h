@@ -134,6 +134,7 @@ class ShardedComplEx {
 
   // Seconds spent in collectives (entity exchanges, query gathers, reductions).
   double comm_seconds() const { return comm_seconds_ + entities_.exchange_seconds(); }
+  double exchange_seconds() const { return entities_.exchange_seconds(); }  // entity rows
 
  private:
   // Every rank's queries of a 1-vs-all step, padded to the largest rank's count `width`,

@@ -216,6 +216,7 @@ class PretrainLoop {
   }
 
   PretrainResult run() {
+    report_.startup_seconds = since_start_.seconds();
     since_report_.restart();  // the first report's rate counts training, not the set-up
     for (int epoch = position_.epoch + 1; epoch <= options_.epochs; ++epoch) {
       if (!train_epoch(epoch)) break;
@@ -297,12 +298,17 @@ class PretrainLoop {
     position_.epoch = epoch;
     position_.epoch_step = 0;
     if (validating_ && epoch % options_.eval_every == 0) {
-      report_.valid = evaluate_link_prediction(model_, valid_, filter_, validation_);
+      {
+        const double comm_before = model_.comm_seconds();
+        const core::Stopwatch validating;
+        report_.valid = evaluate_link_prediction(model_, valid_, filter_, validation_);
+        report_.validation_seconds += validating.seconds() - (model_.comm_seconds() - comm_before);
+      }
       if (report_.valid->both.mrr > position_.best_mrr) {
         position_.best_mrr = report_.valid->both.mrr;
         position_.best_epoch = epoch;
         report_.best = true;
-        save_checkpoint(model_, best_dir_, position_);
+        save_timed(best_dir_);
       }
     }
     emit(epoch, true);
@@ -325,6 +331,7 @@ class PretrainLoop {
         static_cast<double>(position_.unreported_triples) / std::max(1e-9, since_report_.seconds());
     report_.seconds = since_start_.seconds();
     report_.comm_seconds = model_.comm_seconds();
+    report_.exchange_seconds = model_.exchange_seconds();
     report_.epoch_end = epoch_end;
     if (progress_) progress_(report_);
     report_.valid.reset();
@@ -335,9 +342,15 @@ class PretrainLoop {
     since_report_.restart();
   }
 
+  // The checkpoint to resume from (the schedule's interval starts again).
   void checkpoint() {
-    save_checkpoint(model_, checkpoint_dir_, position_);
+    save_timed(checkpoint_dir_);
     schedule_.checkpointed();
+  }
+
+  void save_timed(const std::string& dir) {
+    const core::ScopedTimer timer(report_.checkpoint_seconds);
+    save_checkpoint(model_, dir, position_);
   }
 
   comm::Communicator& comm_;

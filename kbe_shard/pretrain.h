@@ -80,8 +80,12 @@ struct PretrainProgress {
   std::int64_t steps_per_epoch = 0;
   double loss = 0;                // mean global-batch loss since the previous report
   double triples_per_second = 0;  // global train triples per second since the previous report
-  double seconds = 0;             // since this call began
-  double comm_seconds = 0;        // of which in collectives
+  double seconds = 0;             // since this call began; of which:
+  double startup_seconds = 0;     //   reading the KB, drawing the table, loading a checkpoint
+  double comm_seconds = 0;        //   in collectives (waiting for the other ranks included),
+  double exchange_seconds = 0;    //     of which the entity rows' all-to-alls
+  double validation_seconds = 0;  //   ranking the valid triples (its collectives excluded)
+  double checkpoint_seconds = 0;  //   writing checkpoints
   bool epoch_end = false;
   std::optional<LinkPredictionMetrics> valid;  // at the end of evaluation epochs
   bool best = false;                           // `valid` is the best so far

@@ -112,6 +112,17 @@ TEST_P(Pretrain, RanksGiveTheSameRunAsOneRank) {
   EXPECT_FALSE(reports[2].valid.has_value());
   EXPECT_GT(reports.front().loss, 0);
   EXPECT_GT(reports.front().triples_per_second, 0);
+  // The time breakdown of metrics.jsonl: parts of `seconds`, the row exchange part of the
+  // collectives (none with one rank), a checkpoint of the best epoch and validation timed.
+  const PretrainProgress& last = reports.back();
+  EXPECT_GT(last.startup_seconds, 0);
+  EXPECT_GT(last.validation_seconds, 0);
+  EXPECT_GT(last.checkpoint_seconds, 0);
+  EXPECT_LE(last.exchange_seconds, last.comm_seconds);
+  EXPECT_EQ(last.exchange_seconds > 0, world.size() > 1);
+  EXPECT_LT(last.startup_seconds + last.comm_seconds + last.validation_seconds +
+                last.checkpoint_seconds,
+            last.seconds);
   // Training learns the rule: the loss falls.
   EXPECT_LT(reports.back().loss, reports.front().loss);
 
