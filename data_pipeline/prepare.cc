@@ -5,7 +5,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <unordered_map>
 
 #include "core/atomic_output.h"
 #include "core/errors.h"
@@ -14,6 +13,7 @@
 #include "data_pipeline/corpus_reader.h"
 #include "data_pipeline/kb_reader.h"
 #include "data_pipeline/kb_store.h"
+#include "data_pipeline/name_table.h"
 #include "data_pipeline/relations.h"
 #include "data_pipeline/text_file.h"
 #include "data_pipeline/vocabulary.h"
@@ -23,26 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// Names -> dense ids in order of first appearance.
-class NameTable {
- public:
-  std::int32_t add(const std::string& name) {
-    auto [it, inserted] = ids_.emplace(name, static_cast<std::int32_t>(names_.size()));
-    if (inserted) names_.push_back(name);
-    return it->second;
-  }
-  const std::vector<std::string>& names() const { return names_; }
-  // The names, leaving the table empty (the lookup index is freed, not copied).
-  std::vector<std::string> release() {
-    ids_ = {};
-    return std::move(names_);
-  }
-
- private:
-  std::unordered_map<std::string, std::int32_t> ids_;
-  std::vector<std::string> names_;
-};
 
 void check_options(const PrepareOptions& o) {
   auto require = [](bool ok, const std::string& message) {
@@ -232,7 +212,7 @@ class KbStream {
       removed[split] = dropped;
       removed_total += dropped;
     }
-    return {{"relations", relations_.names().size()},
+    return {{"relations", relations_.size()},
             {"triples_kept", kept},
             {"triples_removed", removed},
             {"triples_removed_total", removed_total},
