@@ -485,8 +485,8 @@ std::vector<std::string> Hdf5File::read_strings(const std::string& name, std::ui
   if (count > 0) {
     Handle memory_space(H5Screate_simple(1, extent.data(), nullptr), H5Sclose);
     // Read as stored (ASCII or UTF-8, NUL-padded or -terminated, as h5py may also write).
-    if (H5Dread(dataset.get(), stored_type.get(), memory_space.get(), file_space.get(),
-                H5P_DEFAULT, bytes.data()) < 0) {
+    if (H5Dread(dataset.get(), stored_type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT,
+                bytes.data()) < 0) {
       throw InputError(where(name) + ": read failed (truncated or corrupt file?)");
     }
   }

@@ -23,7 +23,7 @@ std::int32_t NameTable::add(std::string_view name) {
 
 std::size_t NameTable::slot_of(std::string_view name) const {
   const std::size_t mask = slots_.size() - 1;
-  for (std::size_t slot = std::hash<std::string_view>{}(name) & mask;; slot = (slot + 1) & mask) {
+  for (std::size_t slot = std::hash<std::string_view>{}(name)&mask;; slot = (slot + 1) & mask) {
     if (slots_[slot] < 0 || this->name(slots_[slot]) == name) return slot;
   }
 }

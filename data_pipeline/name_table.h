@@ -28,9 +28,9 @@ class NameTable {
   std::size_t slot_of(std::string_view name) const;
   void grow();
 
-  std::string chars_;                       // every name, back to back
-  std::vector<std::uint64_t> offsets_{0};   // name i is chars_[offsets_[i], offsets_[i + 1])
-  std::vector<std::int32_t> slots_;         // ids by hash, -1 empty; at most half full
+  std::string chars_;                      // every name, back to back
+  std::vector<std::uint64_t> offsets_{0};  // name i is chars_[offsets_[i], offsets_[i + 1])
+  std::vector<std::int32_t> slots_;        // ids by hash, -1 empty; at most half full
 };
 
 }  // namespace hrere::data

@@ -296,8 +296,7 @@ Layout require_layout(const data::Hdf5File& file, std::int64_t expected_rank) {
 }
 
 // The rows of shard `shard` of `shards` and the relation tables, not the names.
-KbeEmbeddings read_rows_of_shard(const data::Hdf5File& file, Layout layout, int shard,
-                                 int shards) {
+KbeEmbeddings read_rows_of_shard(const data::Hdf5File& file, Layout layout, int shard, int shards) {
   KbeEmbeddings embeddings;
   embeddings.entity_tanh = require_int_attribute(file, "entity_tanh") != 0;
   const auto n = static_cast<std::int64_t>(file.dims("entities").at(0));

@@ -32,7 +32,9 @@ void require_fraction(double value, const std::string& option) {
 
 }  // namespace
 
-std::vector<std::string> synth_preset_names() { return {"default", "bench-1m", "kb-3m", "kb-30m", "kb-86m"}; }
+std::vector<std::string> synth_preset_names() {
+  return {"default", "bench-1m", "kb-3m", "kb-30m", "kb-86m"};
+}
 
 SynthOptions synth_preset(const std::string& name) {
   SynthOptions options;

@@ -120,9 +120,9 @@ TEST_P(Pretrain, RanksGiveTheSameRunAsOneRank) {
   EXPECT_GT(last.checkpoint_seconds, 0);
   EXPECT_LE(last.exchange_seconds, last.comm_seconds);
   EXPECT_EQ(last.exchange_seconds > 0, world.size() > 1);
-  EXPECT_LT(last.startup_seconds + last.comm_seconds + last.validation_seconds +
-                last.checkpoint_seconds,
-            last.seconds);
+  EXPECT_LT(
+      last.startup_seconds + last.comm_seconds + last.validation_seconds + last.checkpoint_seconds,
+      last.seconds);
   // Training learns the rule: the loss falls.
   EXPECT_LT(reports.back().loss, reports.front().loss);
 

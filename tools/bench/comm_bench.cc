@@ -62,7 +62,8 @@ double median_seconds(comm::Communicator& comm, const torch::Device& device, int
     const auto start = std::chrono::steady_clock::now();
     op();
     if (device.is_cuda()) torch::cuda::synchronize(device.index());
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   // The slowest rank's median: a collective ends for everyone when it ends for the last.
   torch::Tensor median = torch::tensor({0.0});
@@ -106,7 +107,8 @@ int main(int argc, char** argv) {
         });
         sizes.push_back(static_cast<double>(bytes));
         times.push_back(t);
-        if (print) std::printf("%s,%d,%lld,%.9f\n", op, comm.size(), static_cast<long long>(bytes), t);
+        if (print)
+          std::printf("%s,%d,%lld,%.9f\n", op, comm.size(), static_cast<long long>(bytes), t);
       }
       const auto [alpha, beta] = fit(sizes, times);
       if (print) {
