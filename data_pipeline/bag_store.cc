@@ -22,7 +22,7 @@ void write_bags(Hdf5File& file, const std::string& split, const BagArrays& bags,
 }  // namespace
 
 void write_bag_store(const std::string& path, const BagStoreContents& contents,
-                     std::uint64_t chunk_bags) {
+                     std::uint64_t chunk_bags, const StringList* entities) {
   Hdf5File file = Hdf5File::create(path);
   write_schema(file, kBagStoreFormat, kBagStoreVersion);
   file.set_attribute("T", static_cast<std::int64_t>(contents.T));
@@ -30,7 +30,7 @@ void write_bag_store(const std::string& path, const BagStoreContents& contents,
   file.set_attribute("sources", contents.sources_json);
   file.write_strings("vocabulary", contents.vocabulary);
   file.write_strings("relations", contents.relations);
-  file.write_strings("entities", contents.entities);
+  file.write_strings("entities", entities ? *entities : strings_of(contents.entities));
   if (contents.vector_dim > 0) {
     const std::uint64_t v = contents.vocabulary.size(), d = contents.vector_dim;
     file.write("word_vectors", Dims{v, d}, contents.word_vectors.data(), 4096);

@@ -41,9 +41,10 @@ struct BagStoreContents {
   std::string sources_json;  // {"train": {"path": ..., "fnv1a64": ...}, ...}
 };
 
-// Writes the store to `path`; callers write to a temporary name (AtomicOutput).
+// Writes the store to `path`; callers write to a temporary name (AtomicOutput). The entity
+// names are `entities` where given (prepare's name table), else `contents.entities`.
 void write_bag_store(const std::string& path, const BagStoreContents& contents,
-                     std::uint64_t chunk_bags);
+                     std::uint64_t chunk_bags, const StringList* entities = nullptr);
 
 class BagStore {
  public:

@@ -435,19 +435,31 @@ void Hdf5File::read_rows(const std::string& name, std::uint64_t start, std::uint
 }
 
 void Hdf5File::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  write_strings(name, strings_of(values));
+}
+
+void Hdf5File::write_strings(const std::string& name, const StringList& values) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   std::size_t width = 1;
-  for (const std::string& v : values) width = std::max(width, v.size());
-  std::vector<char> bytes(values.size() * width, '\0');
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    std::copy(values[i].begin(), values[i].end(), bytes.begin() + i * width);
-  }
+  for (std::uint64_t i = 0; i < values.size; ++i) width = std::max(width, values.at(i).size());
   Handle type(new_utf8_string_type(width), H5Tclose);
   // Chunks of about 1 MiB, compressed (the padding costs nothing on disk) and checksummed.
-  const Handle dataset = create_rows_dataset(id_, name, where(name), type.get(), {values.size()},
+  const Handle dataset = create_rows_dataset(id_, name, where(name), type.get(), {values.size},
                                              std::max<std::size_t>(1, (1 << 20) / width), true);
-  if (!values.empty()) {
-    check_write(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()),
+  constexpr std::uint64_t kBlock = 1 << 20;
+  std::vector<char> bytes;
+  for (std::uint64_t start = 0; start < values.size; start += kBlock) {
+    const std::uint64_t count = std::min(kBlock, values.size - start);
+    bytes.assign(count * width, '\0');
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const std::string_view value = values.at(start + i);
+      std::copy(value.begin(), value.end(), bytes.begin() + i * width);
+    }
+    Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+    const std::vector<hsize_t> extent = select_rows(file_space.get(), start, count, where(name));
+    Handle memory_space(H5Screate_simple(1, extent.data(), nullptr), H5Sclose);
+    check_write(H5Dwrite(dataset.get(), type.get(), memory_space.get(), file_space.get(),
+                         H5P_DEFAULT, bytes.data()),
                 where(name));
   }
 }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "data_pipeline/string_list.h"
+
 namespace hrere::data {
 
 class Hdf5File {
@@ -76,6 +78,8 @@ class Hdf5File {
   void read_rows(const std::string& name, std::uint64_t start, std::uint64_t count, T* out) const;
 
   void write_strings(const std::string& name, const std::vector<std::string>& values);
+  // The same, a million strings at a time (a first pass over them finds the width).
+  void write_strings(const std::string& name, const StringList& values);
   std::vector<std::string> read_strings(const std::string& name) const;
   // Rows [start, start + count) of a 1-D table of strings.
   std::vector<std::string> read_strings(const std::string& name, std::uint64_t start,

@@ -39,8 +39,7 @@ void KbStoreWriter::flush(const std::string& split) {
   buffer.clear();
 }
 
-void KbStoreWriter::finish(const std::vector<std::string>& entities,
-                           const std::vector<std::string>& relations,
+void KbStoreWriter::finish(const StringList& entities, const StringList& relations,
                            const std::map<std::string, std::int64_t>& removed,
                            const std::string& sources_json) {
   for (const auto& entry : pending_) flush(entry.first);
@@ -60,7 +59,8 @@ void write_kb_store(const std::string& path, const KbStoreContents& contents) {
       writer.add(split, triples[i], triples[i + 1], triples[i + 2]);
     }
   }
-  writer.finish(contents.entities, contents.relations, contents.removed, contents.sources_json);
+  writer.finish(strings_of(contents.entities), strings_of(contents.relations), contents.removed,
+                contents.sources_json);
 }
 
 KbStore KbStore::open(const std::string& path) {

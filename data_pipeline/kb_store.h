@@ -36,7 +36,7 @@ class KbStoreWriter {
   void add(const std::string& split, std::int32_t head, std::int32_t relation, std::int32_t tail);
   std::int64_t size(const std::string& split) const;  // triples added so far
   // Writes what is buffered, the name tables and the attributes.
-  void finish(const std::vector<std::string>& entities, const std::vector<std::string>& relations,
+  void finish(const StringList& entities, const StringList& relations,
               const std::map<std::string, std::int64_t>& removed, const std::string& sources_json);
 
  private:

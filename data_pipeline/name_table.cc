@@ -43,12 +43,4 @@ std::vector<std::string> NameTable::names() const {
   return out;
 }
 
-std::vector<std::string> NameTable::release() {
-  slots_ = {};
-  std::vector<std::string> out = names();
-  chars_ = {};
-  offsets_ = {0};
-  return out;
-}
-
 }  // namespace hrere::data

@@ -2,11 +2,14 @@
 // Names -> dense int32 ids in order of first appearance, for the entities and relations that
 // `prepare` meets. The names lie back to back in one buffer, indexed by an open-addressing
 // table of ids: about (name length + 16) bytes per name, where a hash map of strings and a
-// list of them took ~112 (Freebase's 86M entities: ~2 GB instead of ~10; docs/BENCHMARKS.md).
+// list of them took ~112; the stores are written from it (strings()), so prepare holds no
+// other copy of the names (docs/BENCHMARKS.md, "prepare at KB scale").
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "data_pipeline/string_list.h"
 
 namespace hrere::data {
 
@@ -20,8 +23,11 @@ class NameTable {
     return {chars_.data() + offsets_[id], offsets_[id + 1] - offsets_[id]};
   }
   std::vector<std::string> names() const;
-  // The names, leaving the table empty (its buffers are freed as the list is built).
-  std::vector<std::string> release();
+  // The names without a copy, valid while the table lives and grows no more.
+  StringList strings() const {
+    return {static_cast<std::uint64_t>(size()),
+            [this](std::uint64_t id) { return name(static_cast<std::int64_t>(id)); }};
+  }
 
  private:
   // The slot holding `name`'s id, or the empty slot where it belongs.

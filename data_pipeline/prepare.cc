@@ -220,8 +220,8 @@ class KbStream {
   }
 
   // Writes the name tables and closes the file, ready to commit.
-  void finish(const std::vector<std::string>& entities) {
-    writer_->finish(entities, relations_.names(), removed_, sources_.dump());
+  void finish(const StringList& entities) {
+    writer_->finish(entities, relations_.strings(), removed_, sources_.dump());
     writer_.reset();
   }
   core::AtomicOutput& output() { return output_; }
@@ -262,7 +262,7 @@ json prepare_report(const EncodedCorpus& corpus, const BagStoreContents& bags,
                                              {"covered", std::count(bags.word_has_vector.begin(),
                                                                     bags.word_has_vector.end(), 1)}}
                                       : json(nullptr)},
-      {"entities", bags.entities.size()},
+      {"entities", corpus.entities.size()},
       {"relations", corpus.relations.size()},
       {"kb", kb_report},
       {"lines_skipped", bad_lines.count()},
@@ -293,12 +293,13 @@ json prepare_data(const PrepareOptions& options, const std::string& out_dir) {
     sources["kb"] = kb->sources();
     kb_report = kb->report();
   }
-  bags.entities = corpus.entities.release();
   bags.sources_json = sources.dump();
-  if (kb) kb->finish(bags.entities);
+  // The stores' entity tables come from the name table itself, never a list of strings.
+  const StringList entities = corpus.entities.strings();
+  if (kb) kb->finish(entities);
 
   core::AtomicOutput bag_output((dir / kBagStoreFile).string());
-  write_bag_store(bag_output.temp_path(), bags, options.chunk_bags);
+  write_bag_store(bag_output.temp_path(), bags, options.chunk_bags, &entities);
   json report = prepare_report(corpus, bags, options, kb_report, bad_lines, dir);
   report["seconds"] = stopwatch.seconds();
   core::AtomicOutput report_output((dir / kPrepareReportFile).string());

@@ -26,9 +26,9 @@ TEST(NameTable, IdsInOrderOfFirstAppearanceLikeAHashMap) {
   EXPECT_EQ(table.size(), static_cast<std::int64_t>(order.size()));
   EXPECT_EQ(table.name(17), order[17]);
   EXPECT_EQ(table.names(), order);
-  EXPECT_EQ(table.release(), order);
-  EXPECT_EQ(table.size(), 0);
-  EXPECT_EQ(table.add("again"), 0);
+  const StringList strings = table.strings();
+  ASSERT_EQ(strings.size, order.size());
+  for (std::size_t id = 0; id < order.size(); id += 997) EXPECT_EQ(strings.at(id), order[id]);
 }
 
 }  // namespace
