@@ -329,7 +329,7 @@ void ShardedComplEx::set_candidates(const torch::Tensor& global_ids) {
   std::vector<std::int64_t> rows;
   rows.reserve(static_cast<std::size_t>(ids.numel() / ownership.size + 1));
   for (std::int64_t i = 0; i < ids.numel(); ++i) {
-    if (id[i] % ownership.size == ownership.rank) rows.push_back(id[i] / ownership.size);
+    if (ownership.owns(id[i])) rows.push_back(ownership.local_row(id[i]));
   }
   const torch::Tensor local_rows = torch::tensor(rows, torch::kInt64);
   candidate_position_ = torch::full({ownership.local_rows()}, -1, torch::kInt64);

@@ -195,6 +195,39 @@ torch::Tensor read_owned_rows(const std::vector<RowSource>& sources, const RowOw
   return out;
 }
 
+struct Layout {
+  std::int64_t version;
+  std::int64_t rank;  // of the embeddings
+};
+
+// The format checks that come before any table is read.
+Layout require_layout(const data::Hdf5File& file, std::int64_t expected_rank) {
+  const std::int64_t version =
+      file.int_attribute("version").value_or(0) == 1 ? 1 : kEmbeddingsVersion;
+  data::require_schema(file, kEmbeddingsFormat, version);
+  const std::int64_t rank = require_int_attribute(file, "rank");
+  if (expected_rank > 0 && rank != expected_rank) {
+    throw InputError(file.path() + ": embeddings of rank " + std::to_string(rank) +
+                     ", expected rank " + std::to_string(expected_rank));
+  }
+  return {version, rank};
+}
+
+// The rows of shard `shard` of `shards` and the relation tables, not the names.
+KbeEmbeddings read_rows_of_shard(const data::Hdf5File& file, Layout layout, int shard, int shards) {
+  KbeEmbeddings embeddings;
+  embeddings.entity_tanh = require_int_attribute(file, "entity_tanh") != 0;
+  const auto n = static_cast<std::int64_t>(file.dims("entities").at(0));
+  const auto r = static_cast<std::int64_t>(file.dims("relations").at(0));
+  embeddings.entity = read_owned_rows(entity_sources(file, layout.version, n, layout.rank),
+                                      RowOwnership{n, shard, shards}, layout.rank);
+  embeddings.relation = read_complex(file, "relation", r, layout.rank);
+  if (file.exists("inverse_relation_real")) {
+    embeddings.inverse_relation = read_complex(file, "inverse_relation", r, layout.rank);
+  }
+  return embeddings;
+}
+
 }  // namespace
 
 void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
@@ -274,43 +307,6 @@ void write_kbe_embeddings(comm::Communicator& comm, const std::string& path,
   }
   comm.barrier();
 }
-
-namespace {
-
-struct Layout {
-  std::int64_t version;
-  std::int64_t rank;  // of the embeddings
-};
-
-// The format checks that come before any table is read.
-Layout require_layout(const data::Hdf5File& file, std::int64_t expected_rank) {
-  const std::int64_t version =
-      file.int_attribute("version").value_or(0) == 1 ? 1 : kEmbeddingsVersion;
-  data::require_schema(file, kEmbeddingsFormat, version);
-  const std::int64_t rank = require_int_attribute(file, "rank");
-  if (expected_rank > 0 && rank != expected_rank) {
-    throw InputError(file.path() + ": embeddings of rank " + std::to_string(rank) +
-                     ", expected rank " + std::to_string(expected_rank));
-  }
-  return {version, rank};
-}
-
-// The rows of shard `shard` of `shards` and the relation tables, not the names.
-KbeEmbeddings read_rows_of_shard(const data::Hdf5File& file, Layout layout, int shard, int shards) {
-  KbeEmbeddings embeddings;
-  embeddings.entity_tanh = require_int_attribute(file, "entity_tanh") != 0;
-  const auto n = static_cast<std::int64_t>(file.dims("entities").at(0));
-  const auto r = static_cast<std::int64_t>(file.dims("relations").at(0));
-  embeddings.entity = read_owned_rows(entity_sources(file, layout.version, n, layout.rank),
-                                      RowOwnership{n, shard, shards}, layout.rank);
-  embeddings.relation = read_complex(file, "relation", r, layout.rank);
-  if (file.exists("inverse_relation_real")) {
-    embeddings.inverse_relation = read_complex(file, "inverse_relation", r, layout.rank);
-  }
-  return embeddings;
-}
-
-}  // namespace
 
 KbeEmbeddings read_kbe_embeddings_shard(const std::string& path, int shard, int shards,
                                         const std::vector<std::string>& entities,

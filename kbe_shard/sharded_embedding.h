@@ -42,6 +42,9 @@ struct RowOwnership {
   int size = 1;
 
   std::int64_t local_rows() const { return (num_rows - rank + size - 1) / size; }
+  // Whether this rank owns global id `id`, and its local row if it does.
+  bool owns(std::int64_t id) const { return id % size == rank; }
+  std::int64_t local_row(std::int64_t id) const { return id / size; }
   // Global ids of this rank's rows, in local order (int64 [local_rows], on the host).
   torch::Tensor global_ids() const;
   // Of int64 global ids on the host: the positions of those this rank owns, and their local rows.
