@@ -405,6 +405,9 @@ std::vector<Field> ModelConfig::fields() {
           {"position_embeddings", choice(&position_embeddings), any(),
            "learned (normal start, trained) or fixed_uniform (as the reference: drawn uniformly "
            "from [0, 1) and never trained)"},
+          {"position_init", choice(&position_init), any(),
+           "how learned position embeddings start: scaled_normal (N(0, 1/position_dim)), normal "
+           "(N(0, 1), LibTorch's Embedding and the port's) or uniform (U(-1, 1))"},
           {"encoder", choice(&encoder), any(),
            "sentence encoder: bilstm (HRERE's, with word attention), cnn or pcnn (the CNN+ATT "
            "and PCNN+ATT baselines of Lin et al. 2016; pcnn max-pools the three pieces the two "

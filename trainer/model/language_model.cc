@@ -38,6 +38,17 @@ struct SentenceKeyHash {
   }
 };
 
+// Draws a [rows, dim] embedding table as `init` names (language_model.h).
+void init_embedding(torch::Tensor& weight, EmbeddingInit init) {
+  switch (init) {
+    case EmbeddingInit::kScaledNormal:
+      torch::nn::init::normal_(weight, 0.0, 1.0 / std::sqrt(static_cast<double>(weight.size(1))));
+      break;
+    case EmbeddingInit::kNormal: torch::nn::init::normal_(weight); break;
+    case EmbeddingInit::kUniform: weight.uniform_(-1.0, 1.0); break;
+  }
+}
+
 }  // namespace
 
 DistinctSentences distinct_sentences(const data::Batch& batch, bool deduplicate) {
@@ -102,13 +113,7 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
   input_dropout_ = register_module("input_dropout", torch::nn::Dropout(1.0 - o.input_keep));
 
   torch::NoGradGuard no_grad;
-  switch (o.word_init) {
-    case WordInit::kScaledNormal:
-      torch::nn::init::normal_(word_embedding_->weight, 0.0, 1.0 / std::sqrt(o.word_dim));
-      break;
-    case WordInit::kNormal: torch::nn::init::normal_(word_embedding_->weight); break;
-    case WordInit::kUniform: word_embedding_->weight.uniform_(-1.0, 1.0); break;
-  }
+  init_embedding(word_embedding_->weight, o.word_init);
   word_embedding_->weight[0].zero_();
   for (auto* table : {&head_position_embedding_, &tail_position_embedding_}) {
     torch::Tensor& weight = (*table)->weight;
@@ -116,7 +121,7 @@ LanguageModelImpl::LanguageModelImpl(const LanguageModelOptions& o) : options_(o
       weight.uniform_(0.0, 1.0);
       weight.set_requires_grad(false);
     } else {
-      torch::nn::init::normal_(weight, 0.0, 1.0 / std::sqrt(o.position_dim));
+      init_embedding(weight, o.position_init);
     }
   }
   const double bound = std::sqrt(3.0 / H);

@@ -34,15 +34,15 @@ constexpr core::Choices<PositionEmbeddings, 2> choices(PositionEmbeddings) {
            {PositionEmbeddings::kFixedUniform, "fixed_uniform"}}};
 }
 
-// How the word vectors start (rows that pretrained vectors fill are overwritten):
-// scaled_normal N(0, 1/word_dim), so a vector has norm about 1 and the LSTM starts out of
-// saturation; normal N(0, 1), LibTorch's Embedding start; uniform U(-1, 1), the usual start
-// of TensorFlow text models that learn their word vectors.
-enum class WordInit { kScaledNormal, kNormal, kUniform };
-constexpr core::Choices<WordInit, 3> choices(WordInit) {
-  return {{{WordInit::kScaledNormal, "scaled_normal"},
-           {WordInit::kNormal, "normal"},
-           {WordInit::kUniform, "uniform"}}};
+// How a learned embedding table starts (word rows that pretrained vectors fill are
+// overwritten): scaled_normal N(0, 1/dim), so a vector has norm about 1 and the LSTM starts
+// out of saturation; normal N(0, 1), LibTorch's Embedding start (and so the port's);
+// uniform U(-1, 1), the usual start of TensorFlow text models that learn their vectors.
+enum class EmbeddingInit { kScaledNormal, kNormal, kUniform };
+constexpr core::Choices<EmbeddingInit, 3> choices(EmbeddingInit) {
+  return {{{EmbeddingInit::kScaledNormal, "scaled_normal"},
+           {EmbeddingInit::kNormal, "normal"},
+           {EmbeddingInit::kUniform, "uniform"}}};
 }
 
 // How the classifier's two layers' biases start: zero, or as the reference's TensorFlow
@@ -57,9 +57,10 @@ struct LanguageModelOptions : SentenceEncoderOptions {
   std::int64_t num_relations = 0;  // including NA = 0
   int max_length = 100;            // L: position ids lie in [0, 2L]
   int word_dim = 300;
-  WordInit word_init = WordInit::kScaledNormal;
+  EmbeddingInit word_init = EmbeddingInit::kScaledNormal;
   int position_dim = 25;
   PositionEmbeddings position_embeddings = PositionEmbeddings::kLearned;
+  EmbeddingInit position_init = EmbeddingInit::kScaledNormal;  // learned tables only
   int classifier_hidden = 190;
   ClassifierBiasInit classifier_bias_init = ClassifierBiasInit::kZero;
   // Weight of each training batch in the classifier's batch-norm running statistics, which

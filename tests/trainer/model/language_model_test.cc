@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -532,32 +533,46 @@ TEST(LanguageModel, FixedUniformPositionEmbeddingsDoNotTrain) {
   EXPECT_TRUE(learned->named_parameters()["head_position_embedding.weight"].requires_grad());
 }
 
-// model.word_init: the three starts have the spread they name (over a wide table, so the
-// sample statistics are tight), and the padding row stays zero in each.
-TEST(LanguageModel, WordInitDrawsTheNamedDistribution) {
-  auto word_table = [](WordInit init) {
+// model.word_init and model.position_init: the three starts have the spread they name (over
+// wide tables, so the sample statistics are tight), and the word padding row stays zero.
+TEST(LanguageModel, EmbeddingInitDrawsTheNamedDistribution) {
+  auto tables = [](EmbeddingInit word_init, EmbeddingInit position_init) {
     LanguageModelOptions o = tiny_options();
     o.vocab_size = 2000;
     o.word_dim = 50;
-    o.word_init = init;
+    o.word_init = word_init;
+    o.max_length = 1000;  // 2001 position rows
+    o.position_dim = 40;
+    o.position_init = position_init;
     torch::manual_seed(10);
     LanguageModel model(o);
-    return model->named_parameters()["word_embedding.weight"].detach().clone();
+    auto params = model->named_parameters();
+    return std::array<torch::Tensor, 3>{params["word_embedding.weight"].detach().clone(),
+                                        params["head_position_embedding.weight"].detach().clone(),
+                                        params["tail_position_embedding.weight"].detach().clone()};
   };
   const double unbounded = std::numeric_limits<double>::infinity();
-  for (const auto& [init, std, bound] :
-       {std::tuple<WordInit, double, double>{WordInit::kScaledNormal, 1 / std::sqrt(50.0),
-                                             unbounded},
-        {WordInit::kNormal, 1.0, unbounded},
-        {WordInit::kUniform, 1 / std::sqrt(3.0), 1.0}}) {
-    const torch::Tensor w = word_table(init);
-    EXPECT_TRUE(torch::equal(w[0], torch::zeros({50}))) << static_cast<int>(init);
-    const torch::Tensor rows = w.narrow(0, 1, 1999);
-    EXPECT_NEAR(rows.std().item<double>(), std, 0.02 * std) << static_cast<int>(init);
-    EXPECT_NEAR(rows.mean().item<double>(), 0.0, 0.02 * std) << static_cast<int>(init);
-    EXPECT_LE(rows.abs().max().item<double>(), bound) << static_cast<int>(init);
+  for (const auto& [init, unit_std, bound] :
+       {std::tuple<EmbeddingInit, double, double>{EmbeddingInit::kScaledNormal, 0.0, unbounded},
+        {EmbeddingInit::kNormal, 1.0, unbounded},
+        {EmbeddingInit::kUniform, 1 / std::sqrt(3.0), 1.0}}) {
+    const auto other =
+        init == EmbeddingInit::kNormal ? EmbeddingInit::kUniform : EmbeddingInit::kNormal;
+    const torch::Tensor words = tables(init, other)[0];
+    const auto positions = tables(other, init);
+    EXPECT_TRUE(torch::equal(words[0], torch::zeros({50}))) << static_cast<int>(init);
+    for (const auto& [table, dim] :
+         {std::pair{words.narrow(0, 1, 1999), 50}, {positions[1], 40}, {positions[2], 40}}) {
+      const double std = unit_std > 0 ? unit_std : 1 / std::sqrt(static_cast<double>(dim));
+      EXPECT_NEAR(table.std().item<double>(), std, 0.02 * std) << static_cast<int>(init);
+      EXPECT_NEAR(table.mean().item<double>(), 0.0, 0.02 * std) << static_cast<int>(init);
+      EXPECT_LE(table.abs().max().item<double>(), bound) << static_cast<int>(init);
+    }
   }
-  EXPECT_GT(word_table(WordInit::kNormal).abs().max().item<double>(), 3.0);  // not bounded
+  const auto normal = tables(EmbeddingInit::kNormal, EmbeddingInit::kNormal);
+  for (const torch::Tensor& table : normal) {
+    EXPECT_GT(table.abs().max().item<double>(), 3.0);  // not bounded
+  }
 }
 
 // model.classifier_bias_init: both classifier biases start at zero, or drawn within the bound
