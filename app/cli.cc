@@ -98,7 +98,8 @@ int run_synth(const std::string& preset, const std::optional<std::uint64_t>& see
             << " test sentences over " << r.train_pairs << " / " << r.test_pairs << " pairs ("
             << r.uninformative_test_pairs << " test pairs whose text is uninformative)\n"
             << "  KB: " << r.kb_train << " train / " << r.kb_valid << " valid / " << r.kb_test
-            << " test triples (" << r.kb_removed_facts << " removed: RE pairs)\n";
+            << " test triples over " << r.kb_relations << " relations (" << r.kb_removed_facts
+            << " removed: RE pairs)\n";
   return kExitOk;
 }
 

@@ -75,6 +75,7 @@ enum class Stream : std::uint64_t {
   kTestSentences,
   kKbSplit,
   kVectors,
+  kKbOnly,
 };
 
 inline Rng stream(std::uint64_t seed, Stream purpose, std::uint64_t index = 0) {

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "synth/line_file.h"
+#include "synth/relations.h"
 #include "synth/text.h"
 #include "synth/world.h"
 #include "synth/writers.h"
@@ -59,9 +60,13 @@ SynthOptions synth_preset(const std::string& name) {
     options.num_entities = 30000000;
     return options;
   }
-  if (name == "kb-86m") {  // Freebase-86M's entity count (docs/SCALING.md): the whole-KB runs
+  if (name == "kb-86m") {  // Freebase-86M's shape (docs/SCALING.md): the whole-KB runs
     options = synth_preset("kb-3m");
     options.num_entities = 86000000;
+    // The world's facts give ~286M triples over 13 relations; Freebase-86M (as DGL-KE uses
+    // it) has 338M over 14,824.
+    options.kb_only_relations = 14824 - (kNumRelations - 1);
+    options.kb_only_facts = 52000000;
     return options;
   }
   std::string valid;
@@ -90,6 +95,15 @@ void validate_synth_options(const SynthOptions& o) {
   require_fraction(o.kb_test_fraction, "kb_test_fraction");
   require(o.kb_valid_fraction + o.kb_test_fraction <= 0.5, "kb_test_fraction",
           "plus kb_valid_fraction must not exceed 0.5");
+  require(o.kb_only_relations <= 1'000'000, "kb_only_relations",
+          "must be at most 1000000, got " + std::to_string(o.kb_only_relations));
+  require(o.kb_only_facts <= 4'000'000'000, "kb_only_facts",
+          "must be at most 4000000000, got " + std::to_string(o.kb_only_facts));
+  // Each head's KB-only facts must differ in (relation, tail): ask for at most half of them.
+  const std::size_t facts_per_head = (o.kb_only_facts + o.num_entities - 1) / o.num_entities;
+  require(facts_per_head <= o.kb_only_relations * (o.num_entities - 1) / 2, "kb_only_facts",
+          "needs more distinct facts per entity than kb_only_relations x num_entities allows "
+          "(at most half of them)");
   require(o.vocab_size >= 10 && o.vocab_size <= 10'000'000, "vocab_size",
           "must be in [10, 10000000], got " + std::to_string(o.vocab_size));
   require(o.max_filler_run <= 100, "max_filler_run",

@@ -76,12 +76,21 @@ struct SynthOptions {
   double kb_valid_fraction = 0.05;
   double kb_test_fraction = 0.05;
 
+  // KB-only facts beyond the world's, so a KB can have Freebase's shape (many relations,
+  // more facts per entity) without more text: kb_only_facts triples over kb_only_relations
+  // relations named /synth/kb_only/relation_NNNNN. Heads are spread evenly over the entities,
+  // tails and relations skewed toward low ids (hub entities, common relations, a long tail).
+  // They split into train/valid/test as the world's facts do and are never RE pairs.
+  std::size_t kb_only_relations = 0;
+  std::size_t kb_only_facts = 0;
+
   bool write_vectors = false;
   std::size_t vector_dim = 50;
 };
 
 // Named option sets: "default" (a few thousand sentences, well under a second),
-// "bench-1m" (1M+ sentences), "kb-3m" (3M entities). Throws std::invalid_argument naming the
+// "bench-1m" (1M+ sentences), "kb-3m" (3M entities), "kb-30m" (30M), "kb-86m" (Freebase-86M's
+// shape: 86M entities, ~338M triples, 14,824 relations). Throws std::invalid_argument naming the
 // valid presets for any other name.
 SynthOptions synth_preset(const std::string& name);
 std::vector<std::string> synth_preset_names();
@@ -107,7 +116,8 @@ struct SynthReport {
   std::size_t uninformative_sentences = 0;  // sentences of the uninformative test pairs
   std::size_t na_sentences = 0;
 
-  std::size_t kb_facts = 0;          // all facts of the world
+  std::size_t kb_relations = 0;      // relations the KB files use (no NA)
+  std::size_t kb_facts = 0;          // all facts of the world, KB-only ones included
   std::size_t kb_removed_facts = 0;  // dropped because their pair is an RE pair
   std::size_t kb_train = 0;
   std::size_t kb_valid = 0;

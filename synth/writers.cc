@@ -1,5 +1,6 @@
 #include "synth/writers.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,42 @@
 namespace hrere::synth {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Calls add(head, relation name, tail) for the options' KB-only facts (synth.h). Head h gets
+// floor((h + 1) F / N) - floor(h F / N) of the F facts, so they total F exactly; a head's
+// facts differ in (relation, tail), so no triple repeats. A tail equal to its head is drawn
+// again.
+template <typename Add>
+void add_kb_only_facts(std::size_t entities, const SynthOptions& options, Add&& add) {
+  if (options.kb_only_facts == 0) return;
+  std::vector<std::string> names(options.kb_only_relations);
+  char name[64];
+  for (std::size_t r = 0; r < names.size(); ++r) {
+    std::snprintf(name, sizeof name, "/synth/kb_only/relation_%05zu", r + 1);
+    names[r] = name;
+  }
+  Rng rng = stream(options.seed, Stream::kKbOnly);
+  const std::uint64_t n = entities;
+  const std::uint64_t f = options.kb_only_facts;               // n f < 2^63 by the options' bounds
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> drawn;  // one head's (relation, tail)
+  for (std::uint64_t h = 0; h < n; ++h) {
+    const std::uint64_t count = (h + 1) * f / n - h * f / n;
+    drawn.clear();
+    while (drawn.size() < count) {
+      const std::uint64_t relation = rng.skewed(names.size());
+      const auto tail = static_cast<std::uint32_t>(rng.skewed(n));
+      if (tail == h) continue;
+      const std::pair<std::uint64_t, std::uint32_t> fact{relation, tail};
+      if (std::find(drawn.begin(), drawn.end(), fact) != drawn.end()) continue;
+      drawn.push_back(fact);
+      add(static_cast<std::uint32_t>(h), names[relation], tail);
+    }
+  }
+}
+
+}  // namespace
 
 void write_relation2id(const fs::path& dir, SynthReport& report) {
   LineFile file(dir / "relation2id.txt", LineStyle::kLfBetween);
@@ -52,7 +89,7 @@ void write_kb(const fs::path& dir, const World& world, const Selection& selectio
   const auto test_threshold =
       valid_threshold + static_cast<std::uint64_t>(options.kb_test_fraction * 9007199254740992.0);
 
-  for_each_fact(world, [&](std::uint32_t h, Rel relation, std::uint32_t t) {
+  auto add_fact = [&](std::uint32_t h, const std::string& relation, std::uint32_t t) {
     ++report.kb_facts;
     const std::uint64_t key = pair_key(h, t);
     if (selection.re_pairs.count(key)) {
@@ -75,11 +112,16 @@ void write_kb(const fs::path& dir, const World& world, const Selection& selectio
     std::string& line = target->begin_line();
     append_mid(line, "/m/", h);
     line += '\t';
-    line += relation_name(relation);
+    line += relation;
     line += '\t';
     append_mid(line, "/m/", t);
     target->end_line();
+  };
+  for_each_fact(world, [&](std::uint32_t h, Rel relation, std::uint32_t t) {
+    add_fact(h, relation_name(relation), t);
   });
+  add_kb_only_facts(world.entities(), options, add_fact);
+  report.kb_relations = kNumRelations - 1 + options.kb_only_relations;
   for (LineFile* file : {&train, &valid, &test}) {
     file->commit();
     report.bytes_written += file->bytes();
@@ -147,6 +189,8 @@ void write_manifest(const fs::path& dir, const SynthOptions& o, const SynthRepor
       {"distractor_rate", o.distractor_rate},
       {"kb_valid_fraction", o.kb_valid_fraction},
       {"kb_test_fraction", o.kb_test_fraction},
+      {"kb_only_relations", o.kb_only_relations},
+      {"kb_only_facts", o.kb_only_facts},
       {"write_vectors", o.write_vectors},
       {"vector_dim", o.vector_dim},
   };
@@ -165,6 +209,7 @@ void write_manifest(const fs::path& dir, const SynthOptions& o, const SynthRepor
       {"noise_sentences", r.noise_sentences},
       {"uninformative_sentences", r.uninformative_sentences},
       {"na_sentences", r.na_sentences},
+      {"kb_relations", r.kb_relations},
       {"kb_facts", r.kb_facts},
       {"kb_removed_facts", r.kb_removed_facts},
       {"kb_train", r.kb_train},

@@ -17,7 +17,8 @@ void write_relation2id(const std::filesystem::path& dir, SynthReport& report);
 void write_uninformative(const std::filesystem::path& dir, const std::vector<Pair>& test,
                          SynthReport& report);
 
-// Streams the world's facts into the three KB splits, leaving out every RE pair. A fact goes
+// Streams the world's facts, then the KB-only ones, into the three KB splits, leaving out
+// every RE pair. A fact goes
 // to valid or test only when both its entities already occur in train (as in FB15k-237) and
 // it is not the body of an implied test pair.
 void write_kb(const std::filesystem::path& dir, const World& world, const Selection& selection,

@@ -326,8 +326,10 @@ TEST_F(synthDefault, TrainAndTestPairsAreDisjointAndContiguous) {
   for (const std::string& pair : test) EXPECT_FALSE(train.count(pair)) << pair;
 }
 
-TEST_F(synthDefault, KbFilesAreFreebaseTriplesWithoutAnyRePair) {
-  const Generated& g = world();
+// The KB files of a generated world: counts as reported, Freebase mids, relations the
+// world's or (when asked for) KB-only ones, no RE pair, no repeated triple, held-out triples
+// over entities train has.
+void expect_kb_files_are_freebase_triples_without_any_re_pair(const Generated& g) {
   EXPECT_EQ(g.kb_train.size(), g.report.kb_train);
   EXPECT_EQ(g.kb_valid.size(), g.report.kb_valid);
   EXPECT_EQ(g.kb_test.size(), g.report.kb_test);
@@ -344,26 +346,84 @@ TEST_F(synthDefault, KbFilesAreFreebaseTriplesWithoutAnyRePair) {
     }
   }
   const std::regex mid("/m/0s[0-9b-z]{4,}");
+  const std::regex kb_only("/synth/kb_only/relation_[0-9]{5}");
   std::set<std::string> train_entities;
   for (const Triple& t : g.kb_train) {
     train_entities.insert(t.head);
     train_entities.insert(t.tail);
   }
-  std::set<std::string> seen;
+  std::set<std::string> seen, relations;
   for (const auto* kb : {&g.kb_train, &g.kb_valid, &g.kb_test}) {
     for (const Triple& t : *kb) {
       ASSERT_TRUE(std::regex_match(t.head, mid)) << t.head;
       ASSERT_TRUE(std::regex_match(t.tail, mid)) << t.tail;
-      EXPECT_GE(relation_index(t.relation), 0) << t.relation;
+      EXPECT_TRUE(relation_index(t.relation) >= 0 ||
+                  (g.options.kb_only_relations > 0 && std::regex_match(t.relation, kb_only)))
+          << t.relation;
+      relations.insert(t.relation);
       EXPECT_FALSE(re_pairs.count(unordered_pair(t.head, t.tail)))
           << "RE pair in the KB: " << t.head << " " << t.relation << " " << t.tail;
-      EXPECT_TRUE(seen.insert(t.head + t.relation + t.tail).second) << "duplicate triple";
+      EXPECT_TRUE(seen.insert(t.head + " " + t.relation + " " + t.tail).second)
+          << "duplicate triple";
       if (kb != &g.kb_train) {
         EXPECT_TRUE(train_entities.count(t.head) && train_entities.count(t.tail))
             << "held-out triple with an entity unseen in kb/train.txt";
       }
     }
   }
+  EXPECT_EQ(relations.size(), g.report.kb_relations);
+}
+
+TEST_F(synthDefault, KbFilesAreFreebaseTriplesWithoutAnyRePair) {
+  expect_kb_files_are_freebase_triples_without_any_re_pair(world());
+  EXPECT_EQ(world().report.kb_relations, synth_relations().size());
+}
+
+// kb_only_relations / kb_only_facts add exactly that many facts over that many new relations
+// (the kb-86m preset's Freebase shape), skewed toward the first relations, and leave the
+// text and the world's own facts as they were.
+TEST(synth, KbOnlyFactsAddFreebaseShapeWithoutTouchingTheWorld) {
+  TempDir plain_dir("kb_plain"), extra_dir("kb_extra");
+  const Generated plain = generate(synth_preset("default"), plain_dir);
+  SynthOptions options = synth_preset("default");
+  options.kb_only_relations = 40;
+  options.kb_only_facts = 5000;
+  const Generated extra = generate(options, extra_dir);
+
+  expect_kb_files_are_freebase_triples_without_any_re_pair(extra);
+  EXPECT_EQ(extra.report.kb_relations, synth_relations().size() + 40);
+  EXPECT_EQ(extra.report.kb_facts, plain.report.kb_facts + 5000);
+  EXPECT_EQ(read_file(extra_dir.path() / "train.txt"), read_file(plain_dir.path() / "train.txt"));
+  EXPECT_EQ(read_file(extra_dir.path() / "test.txt"), read_file(plain_dir.path() / "test.txt"));
+
+  // The world's facts land in the same splits; the KB-only ones come after them.
+  std::map<std::string, int> relation_count;
+  for (const auto& [with, without] : {std::pair{&extra.kb_train, &plain.kb_train},
+                                      {&extra.kb_valid, &plain.kb_valid},
+                                      {&extra.kb_test, &plain.kb_test}}) {
+    std::vector<std::string> world_facts;
+    for (const Triple& t : *with) {
+      if (relation_index(t.relation) >= 0) {
+        world_facts.push_back(t.head + " " + t.relation + " " + t.tail);
+      } else {
+        ++relation_count[t.relation];
+      }
+    }
+    ASSERT_EQ(world_facts.size(), without->size());
+    for (std::size_t i = 0; i < world_facts.size(); ++i) {
+      const Triple& t = (*without)[i];
+      EXPECT_EQ(world_facts[i], t.head + " " + t.relation + " " + t.tail) << i;
+    }
+  }
+  EXPECT_EQ(relation_count.size(), 40u);
+  EXPECT_GT(relation_count["/synth/kb_only/relation_00001"],
+            4 * relation_count["/synth/kb_only/relation_00040"]);
+
+  // Same options, same bytes.
+  TempDir again_dir("kb_extra_again");
+  generate(options, again_dir);
+  EXPECT_EQ(read_file(again_dir.path() / "kb" / "train.txt"),
+            read_file(extra_dir.path() / "kb" / "train.txt"));
 }
 
 TEST_F(synthDefault, Relation2idListsNaFirstAndEveryRelationUsed) {
@@ -606,6 +666,8 @@ TEST(synth, PresetsAreNamedAndUnknownOnesListTheValidNames) {
   EXPECT_EQ(synth_preset("kb-3m").num_entities, 3'000'000u);
   EXPECT_EQ(synth_preset("kb-30m").num_entities, 30'000'000u);
   EXPECT_EQ(synth_preset("kb-86m").num_entities, 86'000'000u);
+  EXPECT_EQ(synth_preset("kb-86m").kb_only_relations + synth_relations().size(), 14'824u);
+  EXPECT_EQ(synth_preset("kb-86m").kb_only_facts, 52'000'000u);
   for (const std::string& name : synth_preset_names()) EXPECT_NO_THROW(synth_preset(name));
   try {
     synth_preset("huge");
@@ -639,6 +701,13 @@ TEST(synth, BadOptionsAreRejectedByName) {
   options = {};
   options.num_entities = 10;
   rejects(options, "num_entities");
+  options = {};
+  options.kb_only_relations = 1000'001;
+  rejects(options, "kb_only_relations");
+  options = {};
+  options.kb_only_relations = 1;
+  options.kb_only_facts = 3000 * 1500;  // 1,500 distinct tails per head of 3,000 entities
+  rejects(options, "kb_only_facts");
 
   // A world too small for the pairs asked for says so instead of looping or repeating pairs.
   options = {};
