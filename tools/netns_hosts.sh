@@ -3,8 +3,10 @@
 # to the others by a bridge, and every command run "on" it also gets its own host name (a
 # UTS namespace) and its own /tmp (/run/hrere-hosts/HOST.tmp), node-local as on a cluster:
 # PMIx and Open MPI keep per-node files there. The rest of the file system stays shared, as
-# a cluster's shared file system is: a folder all hosts must see cannot be under /tmp. For
-# the multi-host tests (tests/multihost/); needs root and iproute2.
+# a cluster's shared file system is. Folders under /tmp that all hosts must see (a checkout
+# made under /tmp, as `mktemp -d` does) are named in NETNS_HOSTS_SHARED (colon-separated):
+# each host sees them at the same path in its own /tmp. For the multi-host tests
+# (tests/multihost/); needs root and iproute2.
 #
 #   tools/netns_hosts.sh up PREFIX N [NET]   # hosts PREFIX1..PREFIXN at 10.213.NET.1..N
 #   tools/netns_hosts.sh run HOST CMD...     # CMD on HOST (also an rsh agent: see below)
@@ -66,15 +68,25 @@ up() {
 }
 
 # run HOST CMD...: CMD in HOST's network namespace, with host name HOST and HOST's
-# /etc/hosts and /tmp. Not `ip netns exec`: it mounts a fresh /sys, without the cgroup file
-# systems slurmd needs.
+# /etc/hosts and /tmp (the NETNS_HOSTS_SHARED folders bound into it first, so the recursive
+# bind over /tmp carries them). Not `ip netns exec`: it mounts a fresh /sys, without the
+# cgroup file systems slurmd needs.
 run_on() {
   local host=$1
   shift
   ip netns list | awk '{print $1}' | grep -qx "$host" || die "no host '$host' (run up first)"
+  local shared
+  IFS=: read -ra shared <<<"${NETNS_HOSTS_SHARED:-}"
+  for path in "${shared[@]}"; do
+    [[ $path == /tmp/?* && -d $path ]] || die "NETNS_HOSTS_SHARED: '$path' is not a folder under /tmp"
+  done
   exec nsenter --net="/run/netns/$host" unshare --uts --mount sh -c \
-    'hostname "$0" && mount --bind "/etc/netns/$0/hosts" /etc/hosts &&
-     mount --bind "/run/hrere-hosts/$0.tmp" /tmp && exec "$@"' "$host" "$@"
+    'host=$1 && shift && tmp=/run/hrere-hosts/$host.tmp &&
+     hostname "$host" && mount --bind "/etc/netns/$host/hosts" /etc/hosts &&
+     IFS=: && for path in ${NETNS_HOSTS_SHARED:-}; do
+       mkdir -p "$tmp${path#/tmp}" && mount --bind "$path" "$tmp${path#/tmp}" || exit 1
+     done && unset IFS &&
+     mount --rbind "$tmp" /tmp && exec "$@"' sh "$host" "$@"
 }
 
 link() {

@@ -10,6 +10,12 @@ make_hosts() {
   local net=$2
   hrere=$3
   hosts=tools/netns_hosts.sh
+  # Each host has its own /tmp: a checkout or build under /tmp (a `mktemp -d` clone) reaches
+  # the hosts as a shared folder would on a cluster.
+  local path shared=()
+  for path in "$PWD" "$(dirname "$hrere")"; do [[ $path == /tmp/* ]] && shared+=("$path"); done
+  NETNS_HOSTS_SHARED=$(IFS=: && echo "${shared[*]}")
+  export NETNS_HOSTS_SHARED
   "$hosts" up "$prefix" 2 "$net" >/dev/null 2>"/tmp/$prefix-up.err" ||
     skip "cannot make network namespaces: $(tail -1 "/tmp/$prefix-up.err")"
   export TMPDIR=/var/tmp
