@@ -216,4 +216,11 @@ std::int64_t rank0_value(Communicator& comm, std::int64_t value) {
   return shared.item<std::int64_t>();
 }
 
+std::vector<std::int64_t> min_over_ranks(Communicator& comm,
+                                         const std::vector<std::int64_t>& values) {
+  torch::Tensor reduced = torch::tensor(values, torch::kInt64);
+  comm.all_reduce(reduced, ReduceOp::Min);
+  return {reduced.data_ptr<std::int64_t>(), reduced.data_ptr<std::int64_t>() + reduced.numel()};
+}
+
 }  // namespace hrere::comm

@@ -138,4 +138,9 @@ class Communicator {
 // ranks share a decision taken on rank 0's clock.
 std::int64_t rank0_value(Communicator& comm, std::int64_t value);
 
+// Collective. Each entry's smallest value over the ranks (an all-reduce Min): how ranks that
+// each scanned their own block agree on the first bad row, so every rank raises one error.
+std::vector<std::int64_t> min_over_ranks(Communicator& comm,
+                                         const std::vector<std::int64_t>& values);
+
 }  // namespace hrere::comm

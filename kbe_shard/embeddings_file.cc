@@ -84,9 +84,7 @@ void require_names_in_slices(comm::Communicator& comm, const data::Hdf5File& fil
       break;
     }
   }
-  torch::Tensor first = torch::tensor({first_difference}, torch::kInt64);
-  comm.all_reduce(first, comm::ReduceOp::Min);
-  const std::int64_t id = first.item<std::int64_t>();
+  const std::int64_t id = comm::min_over_ranks(comm, {first_difference}).at(0);
   if (id != std::numeric_limits<std::int64_t>::max()) {
     throw names_differ(file.path(), table, id, file.read_strings(table, id, 1).at(0),
                        store.read_strings(table, id, 1).at(0));

@@ -105,10 +105,9 @@ void KbPartition::scan(bool keep_train) {
                    });
   }
   // Every rank raises the same error: the first bad row of the first split with one.
-  torch::Tensor first_bad_anywhere = torch::tensor(first_bad, torch::kInt64);
-  comm_.all_reduce(first_bad_anywhere, comm::ReduceOp::Min);
+  const std::vector<std::int64_t> first_bad_anywhere = comm::min_over_ranks(comm_, first_bad);
   for (std::size_t s = 0; s < splits.size(); ++s) {
-    const std::int64_t row = first_bad_anywhere[static_cast<std::int64_t>(s)].item<std::int64_t>();
+    const std::int64_t row = first_bad_anywhere[s];
     if (row != kNoRow) {
       throw_bad_triple(store_.path() + ":/triples/" + splits[s], row,
                        store_.triples(splits[s], row, 1), entities_, relations_);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -306,6 +307,17 @@ TEST(Device, LocalRankFromTheLauncher) {
   // Under mpirun Open MPI names it; alone it is 0.
   const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
   EXPECT_EQ(local_rank(), local ? std::atoi(local) : 0);
+}
+
+// Each rank found a different first bad row per entry (or none: the max sentinel); every
+// rank gets the smallest of each, whatever the rank count.
+TEST(Mpi, MinOverRanksAgreesOnTheFirstEntryEverywhere) {
+  auto& comm = world();
+  constexpr std::int64_t kNone = std::numeric_limits<std::int64_t>::max();
+  const std::int64_t r = comm.rank();
+  const std::vector<std::int64_t> mine{100 - r, r == comm.size() - 1 ? 7 : kNone, kNone};
+  const std::vector<std::int64_t> agreed = min_over_ranks(comm, mine);
+  EXPECT_EQ(agreed, (std::vector<std::int64_t>{101 - comm.size(), 7, kNone}));
 }
 
 TEST(Mpi, AllToAllShapes) {
