@@ -116,7 +116,7 @@ struct SynthReport {
   std::size_t uninformative_sentences = 0;  // sentences of the uninformative test pairs
   std::size_t na_sentences = 0;
 
-  std::size_t kb_relations = 0;      // relations the KB files use (no NA)
+  std::size_t kb_relations = 0;      // the world's relations and the KB-only ones used (no NA)
   std::size_t kb_facts = 0;          // all facts of the world, KB-only ones included
   std::size_t kb_removed_facts = 0;  // dropped because their pair is an RE pair
   std::size_t kb_train = 0;

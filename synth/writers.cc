@@ -15,13 +15,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Calls add(head, relation name, tail) for the options' KB-only facts (synth.h). Head h gets
-// floor((h + 1) F / N) - floor(h F / N) of the F facts, so they total F exactly; a head's
-// facts differ in (relation, tail), so no triple repeats. A tail equal to its head is drawn
-// again.
+// Calls add(head, relation name, tail) for the options' KB-only facts (synth.h); add returns
+// false for a fact it drops (an RE pair). Returns how many KB-only relations the written facts
+// use. Head h gets floor((h + 1) F / N) - floor(h F / N) of the F facts, so they total F
+// exactly; a head's facts differ in (relation, tail), so no triple repeats. A tail equal to
+// its head is drawn again.
 template <typename Add>
-void add_kb_only_facts(std::size_t entities, const SynthOptions& options, Add&& add) {
-  if (options.kb_only_facts == 0) return;
+std::size_t add_kb_only_facts(std::size_t entities, const SynthOptions& options, Add&& add) {
+  if (options.kb_only_facts == 0) return 0;
   std::vector<std::string> names(options.kb_only_relations);
   char name[64];
   for (std::size_t r = 0; r < names.size(); ++r) {
@@ -32,6 +33,7 @@ void add_kb_only_facts(std::size_t entities, const SynthOptions& options, Add&& 
   const std::uint64_t n = entities;
   const std::uint64_t f = options.kb_only_facts;               // n f < 2^63 by the options' bounds
   std::vector<std::pair<std::uint64_t, std::uint32_t>> drawn;  // one head's (relation, tail)
+  std::vector<bool> used(names.size(), false);
   for (std::uint64_t h = 0; h < n; ++h) {
     const std::uint64_t count = (h + 1) * f / n - h * f / n;
     drawn.clear();
@@ -42,9 +44,10 @@ void add_kb_only_facts(std::size_t entities, const SynthOptions& options, Add&& 
       const std::pair<std::uint64_t, std::uint32_t> fact{relation, tail};
       if (std::find(drawn.begin(), drawn.end(), fact) != drawn.end()) continue;
       drawn.push_back(fact);
-      add(static_cast<std::uint32_t>(h), names[relation], tail);
+      if (add(static_cast<std::uint32_t>(h), names[relation], tail)) used[relation] = true;
     }
   }
+  return static_cast<std::size_t>(std::count(used.begin(), used.end(), true));
 }
 
 }  // namespace
@@ -94,7 +97,7 @@ void write_kb(const fs::path& dir, const World& world, const Selection& selectio
     const std::uint64_t key = pair_key(h, t);
     if (selection.re_pairs.count(key)) {
       ++report.kb_removed_facts;
-      return;
+      return false;
     }
     const std::uint64_t u = rng.next() >> 11;
     LineFile* target = &train;
@@ -116,12 +119,12 @@ void write_kb(const fs::path& dir, const World& world, const Selection& selectio
     line += '\t';
     append_mid(line, "/m/", t);
     target->end_line();
+    return true;
   };
   for_each_fact(world, [&](std::uint32_t h, Rel relation, std::uint32_t t) {
     add_fact(h, relation_name(relation), t);
   });
-  add_kb_only_facts(world.entities(), options, add_fact);
-  report.kb_relations = kNumRelations - 1 + options.kb_only_relations;
+  report.kb_relations = kNumRelations - 1 + add_kb_only_facts(world.entities(), options, add_fact);
   for (LineFile* file : {&train, &valid, &test}) {
     file->commit();
     report.bytes_written += file->bytes();

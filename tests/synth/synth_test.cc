@@ -419,6 +419,16 @@ TEST(synth, KbOnlyFactsAddFreebaseShapeWithoutTouchingTheWorld) {
   EXPECT_GT(relation_count["/synth/kb_only/relation_00001"],
             4 * relation_count["/synth/kb_only/relation_00040"]);
 
+  // Few facts over many relations: the report counts the relations the files use.
+  TempDir sparse_dir("kb_sparse");
+  SynthOptions sparse_options = options;
+  sparse_options.kb_only_relations = 1000;
+  sparse_options.kb_only_facts = 20;
+  const Generated sparse = generate(sparse_options, sparse_dir);
+  expect_kb_files_are_freebase_triples_without_any_re_pair(sparse);
+  EXPECT_GT(sparse.report.kb_relations, synth_relations().size());
+  EXPECT_LE(sparse.report.kb_relations, synth_relations().size() + 20);
+
   // Same options, same bytes.
   TempDir again_dir("kb_extra_again");
   generate(options, again_dir);
