@@ -177,8 +177,7 @@ Counts count_against_shard(ShardedComplEx& model, const QueryBatch& batch,
                            const torch::TensorAccessor<std::int64_t, 2>& triple,
                            const FilterIndex& filter,
                            const std::function<void(torch::Tensor&)>& sum) {
-  const int size = model.comm().size();
-  const int rank = model.comm().rank();
+  const RowOwnership& ownership = model.entities().shard().ownership();
   const torch::Device device = model.options().device;
   const auto on_device = [&](const torch::Tensor& host) { return comm::to_device(host, device); };
   const std::int64_t local = model.local_candidates();
@@ -190,14 +189,14 @@ Counts count_against_shard(ShardedComplEx& model, const QueryBatch& batch,
   std::vector<std::int64_t> skip_row;
   for_each_query(batch, triple, filter,
                  [&](std::int64_t q, std::int64_t answer, const KnownAnswers& known) {
-                   if (answer % size == rank) {
+                   if (ownership.owns(answer)) {
                      skip_query.push_back(q);
-                     skip_row.push_back(answer / size);
+                     skip_row.push_back(ownership.local_row(answer));
                    }
                    for (std::int32_t other : known) {
-                     if (other != answer && other % size == rank) {
+                     if (other != answer && ownership.owns(other)) {
                        skip_query.push_back(q);
-                       skip_row.push_back(other / size);
+                       skip_row.push_back(ownership.local_row(other));
                      }
                    }
                  });
@@ -208,9 +207,11 @@ Counts count_against_shard(ShardedComplEx& model, const QueryBatch& batch,
   const torch::Tensor skip_queries =
       torch::tensor(skip_query, torch::kInt64).index_select(0, candidate_skip);
   const torch::Tensor skips = skip_positions.index_select(0, candidate_skip);
-  const torch::Tensor answer_owned = batch.answers.remainder(size).eq(rank);
+  const RowOwnership::Owned owned = ownership.owned(batch.answers);
+  const torch::Tensor answer_owned =
+      torch::zeros_like(batch.answers, torch::kBool).index_fill_(0, owned.positions, true);
   const torch::Tensor answer_position = model.candidate_positions(
-      batch.answers.div(size, "floor").masked_fill(answer_owned.logical_not(), 0));
+      torch::zeros_like(batch.answers).index_copy_(0, owned.positions, owned.local_rows));
   if (answer_position.masked_select(answer_owned).lt(0).any().item<bool>()) {
     throw std::invalid_argument("filtered_ranks: an answer is not a candidate entity");
   }
