@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def dev_curve(run):
@@ -53,6 +54,7 @@ def main():
         print("%-*s  best %.3f at epoch %2d | %s"
               % (width, label, scores[best], epochs[best], " ".join("%.3f" % s for s in scores)))
     axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("dev PR-AUC (AP)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
