@@ -207,12 +207,10 @@ Counts count_against_shard(ShardedComplEx& model, const QueryBatch& batch,
   const torch::Tensor skip_queries =
       torch::tensor(skip_query, torch::kInt64).index_select(0, candidate_skip);
   const torch::Tensor skips = skip_positions.index_select(0, candidate_skip);
+  // The queries whose answer this rank owns, and that answer's candidate position.
   const RowOwnership::Owned owned = ownership.owned(batch.answers);
-  const torch::Tensor answer_owned =
-      torch::zeros_like(batch.answers, torch::kBool).index_fill_(0, owned.positions, true);
-  const torch::Tensor answer_position = model.candidate_positions(
-      torch::zeros_like(batch.answers).index_copy_(0, owned.positions, owned.local_rows));
-  if (answer_position.masked_select(answer_owned).lt(0).any().item<bool>()) {
+  const torch::Tensor answer_position = model.candidate_positions(owned.local_rows);
+  if (answer_position.lt(0).any().item<bool>()) {
     throw std::invalid_argument("filtered_ranks: an answer is not a candidate entity");
   }
 
@@ -232,10 +230,8 @@ Counts count_against_shard(ShardedComplEx& model, const QueryBatch& batch,
   torch::Tensor answer_score = torch::zeros({num_queries}, batch.queries.options());
   for_each_chunk(false, [&](std::int64_t begin, std::int64_t rows, const torch::Tensor& scores) {
     const torch::Tensor here =
-        (answer_owned & answer_position.ge(begin) & answer_position.lt(begin + rows))
-            .nonzero()
-            .squeeze(1);
-    const torch::Tensor query = on_device(here);
+        (answer_position.ge(begin) & answer_position.lt(begin + rows)).nonzero().squeeze(1);
+    const torch::Tensor query = on_device(owned.positions.index_select(0, here));
     answer_score.index_put_(
         {query}, scores.index({query, on_device(answer_position.index_select(0, here) - begin)}));
   });
