@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The paper's Table 2 on any prepared data: pretrains ComplEx once, then trains over K seeds
 # each row of the table and writes OUT/table.md with the mean and standard deviation of
-# P@10/30/50% and PR-AUC (sentence protocol, as the paper), and OUT/pr.png with the PR curves
-# of each row's first seed (as the paper's Figure 2). The rows:
+# P@10/30/50% and PR-AUC (sentence protocol, as the paper), every run's figures and full
+# minus naive paired by seed (tools/compare_runs.py), and OUT/pr.png with the PR curves of
+# each row's first seed (as the paper's Figure 2). The rows:
 #
 #   base, naive, full, weston   the variants (train.variant)
 #   full-matched                full with train.kb_relations: matched
@@ -51,40 +52,24 @@ for row in "${rows[@]}"; do
     for run in $(runs_of "$row"); do "$hrere" eval --run "$run" --pairs "$PAIRS" >/dev/null; done
   fi
 done
-/usr/bin/python3 - "$out" "${PAIRS:-}" "${rows[@]}" <<'PY'
-import glob, json, os, statistics, sys
-out, pairs, variants = sys.argv[1], sys.argv[2], sys.argv[3:]
-metrics = [("P@10%", ("p_at_percent", "10")), ("P@30%", ("p_at_percent", "30")),
-           ("P@50%", ("p_at_percent", "50")), ("PR-AUC (AP)", ("average_precision",))]
-
-def table(title, summary_path):
-    lines = ["### " + title, "", "| variant | " + " | ".join(m for m, _ in metrics) + " | seeds |",
-             "|---" * (len(metrics) + 2) + "|"]
-    for v in variants:
-        runs = sorted(glob.glob(os.path.join(out, v, "seed-*"))) or [os.path.join(out, v)]
-        values = {m: [] for m, _ in metrics}
-        for run in runs:
-            with open(os.path.join(run, summary_path)) as f:
-                s = json.load(f)["sentence"]
-            for m, keys in metrics:
-                x = s
-                for k in keys:
-                    x = x[k]
-                values[m].append(x)
-        cells = ["%.3f ± %.3f" % (statistics.mean(values[m]), statistics.pstdev(values[m]))
-                 for m, _ in metrics]
-        lines.append("| %s | %s | %d |" % (v, " | ".join(cells), len(runs)))
-    return "\n".join(lines) + "\n"
-
-text = table("All test sentences", "eval/summary.json")
-if pairs:
-    stem = os.path.splitext(os.path.basename(pairs))[0]
-    text += "\n" + table("Test sentences of the pairs in " + os.path.basename(pairs),
-                         os.path.join("eval", stem, "summary.json"))
-with open(os.path.join(out, "table.md"), "w") as f:
-    f.write(text)
-print(text)
-PY
+# The table (tools/compare_runs.py): mean and std per row, every run, and full - naive
+# paired by seed.
+specs=() pairs=()
+for row in "${rows[@]}"; do specs+=("$row=$(runs_of "$row" | paste -sd,)"); done
+if [[ " ${rows[*]} " == *" full "* && " ${rows[*]} " == *" naive "* ]]; then pairs=(--pair full naive); fi
+{
+  echo "### All test sentences"
+  echo
+  /usr/bin/python3 tools/compare_runs.py "${specs[@]}" "${pairs[@]}"
+  if [ -n "${PAIRS:-}" ]; then
+    stem=$(basename "$PAIRS")
+    stem=${stem%.*}
+    echo
+    echo "### Test sentences of the pairs in $(basename "$PAIRS")"
+    echo
+    /usr/bin/python3 tools/compare_runs.py "${specs[@]}" "${pairs[@]}" --summary "eval/$stem/summary.json"
+  fi
+} | tee "$out/table.md"
 first=() labels=()
 for row in "${rows[@]}"; do
   first+=("$(runs_of "$row" | head -1)")
