@@ -5,8 +5,9 @@
 
 Each ROW names a group of run folders, one per seed: RUNS is a comma-separated list of
 folders or quoted globs (`'base=runs/t2-base-*'`). Prints, as markdown: the mean +- std
-(population) of the sentence protocol's P@10/30/50% and PR-AUC (AP) per row; every run's figures with its seed, its best dev epoch
-and dev AP (runs trained with train.dev_fraction) and the epochs it ran; and for each
+(population) of the sentence protocol's P@10/30/50% and PR-AUC (AP) and the pair protocol's
+AUC per row; every run's figures with its seed, its best dev epoch and dev AP (runs trained
+with train.dev_fraction) and the epochs it ran; and for each
 --pair A B the differences A - B of runs with the same seed: mean +- std over seeds, the
 per-seed values, and a two-sided paired t-test's p (scipy, where installed). --summary
 reads another evaluation of the runs (default eval/summary.json; `hrere eval --pairs F`
@@ -20,8 +21,11 @@ import os
 import statistics
 import sys
 
-METRICS = [("P@10%", ("p_at_percent", "10")), ("P@30%", ("p_at_percent", "30")),
-           ("P@50%", ("p_at_percent", "50")), ("PR-AUC (AP)", ("average_precision",))]
+METRICS = [("P@10%", ("sentence", "p_at_percent", "10")),
+           ("P@30%", ("sentence", "p_at_percent", "30")),
+           ("P@50%", ("sentence", "p_at_percent", "50")),
+           ("PR-AUC (AP)", ("sentence", "average_precision")),
+           ("pair AUC", ("pair", "auc"))]
 
 
 def train_seed(run):
@@ -38,10 +42,10 @@ def train_seed(run):
 
 def read_run(run, summary):
     with open(os.path.join(run, summary)) as f:
-        sentence = json.load(f)["sentence"]
+        summary = json.load(f)
     figures = {}
     for name, keys in METRICS:
-        value = sentence
+        value = summary
         for key in keys:
             value = value[key]
         figures[name] = value
