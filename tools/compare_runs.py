@@ -41,6 +41,8 @@ def train_seed(run):
 
 
 def read_run(run, summary):
+    if not os.path.isfile(os.path.join(run, summary)):
+        sys.exit("%s: no %s (a run not finished, or not evaluated)" % (run, summary))
     with open(os.path.join(run, summary)) as f:
         summary = json.load(f)
     figures = {}
