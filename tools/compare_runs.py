@@ -7,9 +7,9 @@ Each ROW names a group of run folders, one per seed: RUNS is a comma-separated l
 folders or quoted globs (`'base=runs/t2-base-*'`). Prints, as markdown: the mean +- std
 (population) of the sentence protocol's P@10/30/50% and PR-AUC (AP) and the pair protocol's
 AUC per row; every run's figures with its seed, its best dev epoch and dev AP (runs trained
-with train.dev_fraction) and the epochs it ran; and for each
---pair A B the differences A - B of runs with the same seed: mean +- std over seeds, the
-per-seed values, and a two-sided paired t-test's p (scipy, where installed). --summary
+with train.dev_fraction) and the epochs it ran; and for each --pair A B the differences
+A - B of runs with the same seed: mean +- std over seeds, the per-seed values, and a
+two-sided paired t-test's p (scipy, where installed). --summary
 reads another evaluation of the runs (default eval/summary.json; `hrere eval --pairs F`
 writes eval/STEM/summary.json).
 """
@@ -40,10 +40,10 @@ def train_seed(run):
     sys.exit("%s/config.yaml has no train.seed" % run)
 
 
-def read_run(run, summary):
-    if not os.path.isfile(os.path.join(run, summary)):
-        sys.exit("%s: no %s (a run not finished, or not evaluated)" % (run, summary))
-    with open(os.path.join(run, summary)) as f:
+def read_run(run, summary_path):
+    if not os.path.isfile(os.path.join(run, summary_path)):
+        sys.exit("%s: no %s (a run not finished, or not evaluated)" % (run, summary_path))
+    with open(os.path.join(run, summary_path)) as f:
         summary = json.load(f)
     figures = {}
     for name, keys in METRICS:
@@ -128,7 +128,8 @@ def main():
         if not pairs:
             print("\n%s - %s: no seed in common" % (a, b))
             continue
-        print("\n%s - %s, paired by seed (%s):" % (a, b, ", ".join(str(x["seed"]) for x, _ in pairs)))
+        seeds = ", ".join(str(x["seed"]) for x, _ in pairs)
+        print("\n%s - %s, paired by seed (%s):" % (a, b, seeds))
         for m in names:
             d = [x["figures"][m] - y["figures"][m] for x, y in pairs]
             p = paired_p(d)

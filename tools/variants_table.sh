@@ -15,9 +15,9 @@
 # The --set overrides go to every command (data.prepared must name a prepared folder);
 # ROWS="base full" restricts the table to some rows. CNN_SETTINGS="--set train.epochs=20"
 # adds settings to the four rows with a CNN encoder only: on NYT10 the CNNs' dev-best length
-# is about twice the BiLSTM's (docs/RESULTS.md, "The dev-chosen setup"). With PAIRS=FILE in the environment each
-# run is also evaluated on the entity pairs listed in FILE (e.g. the uninformative test
-# pairs of `hrere synth`), reported in a second table.
+# is about twice the BiLSTM's (docs/RESULTS.md, "The dev-chosen setup"). With PAIRS=FILE in
+# the environment each run is also evaluated on the entity pairs listed in FILE (e.g. the
+# uninformative test pairs of `hrere synth`), reported in a second table.
 set -euo pipefail
 out=$1 config=$2 seeds=$3
 shift 3
@@ -54,20 +54,23 @@ for row in "${rows[@]}"; do
 done
 # The table (tools/compare_runs.py): mean and std per row, every run, and full - naive
 # paired by seed.
-specs=() pairs=()
+specs=() paired=()
 for row in "${rows[@]}"; do specs+=("$row=$(runs_of "$row" | paste -sd,)"); done
-if [[ " ${rows[*]} " == *" full "* && " ${rows[*]} " == *" naive "* ]]; then pairs=(--pair full naive); fi
+if [[ " ${rows[*]} " == *" full "* && " ${rows[*]} " == *" naive "* ]]; then
+  paired=(--pair full naive)
+fi
 {
   echo "### All test sentences"
   echo
-  /usr/bin/python3 tools/compare_runs.py "${specs[@]}" "${pairs[@]}"
+  /usr/bin/python3 tools/compare_runs.py "${specs[@]}" "${paired[@]}"
   if [ -n "${PAIRS:-}" ]; then
     stem=$(basename "$PAIRS")
     stem=${stem%.*}
     echo
     echo "### Test sentences of the pairs in $(basename "$PAIRS")"
     echo
-    /usr/bin/python3 tools/compare_runs.py "${specs[@]}" "${pairs[@]}" --summary "eval/$stem/summary.json"
+    /usr/bin/python3 tools/compare_runs.py "${specs[@]}" "${paired[@]}" \
+      --summary "eval/$stem/summary.json"
   fi
 } | tee "$out/table.md"
 first=() labels=()
